@@ -1,0 +1,448 @@
+//! The canonical form of a record: one byte encoding, made once when the
+//! record is stored and carried as bytes from then on. Its SHA-256 is the
+//! record's content hash. Specified in `proto/canonical-v1.md`.
+//!
+//! The encoding is RFC 8785 (JSON Canonicalization Scheme) applied to a
+//! fixed document shape: object keys sorted, no insignificant whitespace,
+//! only strings, integers, booleans, arrays and objects; absent optional
+//! fields are omitted (never `null`), so adding an optional field later does
+//! not change the hash of older records.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::record::{
+    Address, Citizen, Correction, CorrectionField, DriverLicense, EidLevel, Record, RecordBody,
+    RecordKind, Sex, Visit, VisitPlace, VisitReason,
+};
+
+/// Version of the canonical document shape (the `v` field).
+pub const CANONICAL_VERSION: u64 = 1;
+
+/// SHA-256 of canonical bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    pub fn of(bytes: &[u8]) -> ContentHash {
+        ContentHash(Sha256::digest(bytes).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<ContentHash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(ContentHash(out))
+    }
+}
+
+impl std::fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContentHash({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Why bytes are not a canonical record.
+#[derive(Debug, thiserror::Error)]
+pub enum CanonicalError {
+    #[error("not a canonical record document: {0}")]
+    Shape(#[source] serde_json::Error),
+    #[error("unsupported canonical version {0} (this build reads version {CANONICAL_VERSION})")]
+    Version(u64),
+    #[error("invalid {field}: `{value}`")]
+    Field { field: &'static str, value: String },
+    #[error("the bytes decode to a record but are not in canonical form")]
+    NotCanonical,
+    #[error("a float is not allowed in a canonical document")]
+    Float,
+}
+
+/// The canonical bytes of a whole record (envelope and body).
+pub fn encode_record(record: &Record) -> Vec<u8> {
+    encode_envelope(
+        &record.record_id,
+        &record.device_id,
+        record.device_seq,
+        &record.enrolled_at,
+        &encode_body(&record.body),
+    )
+}
+
+/// Wraps already-canonical body bytes in the record envelope. Equal to
+/// [`encode_record`] on the same record, without re-encoding the body: the
+/// store encodes each body once. Keys in RFC 8785 order: `body`,
+/// `device_id`, `device_seq`, `enrolled_at`, `record_id`, `v`; none of the
+/// envelope strings needs escaping.
+pub fn encode_envelope(
+    record_id: &Uuid,
+    device_id: &Uuid,
+    device_seq: u64,
+    enrolled_at: &DateTime<Utc>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 160);
+    out.extend_from_slice(b"{\"body\":");
+    out.extend_from_slice(body);
+    out.extend_from_slice(b",\"device_id\":\"");
+    out.extend_from_slice(device_id.hyphenated().to_string().as_bytes());
+    out.extend_from_slice(b"\",\"device_seq\":");
+    out.extend_from_slice(device_seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"enrolled_at\":\"");
+    out.extend_from_slice(format_utc_millis(enrolled_at).as_bytes());
+    out.extend_from_slice(b"\",\"record_id\":\"");
+    out.extend_from_slice(record_id.hyphenated().to_string().as_bytes());
+    out.extend_from_slice(b"\",\"v\":");
+    out.extend_from_slice(CANONICAL_VERSION.to_string().as_bytes());
+    out.push(b'}');
+    out
+}
+
+/// The canonical bytes of a body alone. Its hash identifies "the same
+/// capture" regardless of record ID and sequence, which makes re-running an
+/// interrupted bulk enroll safe.
+pub fn encode_body(body: &RecordBody) -> Vec<u8> {
+    to_canonical_json(&BodyDoc::from(body))
+}
+
+/// Decodes canonical bytes, refusing anything that is not exactly what
+/// [`encode_record`] would produce for the decoded record.
+pub fn decode_record(bytes: &[u8]) -> Result<Record, CanonicalError> {
+    let doc: RecordDoc = serde_json::from_slice(bytes).map_err(CanonicalError::Shape)?;
+    if doc.v != CANONICAL_VERSION {
+        return Err(CanonicalError::Version(doc.v));
+    }
+    let record = doc.into_record()?;
+    if encode_record(&record) != bytes {
+        return Err(CanonicalError::NotCanonical);
+    }
+    Ok(record)
+}
+
+fn to_canonical_json<T: Serialize>(doc: &T) -> Vec<u8> {
+    // Serialising our own document types to a Value cannot fail (string
+    // keys, no floats); an empty object would never match a hash.
+    let value = serde_json::to_value(doc).unwrap_or(Value::Null);
+    let mut out = Vec::with_capacity(512);
+    // Only integers, strings and booleans occur in our documents.
+    let _ = write_jcs(&value, &mut out);
+    out
+}
+
+/// Writes `value` as RFC 8785 canonical JSON: keys sorted by UTF-16 code
+/// units, no whitespace, strings escaped as ECMAScript `JSON.stringify`
+/// does. Floats are refused (canonical documents use integers only).
+pub fn write_jcs(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.extend_from_slice(i.to_string().as_bytes());
+            } else if let Some(u) = n.as_u64() {
+                out.extend_from_slice(u.to_string().as_bytes());
+            } else {
+                return Err(CanonicalError::Float);
+            }
+        }
+        // serde_json escapes exactly what RFC 8785 requires: `"`, `\`, and
+        // controls (as \b \t \n \f \r or lowercase \u00xx); nothing else.
+        Value::String(s) => out.extend_from_slice(Value::String(s.clone()).to_string().as_bytes()),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_jcs(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+                out.push(b':');
+                write_jcs(v, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+// ---- document shape (what the bytes contain) ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordDoc {
+    v: u64,
+    record_id: Uuid,
+    device_id: Uuid,
+    device_seq: u64,
+    enrolled_at: String,
+    body: BodyDoc,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyDoc {
+    kind: RecordKind,
+    citizen: CitizenDoc,
+    visit: VisitDoc,
+    officer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    eid_level: Option<u8>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    under_14_request: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    supersedes: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    driver_license: Option<LicenseDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    correction: Option<CorrectionDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CitizenDoc {
+    personal_id: String,
+    full_name: String,
+    date_of_birth: String,
+    sex: Sex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    permanent_address: AddressDoc,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    current_address: Option<AddressDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressDoc {
+    unit_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitDoc {
+    place: VisitPlace,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<VisitReason>,
+    unit_code: String,
+    at: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenseDoc {
+    number: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrectionDoc {
+    fields: Vec<CorrectionField>,
+    note: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `2023-09-25T09:30:00+07:00`: whole seconds, numeric offset (`+00:00`, never `Z`).
+pub fn format_visit_time(at: &DateTime<FixedOffset>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// `2026-11-22T03:04:05.678Z`: UTC, milliseconds.
+pub fn format_utc_millis(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl From<&Address> for AddressDoc {
+    fn from(a: &Address) -> Self {
+        AddressDoc {
+            unit_code: a.unit_code.clone(),
+            detail: a.detail.clone(),
+        }
+    }
+}
+
+impl From<&RecordBody> for BodyDoc {
+    fn from(b: &RecordBody) -> Self {
+        let c = &b.citizen;
+        BodyDoc {
+            kind: b.kind,
+            citizen: CitizenDoc {
+                personal_id: c.personal_id.clone(),
+                full_name: c.full_name.clone(),
+                date_of_birth: c.date_of_birth.format("%Y-%m-%d").to_string(),
+                sex: c.sex,
+                phone: c.phone.clone(),
+                permanent_address: AddressDoc::from(&c.permanent_address),
+                current_address: c.current_address.as_ref().map(AddressDoc::from),
+            },
+            visit: VisitDoc {
+                place: b.visit.place,
+                reason: b.visit.reason,
+                unit_code: b.visit.unit_code.clone(),
+                at: format_visit_time(&b.visit.at),
+            },
+            officer_id: b.officer_id.clone(),
+            eid_level: b.eid_level.map(|l| l as u8),
+            under_14_request: b.under_14_request,
+            supersedes: b.supersedes,
+            driver_license: b.driver_license.as_ref().map(|d| LicenseDoc {
+                number: d.number.clone(),
+            }),
+            correction: b.correction.as_ref().map(|c| CorrectionDoc {
+                fields: c.fields.clone(),
+                note: c.note.clone(),
+            }),
+        }
+    }
+}
+
+fn field_err(field: &'static str, value: &str) -> CanonicalError {
+    CanonicalError::Field {
+        field,
+        value: value.to_owned(),
+    }
+}
+
+impl AddressDoc {
+    fn into_address(self) -> Address {
+        Address {
+            unit_code: self.unit_code,
+            detail: self.detail,
+        }
+    }
+}
+
+impl RecordDoc {
+    fn into_record(self) -> Result<Record, CanonicalError> {
+        let enrolled_at = DateTime::parse_from_rfc3339(&self.enrolled_at)
+            .map_err(|_| field_err("enrolled_at", &self.enrolled_at))?
+            .with_timezone(&Utc);
+        let b = self.body;
+        let c = b.citizen;
+        let date_of_birth = NaiveDate::parse_from_str(&c.date_of_birth, "%Y-%m-%d")
+            .map_err(|_| field_err("date_of_birth", &c.date_of_birth))?;
+        let at = DateTime::parse_from_rfc3339(&b.visit.at)
+            .map_err(|_| field_err("visit.at", &b.visit.at))?;
+        let eid_level = match b.eid_level {
+            None => None,
+            Some(1) => Some(EidLevel::One),
+            Some(2) => Some(EidLevel::Two),
+            Some(n) => return Err(field_err("eid_level", &n.to_string())),
+        };
+        Ok(Record {
+            record_id: self.record_id,
+            device_id: self.device_id,
+            device_seq: self.device_seq,
+            enrolled_at,
+            body: RecordBody {
+                kind: b.kind,
+                citizen: Citizen {
+                    personal_id: c.personal_id,
+                    full_name: c.full_name,
+                    date_of_birth,
+                    sex: c.sex,
+                    phone: c.phone,
+                    permanent_address: c.permanent_address.into_address(),
+                    current_address: c.current_address.map(AddressDoc::into_address),
+                },
+                visit: Visit {
+                    place: b.visit.place,
+                    reason: b.visit.reason,
+                    unit_code: b.visit.unit_code,
+                    at,
+                },
+                officer_id: b.officer_id,
+                eid_level,
+                under_14_request: b.under_14_request,
+                supersedes: b.supersedes,
+                driver_license: b.driver_license.map(|d| DriverLicense { number: d.number }),
+                correction: b.correction.map(|c| Correction {
+                    fields: c.fields,
+                    note: c.note,
+                }),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_matches_generic_jcs_of_the_document() {
+        let body = br#"{"kind":"eid_activation"}"#;
+        let id = Uuid::from_u128(0x0189_0a5d_ac96_774b_bcce_b302_099a_8057);
+        let dev = Uuid::from_u128(7);
+        let at: DateTime<Utc> = "2026-11-22T03:04:05.678Z".parse().unwrap();
+        let fast = encode_envelope(&id, &dev, 42, &at, body);
+        let doc = json!({"v": 1, "record_id": id, "device_id": dev, "device_seq": 42,
+            "enrolled_at": "2026-11-22T03:04:05.678Z", "body": {"kind": "eid_activation"}});
+        let mut slow = Vec::new();
+        write_jcs(&doc, &mut slow).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(slow).unwrap()
+        );
+    }
+
+    #[test]
+    fn jcs_sorts_keys_and_escapes_like_rfc8785() {
+        let v = json!({"b": 1, "a": [true, null, "x\u{1}\"\\/é\n"], "A": {"z": -3, "y": 18446744073709551615u64}});
+        let mut out = Vec::new();
+        write_jcs(&v, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"A":{"y":18446744073709551615,"z":-3},"a":[true,null,"x\u0001\"\\/é\n"],"b":1}"#
+        );
+    }
+
+    #[test]
+    fn jcs_refuses_floats() {
+        let mut out = Vec::new();
+        assert!(matches!(
+            write_jcs(&json!(1.5), &mut out),
+            Err(CanonicalError::Float)
+        ));
+    }
+
+    #[test]
+    fn jcs_sorts_by_utf16_code_units() {
+        // U+E000 sorts before U+10000 in UTF-16 (0xE000 < 0xD800 surrogate? no: 0xD800 < 0xE000).
+        let v = json!({"\u{e000}": 1, "\u{10000}": 2});
+        let mut out = Vec::new();
+        write_jcs(&v, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"\u{10000}\":2,\"\u{e000}\":1}"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+#![forbid(unsafe_code)]
+//! Doorstep's domain core: enrollment records, validation ("correct,
+//! complete, clean, live"), administrative units, the personal ID number,
+//! Vietnamese text handling and the canonical encoding with its content
+//! hash. Pure functions only: no I/O, no clocks, no async.
+
+pub mod canonical;
+pub mod personal_id;
+pub mod record;
+pub mod text;
+pub mod units;
+pub mod validate;
+pub mod violation;
+
+pub use canonical::{ContentHash, decode_record, encode_body, encode_record};
+pub use record::{Record, RecordBody, RecordKind};
+pub use units::{Unit, UnitLevel, Units};
+pub use validate::{ValidationContext, validate};
+pub use violation::{Lang, Violation};

@@ -1,0 +1,108 @@
+//! Store errors. A damaged database is reported, never repaired by
+//! deleting it: it may hold records no one else has.
+
+use std::path::PathBuf;
+
+use rusqlite::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no Doorstep store in {path}: run `doorstep field init` first")]
+    NotInitialized { path: PathBuf },
+
+    #[error("a Doorstep store already exists at {path}; it was left untouched")]
+    AlreadyInitialized { path: PathBuf },
+
+    #[error(
+        "the store {path} is damaged ({source}). It was NOT changed or deleted: it may hold records not yet synced. \
+         Keep a copy (cp {path} {path}.bak), then recover what it holds with \
+         `sqlite3 {path} .recover | sqlite3 recovered.sqlite3` and ask support to import it"
+    )]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error(
+        "the store {path} has schema version {found}, newer than this doorstep understands ({supported}): \
+         upgrade doorstep; the store was not changed"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("the store {path} is busy (another doorstep process holds it for too long); try again")]
+    Busy {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("cannot use {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "the store {path} cannot use write-ahead logging (journal mode is `{mode}`); use a local disk"
+    )]
+    NoWal { path: PathBuf, mode: String },
+
+    #[error("unit list: {0}")]
+    Units(#[from] doorstep_core::units::UnitsError),
+
+    #[error("the device's unit `{code}` is not in the unit list")]
+    UnknownDeviceUnit { code: String },
+
+    #[error("record #{seq} in the store is not valid canonical data: {source}")]
+    BadRecord {
+        seq: i64,
+        #[source]
+        source: doorstep_core::canonical::CanonicalError,
+    },
+
+    #[error("store data is inconsistent: {0}")]
+    Inconsistent(String),
+
+    #[error("SQLite error on {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// Classifies a SQLite error: corruption and lock contention get their
+    /// own variants so callers can tell the user what to do.
+    pub(crate) fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
+        let path = path.to_path_buf();
+        match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                StoreError::Corrupt { path, source }
+            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { path, source }
+            }
+            _ => StoreError::Sqlite { path, source },
+        }
+    }
+
+    /// True for errors a user can fix (wrong directory, existing store…),
+    /// as opposed to failures of the machine or the software.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotInitialized { .. }
+                | StoreError::AlreadyInitialized { .. }
+                | StoreError::Units(_)
+                | StoreError::UnknownDeviceUnit { .. }
+                | StoreError::TooNew { .. }
+        )
+    }
+}

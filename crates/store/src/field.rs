@@ -1,0 +1,762 @@
+//! The laptop's store: one SQLite file per data directory holding the
+//! device identity, the unit list and every enrollment record.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use doorstep_core::canonical::{
+    self, ContentHash, encode_body, encode_envelope, format_utc_millis,
+};
+use doorstep_core::record::RecordBody;
+use doorstep_core::units::Units;
+use doorstep_core::violation::Violation;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::migrate;
+
+/// File name of the store inside a data directory.
+pub const DB_FILE: &str = "field.sqlite3";
+
+/// How long a writer waits for another process holding the store.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Who this laptop is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceInfo {
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub unit_code: String,
+    pub created_at: String,
+    pub last_seq: u64,
+}
+
+/// What `field init` needs.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub device_name: String,
+    pub unit_code: String,
+    /// A `code,name,level,parent_code` CSV and where it came from; `None`
+    /// keeps only the built-in 63 provinces.
+    pub units_csv: Option<(String, Vec<u8>)>,
+}
+
+/// Custody state of a record on the laptop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Stored here, not yet handed to anyone.
+    Pending,
+    /// A commune station has custody; central has not confirmed yet.
+    Held,
+    /// Central confirmed it.
+    Confirmed,
+    /// Central refused it, with a reason the officer can act on.
+    Rejected,
+}
+
+impl RecordStatus {
+    pub const ALL: [RecordStatus; 4] = [
+        RecordStatus::Pending,
+        RecordStatus::Held,
+        RecordStatus::Confirmed,
+        RecordStatus::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Pending => "pending",
+            RecordStatus::Held => "held",
+            RecordStatus::Confirmed => "confirmed",
+            RecordStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            RecordStatus::Pending => "chờ đồng bộ",
+            RecordStatus::Held => "đã gửi về trạm",
+            RecordStatus::Confirmed => "đã xác nhận",
+            RecordStatus::Rejected => "bị từ chối",
+        }
+    }
+}
+
+/// What happened to one record given to [`FieldStore::enroll`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// Newly stored (durably, once `enroll` returns).
+    Stored {
+        record_id: Uuid,
+        device_seq: u64,
+        content_hash: ContentHash,
+    },
+    /// The very same capture was stored before (e.g. an interrupted bulk
+    /// enroll run again): nothing new was written.
+    AlreadyStored { record_id: Uuid, device_seq: u64 },
+    /// Refused by a rule that needs the store (e.g. an unknown `supersedes`).
+    Refused(Violation),
+}
+
+/// A record as listed to the officer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordSummary {
+    pub device_seq: u64,
+    pub record_id: Uuid,
+    pub kind: String,
+    pub status: RecordStatus,
+    pub status_at: String,
+    pub enrolled_at: String,
+    pub content_hash: String,
+    pub full_name: String,
+    pub personal_id: String,
+    pub visit_unit: String,
+    pub supersedes: Option<Uuid>,
+    pub superseded_by: Option<Uuid>,
+    pub held_by: Option<String>,
+    pub reject_code: Option<String>,
+    pub reject_reason: Option<String>,
+    pub attempts: u64,
+    pub last_error: Option<String>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<RecordStatus>,
+    pub kind: Option<String>,
+    /// Newest `limit` records when set (still shown in sequence order).
+    pub limit: Option<u64>,
+}
+
+/// Counts for `field status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusReport {
+    pub device: DeviceInfo,
+    pub total: u64,
+    pub by_status: Vec<(String, u64)>,
+    pub by_kind: Vec<(String, u64)>,
+    pub outbox: u64,
+    pub last_enrolled_at: Option<String>,
+    pub schema_version: i64,
+    pub units_source: String,
+    pub units_count: usize,
+}
+
+/// One outbox entry: what the sync client sends, as stored bytes.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub device_seq: u64,
+    pub record_id: Uuid,
+    pub content_hash: ContentHash,
+    pub canonical: Vec<u8>,
+    pub status: RecordStatus,
+}
+
+/// The laptop store.
+#[derive(Debug)]
+pub struct FieldStore {
+    conn: Connection,
+    path: PathBuf,
+    device: DeviceInfo,
+    units: Units,
+    units_source: String,
+}
+
+impl FieldStore {
+    /// Path of the store file inside `dir`.
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// Creates a store in `dir` (created if needed, private to the user).
+    /// Refuses to touch an existing store.
+    pub fn init(
+        dir: &Path,
+        opts: &InitOptions,
+        now: DateTime<Utc>,
+    ) -> Result<FieldStore, StoreError> {
+        let (units, source, csv) = match &opts.units_csv {
+            Some((source, bytes)) => (Units::from_csv(bytes)?, source.clone(), bytes.clone()),
+            None => (
+                Units::builtin_provinces(),
+                "built-in: 63 provinces".to_owned(),
+                Vec::new(),
+            ),
+        };
+        if !units.contains(&opts.unit_code) {
+            return Err(StoreError::UnknownDeviceUnit {
+                code: opts.unit_code.clone(),
+            });
+        }
+        create_private_dir(dir)?;
+        let path = Self::db_path(dir);
+        let mut conn = open_connection(&path, true)?;
+        migrate::migrate(&mut conn, &path)?;
+        let err = |e| StoreError::sqlite(&path, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let exists: bool = tx
+            .query_row("SELECT EXISTS(SELECT 1 FROM device)", [], |r| r.get(0))
+            .map_err(err)?;
+        if exists {
+            return Err(StoreError::AlreadyInitialized { path });
+        }
+        let created = format_utc_millis(&now);
+        tx.execute(
+            "INSERT INTO device (id, device_id, device_name, unit_code, created_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            params![Uuid::now_v7().to_string(), opts.device_name, opts.unit_code, created],
+        )
+        .map_err(err)?;
+        let sha = ContentHash::of(&csv).to_hex();
+        tx.execute(
+            "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            params![source, sha, csv, created],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        drop(conn);
+        Self::open(dir)
+    }
+
+    /// Opens an existing store, upgrading its schema if it is older.
+    pub fn open(dir: &Path) -> Result<FieldStore, StoreError> {
+        let path = Self::db_path(dir);
+        if !path.exists() {
+            return Err(StoreError::NotInitialized {
+                path: dir.to_path_buf(),
+            });
+        }
+        let mut conn = open_connection(&path, false)?;
+        migrate::migrate(&mut conn, &path)?;
+        let err = |e| StoreError::sqlite(&path, e);
+        let device = conn
+            .query_row(
+                "SELECT device_id, device_name, unit_code, created_at, last_seq FROM device WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((id, device_name, unit_code, created_at, last_seq)) = device else {
+            return Err(StoreError::NotInitialized {
+                path: dir.to_path_buf(),
+            });
+        };
+        let device_id = Uuid::parse_str(&id)
+            .map_err(|_| StoreError::Inconsistent(format!("device id `{id}` is not a UUID")))?;
+        let (units_source, csv): (String, Vec<u8>) = conn
+            .query_row("SELECT source, csv FROM unit_list WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(err)?;
+        let units = if csv.is_empty() {
+            Units::builtin_provinces()
+        } else {
+            Units::from_csv(&csv)?
+        };
+        Ok(FieldStore {
+            conn,
+            path,
+            device: DeviceInfo {
+                device_id,
+                device_name,
+                unit_code,
+                created_at,
+                last_seq: u64::try_from(last_seq).unwrap_or(0),
+            },
+            units,
+            units_source,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    pub fn units(&self) -> &Units {
+        &self.units
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |e| StoreError::sqlite(&self.path, e)
+    }
+
+    /// Stores validated records in one transaction and returns only after
+    /// it is committed and synced to disk. Each new record gets a UUIDv7
+    /// and the next `device_seq` (gap-free: the counter moves in the same
+    /// transaction). A body stored before is reported, not stored twice.
+    pub fn enroll(
+        &mut self,
+        bodies: &[RecordBody],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EnrollOutcome>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| StoreError::sqlite(&path, e);
+        let device_id = self.device.device_id;
+        let enrolled_at = format_utc_millis(&now);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut outcomes = Vec::with_capacity(bodies.len());
+        let mut seq: u64 = tx
+            .query_row("SELECT last_seq FROM device WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(err)
+            .map(|s| u64::try_from(s).unwrap_or(0))?;
+        {
+            let mut by_body = tx
+                .prepare_cached("SELECT record_id, device_seq FROM records WHERE body_hash = ?1")
+                .map_err(err)?;
+            let mut supersede_state = tx
+                .prepare_cached(
+                    "SELECT (SELECT record_id FROM records WHERE supersedes = ?1) FROM records WHERE record_id = ?1",
+                )
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, canonical, enrolled_at, supersedes, status, status_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?7)",
+                )
+                .map_err(err)?;
+            for body in bodies {
+                let body_bytes = encode_body(body);
+                let body_hash = ContentHash::of(&body_bytes);
+                if let Some((id, s)) = by_body
+                    .query_row([&body_hash.0[..]], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .optional()
+                    .map_err(err)?
+                {
+                    outcomes.push(EnrollOutcome::AlreadyStored {
+                        record_id: Uuid::parse_str(&id).unwrap_or_default(),
+                        device_seq: u64::try_from(s).unwrap_or(0),
+                    });
+                    continue;
+                }
+                if let Some(target) = body.supersedes {
+                    let state: Option<Option<String>> = supersede_state
+                        .query_row([target.to_string()], |r| r.get(0))
+                        .optional()
+                        .map_err(err)?;
+                    match state {
+                        None => {
+                            outcomes.push(EnrollOutcome::Refused(Violation::new(
+                                "$.supersedes",
+                                "supersedes.unknown",
+                                format!("record {target} is not in this store"),
+                                format!("không tìm thấy hồ sơ {target} trong máy này"),
+                            )));
+                            continue;
+                        }
+                        Some(Some(newer)) => {
+                            outcomes.push(EnrollOutcome::Refused(Violation::new(
+                                "$.supersedes",
+                                "supersedes.already_superseded",
+                                format!("record {target} was already corrected by {newer}: correct {newer} instead"),
+                                format!("hồ sơ {target} đã được sửa bởi {newer}: hãy sửa hồ sơ {newer}"),
+                            )));
+                            continue;
+                        }
+                        Some(None) => {}
+                    }
+                }
+                seq += 1;
+                let record_id = Uuid::now_v7();
+                let canonical = encode_envelope(&record_id, &device_id, seq, &now, &body_bytes);
+                let content_hash = ContentHash::of(&canonical);
+                insert
+                    .execute(params![
+                        i64::try_from(seq).unwrap_or(i64::MAX),
+                        record_id.to_string(),
+                        body.kind.as_str(),
+                        &content_hash.0[..],
+                        &body_hash.0[..],
+                        canonical,
+                        enrolled_at,
+                        body.supersedes.map(|s| s.to_string()),
+                    ])
+                    .map_err(err)?;
+                outcomes.push(EnrollOutcome::Stored {
+                    record_id,
+                    device_seq: seq,
+                    content_hash,
+                });
+            }
+        }
+        tx.execute(
+            "UPDATE device SET last_seq = ?1 WHERE id = 1",
+            [i64::try_from(seq).unwrap_or(i64::MAX)],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.device.last_seq = seq;
+        Ok(outcomes)
+    }
+
+    /// Records in sequence order, optionally filtered.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>, StoreError> {
+        let err = self.err();
+        let mut sql = String::from(
+            "SELECT r.device_seq, r.record_id, r.kind, r.status, r.status_at, r.enrolled_at, r.content_hash, r.canonical,
+                    r.supersedes, (SELECT s.record_id FROM records s WHERE s.supersedes = r.record_id),
+                    r.held_by, r.reject_code, r.reject_reason, r.attempts, r.last_error
+             FROM records r WHERE 1 = 1",
+        );
+        let mut args: Vec<String> = Vec::new();
+        if let Some(st) = filter.status {
+            args.push(st.as_str().to_owned());
+            sql.push_str(&format!(" AND r.status = ?{}", args.len()));
+        }
+        if let Some(kind) = &filter.kind {
+            args.push(kind.clone());
+            sql.push_str(&format!(" AND r.kind = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY r.device_seq DESC");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut stmt = self.conn.prepare(&sql).map_err(&err)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Vec<u8>>(6)?,
+                    r.get::<_, Vec<u8>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    (
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, Option<String>>(12)?,
+                        r.get::<_, i64>(13)?,
+                        r.get::<_, Option<String>>(14)?,
+                    ),
+                ))
+            })
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, kind, status, status_at, enrolled_at, hash, canonical, sup, sup_by, rest) =
+                row.map_err(&err)?;
+            let (held_by, reject_code, reject_reason, attempts, last_error) = rest;
+            let record = canonical::decode_record(&canonical)
+                .map_err(|source| StoreError::BadRecord { seq, source })?;
+            out.push(RecordSummary {
+                device_seq: u64::try_from(seq).unwrap_or(0),
+                record_id: parse_uuid(&id)?,
+                kind,
+                status: RecordStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Inconsistent(format!("unknown status `{status}`"))
+                })?,
+                status_at,
+                enrolled_at,
+                content_hash: hex_of(&hash),
+                full_name: record.body.citizen.full_name,
+                personal_id: record.body.citizen.personal_id,
+                visit_unit: record.body.visit.unit_code,
+                supersedes: sup.as_deref().map(parse_uuid).transpose()?,
+                superseded_by: sup_by.as_deref().map(parse_uuid).transpose()?,
+                held_by,
+                reject_code,
+                reject_reason,
+                attempts: u64::try_from(attempts).unwrap_or(0),
+                last_error,
+            });
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Counts by state and kind, and the last record time.
+    pub fn status(&self) -> Result<StatusReport, StoreError> {
+        let err = self.err();
+        let count_by = |col: &str| -> Result<Vec<(String, u64)>, StoreError> {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {col}, COUNT(*) FROM records GROUP BY {col} ORDER BY {col}"
+                ))
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(&err)?;
+            rows.map(|r| {
+                r.map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .map_err(&err)
+            })
+            .collect()
+        };
+        let mut by_status = count_by("status")?;
+        for st in RecordStatus::ALL {
+            if !by_status.iter().any(|(k, _)| k == st.as_str()) {
+                by_status.push((st.as_str().to_owned(), 0));
+            }
+        }
+        by_status.sort_by_key(|(k, _)| RecordStatus::parse(k).map(|s| s as u8).unwrap_or(u8::MAX));
+        let by_kind = count_by("kind")?;
+        let (total, outbox, last): (i64, i64, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), (SELECT COUNT(*) FROM outbox), MAX(enrolled_at) FROM records",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(&err)?;
+        let mut device = self.device.clone();
+        device.last_seq = self.last_seq()?;
+        Ok(StatusReport {
+            device,
+            total: u64::try_from(total).unwrap_or(0),
+            by_status,
+            by_kind,
+            outbox: u64::try_from(outbox).unwrap_or(0),
+            last_enrolled_at: last,
+            schema_version: migrate::schema_version(&self.conn).map_err(&err)?,
+            units_source: self.units_source.clone(),
+            units_count: self.units.len(),
+        })
+    }
+
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT last_seq FROM device WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|s| u64::try_from(s).unwrap_or(0))
+            .map_err(self.err())
+    }
+
+    /// The outbox: records central has not acknowledged, in sequence order,
+    /// starting after `after_seq`, at most `limit` of them.
+    pub fn outbox(&self, after_seq: u64, limit: u64) -> Result<Vec<OutboxItem>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT device_seq, record_id, content_hash, canonical, status FROM outbox WHERE device_seq > ?1 LIMIT ?2",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(after_seq).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, hash, canonical, status) = row.map_err(&err)?;
+            let content_hash = <[u8; 32]>::try_from(hash.as_slice())
+                .map(ContentHash)
+                .map_err(|_| {
+                    StoreError::Inconsistent(format!("record #{seq} has a malformed content hash"))
+                })?;
+            out.push(OutboxItem {
+                device_seq: u64::try_from(seq).unwrap_or(0),
+                record_id: parse_uuid(&id)?,
+                content_hash,
+                canonical,
+                status: RecordStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Inconsistent(format!("unknown status `{status}`"))
+                })?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks records as held by a station (custody receipt).
+    pub fn mark_held(
+        &mut self,
+        ids: &[Uuid],
+        station: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.set_status(ids, "held", Some(station), None, now)
+    }
+
+    /// Marks records as confirmed by central.
+    pub fn mark_confirmed(
+        &mut self,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.set_status(ids, "confirmed", None, None, now)
+    }
+
+    /// Marks one record as rejected by central, with the reason.
+    pub fn mark_rejected(
+        &mut self,
+        id: Uuid,
+        code: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.set_status(&[id], "rejected", None, Some((code, reason)), now)
+    }
+
+    fn set_status(
+        &mut self,
+        ids: &[Uuid],
+        status: &str,
+        held_by: Option<&str>,
+        reject: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| StoreError::sqlite(&path, e);
+        let at = format_utc_millis(&now);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut changed = 0;
+        {
+            // A confirmed record never goes back to an earlier state.
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE records SET status = ?2, status_at = ?3, held_by = COALESCE(?4, held_by),
+                            reject_code = ?5, reject_reason = ?6
+                     WHERE record_id = ?1 AND status <> 'confirmed'",
+                )
+                .map_err(err)?;
+            for id in ids {
+                changed += stmt
+                    .execute(params![
+                        id.to_string(),
+                        status,
+                        at,
+                        held_by,
+                        reject.map(|r| r.0),
+                        reject.map(|r| r.1)
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(changed)
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a healthy store.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        integrity_check(&self.conn).map_err(self.err())
+    }
+
+    /// Gap-free check: sequence numbers are exactly 1..=last_seq.
+    pub fn sequence_is_gap_free(&self) -> Result<bool, StoreError> {
+        let (count, min, max): (i64, Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), MIN(device_seq), MAX(device_seq) FROM records",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.err())?;
+        let last = i64::try_from(self.last_seq()?).unwrap_or(i64::MAX);
+        Ok(match (min, max) {
+            (None, None) => last == 0,
+            (Some(1), Some(max)) => max == count && max == last,
+            _ => false,
+        })
+    }
+}
+
+/// Runs `PRAGMA integrity_check` on a connection.
+pub fn integrity_check(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Inconsistent(format!("`{s}` is not a UUID")))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Opens the SQLite file with the store's settings: WAL, full fsync on
+/// commit (a record is on disk before anyone is told it is stored),
+/// foreign keys, a busy timeout.
+fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let err = |e| StoreError::sqlite(path, e);
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+    #[cfg(unix)]
+    if create {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(err)?;
+    Ok(conn)
+}

@@ -1,0 +1,15 @@
+#![forbid(unsafe_code)]
+//! Doorstep's laptop store: one SQLite file (bundled SQLite, WAL, full
+//! fsync) per data directory, with numbered migrations, the device's
+//! gap-free sequence, every record's canonical bytes and custody state,
+//! and the outbox.
+
+pub mod error;
+pub mod field;
+pub mod migrate;
+
+pub use error::StoreError;
+pub use field::{
+    DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem, RecordStatus,
+    RecordSummary, StatusReport,
+};

@@ -1,0 +1,49 @@
+//! Numbered schema migrations keyed on `PRAGMA user_version`, all applied
+//! in one transaction. A database newer than this build is refused.
+
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+use crate::error::StoreError;
+
+/// The migrations, in order: index `i` takes the schema from version `i`
+/// to `i + 1`. Never edit a released step; add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_custody.sql"),
+];
+
+/// Schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Reads `PRAGMA user_version`.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Brings the schema to [`latest_version`]; returns the version found.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<i64, StoreError> {
+    let err = |e| StoreError::sqlite(path, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let found = schema_version(&tx).map_err(err)?;
+    let latest = latest_version();
+    if found > latest {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: latest,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        tracing::info!(from = i, to = i + 1, "migrating field store");
+        tx.execute_batch(step).map_err(err)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(found)
+}
