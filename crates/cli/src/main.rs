@@ -1,2 +1,92 @@
 #![forbid(unsafe_code)]
-fn main() {}
+//! The `doorstep` command.
+
+mod cli;
+mod enroll;
+mod field;
+mod gen_cmd;
+mod input;
+mod lang;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, FieldCommand};
+use crate::lang::{Lang, Pick};
+
+/// A mistake by the person running the command (bad input, wrong
+/// directory...): exit code 2, message without a backtrace.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// Exit status of a command that ran to the end.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok,
+    /// Finished, but some input was invalid (exit 2).
+    InvalidInput,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOORSTEP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let lang = Lang::from_flag(&cli.lang);
+    match run(cli, lang) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::InvalidInput) => ExitCode::from(2),
+        Err(err) => {
+            let user = is_user_error(&err);
+            eprintln!("{}: {}", lang.pick("lỗi", "error"), chain(&err));
+            ExitCode::from(if user { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Field(cmd) => match cmd {
+            FieldCommand::Init(args) => field::init(args, lang),
+            FieldCommand::Enroll(args) => enroll::run(args, lang),
+            FieldCommand::List(args) => field::list(args, lang),
+            FieldCommand::Status(args) => field::status(args, lang),
+            FieldCommand::Check(args) => field::check(args, lang),
+        },
+        Command::Gen(args) => gen_cmd::run(args),
+    }
+}
+
+/// The error and its causes on one line: "what: why: deeper why".
+fn chain(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn is_user_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<UserError>().is_some()
+            || c.downcast_ref::<doorstep_store::StoreError>()
+                .is_some_and(doorstep_store::StoreError::is_user_error)
+    })
+}

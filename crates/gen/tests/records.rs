@@ -598,24 +598,3 @@ fn errors() {
     o.visit_to = NaiveDate::from_ymd_opt(2100, 1, 1).unwrap();
     assert_eq!(Generator::new(o).unwrap_err(), GenError::BadWindow);
 }
-
-#[test]
-#[ignore = "timing; run with --release -- --ignored"]
-fn throughput_100k() {
-    let start = std::time::Instant::now();
-    let mut bytes = 0usize;
-    for r in Generator::new(opts(1, None)).unwrap().take(100_000) {
-        bytes += serde_json::to_string(&r).unwrap().len();
-    }
-    let gen_time = start.elapsed();
-    let start = std::time::Instant::now();
-    let n = Generator::new(opts(1, None))
-        .unwrap()
-        .take(100_000)
-        .filter(|r| r.is_object())
-        .count();
-    println!(
-        "100k records + serialisation: {gen_time:?} ({bytes} bytes); generation only: {:?} ({n})",
-        start.elapsed()
-    );
-}

@@ -1,0 +1,171 @@
+//! Command-line definition (clap derive). Help texts explain what each
+//! command does and why; officer-facing output is Vietnamese by default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doorstep",
+    version,
+    about = "Doorstep: offline-first enrollment for door-to-door ID card and e-ID (VNeID) campaigns",
+    long_about = "Doorstep keeps every enrollment record an officer takes in the field in a local, \
+durable SQLite store on the laptop, validated (correct, complete, clean, live) and queued for sync.\n\n\
+Messages are in Vietnamese by default; use --lang en (or DOORSTEP_LANG=en) for English.\n\
+Exit codes: 0 ok, 2 invalid input or usage, 1 anything else."
+)]
+pub struct Cli {
+    /// Language of messages for people: vi (Vietnamese) or en (English).
+    #[arg(long, global = true, env = "DOORSTEP_LANG", default_value = "vi", value_parser = ["vi", "en"])]
+    pub lang: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work on an officer's laptop: create the store, enroll records, see the queue.
+    #[command(subcommand)]
+    Field(FieldCommand),
+
+    /// Print deterministic, realistic synthetic records as NDJSON (for demos, tests, benchmarks).
+    ///
+    /// Records have Vietnamese names with diacritics, ID numbers consistent with birth date,
+    /// sex and a province, mobile numbers, and a realistic mix of visit places (homes,
+    /// hospital beds of bedridden and elderly citizens, factories, boarding houses). The same
+    /// arguments always print the same records.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// Directory holding the laptop's store (created by `field init`).
+    #[arg(long, env = "DOORSTEP_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FieldCommand {
+    /// Create the laptop's store: a new device identity, its unit and the unit list.
+    ///
+    /// The unit list is a CSV `code,name,level,parent_code` (see data/units/ in the
+    /// repository). Without --units only the 63 provinces are known, so addresses and visits
+    /// can only name provinces. An existing store is never overwritten.
+    Init(InitArgs),
+
+    /// Validate records and store them durably, queued for sync.
+    ///
+    /// Input (a file, or standard input when FILE is `-` or absent): one JSON object, a JSON
+    /// array of objects, or NDJSON (one object per line). Valid records are stored and their
+    /// new record IDs printed, one per line; every invalid record is listed with its position
+    /// and each rule it breaks, and the exit code is then 2. A record is reported stored only
+    /// after it is committed to disk. Enrolling the same input again stores nothing twice.
+    Enroll(EnrollArgs),
+
+    /// List records in sequence order with their custody state.
+    List(ListArgs),
+
+    /// Counts by state and by kind, the outbox size and the last record time.
+    Status(StatusArgs),
+
+    /// Check the store: SQLite integrity, gap-free sequence, every record decodes.
+    Check(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Code of the administrative unit this laptop works for (e.g. 25972, or 74 for a province).
+    #[arg(long, value_name = "CODE")]
+    pub unit: String,
+    /// A name for this laptop, shown to stations and central (e.g. "Tổ 3 - CA Thuận Giao").
+    #[arg(long, value_name = "NAME")]
+    pub device_name: String,
+    /// Unit list CSV (`code,name,level,parent_code`), kept inside the store.
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Records to enroll: a JSON object, a JSON array or NDJSON; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print one JSON document with every record's outcome instead of plain record IDs.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not draw a progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusFilter {
+    Pending,
+    Held,
+    Confirmed,
+    Rejected,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Only records in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
+    /// Only records of this kind (e.g. eid_registration).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only the newest N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print JSON (an array of records) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// How many records to print.
+    #[arg(long, value_name = "N")]
+    pub count: u64,
+    /// Seed: the same seed and arguments give the same records.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// Unit whose communes the visits happen in (default: the store's unit with --data-dir, else 74, Bình Dương).
+    #[arg(long, value_name = "CODE")]
+    pub unit: Option<String>,
+    /// Only records of this kind (id_card_application, eid_registration, eid_activation, driver_license_link, info_correction).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Unit list CSV to draw unit codes from (default: the store's list with --data-dir, else the built-in provinces).
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    pub units: Option<PathBuf>,
+    /// Take the unit list and unit from this laptop store, so the records are valid there.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// First visit date (YYYY-MM-DD).
+    #[arg(long, default_value = "2023-07-25", value_name = "DATE")]
+    pub visit_from: String,
+    /// Last visit date (YYYY-MM-DD).
+    #[arg(long, default_value = "2023-09-25", value_name = "DATE")]
+    pub visit_to: String,
+}

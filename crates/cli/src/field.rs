@@ -1,0 +1,314 @@
+//! `doorstep field init | list | status | check`.
+
+use std::io::Write;
+
+use anyhow::Context;
+use chrono::Utc;
+use doorstep_store::{FieldStore, InitOptions, ListFilter, RecordStatus, StoreError};
+use serde_json::json;
+
+use crate::cli::{InitArgs, ListArgs, StatusArgs, StatusFilter};
+use crate::lang::{Lang, Pick};
+use crate::{Outcome, UserError};
+
+pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let units_csv = match &args.units {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                UserError(format!(
+                    "{} {}: {e}",
+                    lang.pick(
+                        "không đọc được danh mục đơn vị",
+                        "cannot read the unit list"
+                    ),
+                    path.display()
+                ))
+            })?;
+            Some((path.display().to_string(), bytes))
+        }
+        None => None,
+    };
+    let device_name = doorstep_core::text::clean(&args.device_name);
+    if device_name.is_empty() {
+        return Err(UserError(
+            lang.pick(
+                "--device-name không được để trống",
+                "--device-name must not be empty",
+            )
+            .into(),
+        )
+        .into());
+    }
+    let opts = InitOptions {
+        device_name,
+        unit_code: args.unit.trim().to_owned(),
+        units_csv,
+    };
+    let store = FieldStore::init(&args.dir.data_dir, &opts, Utc::now()).map_err(|e| match e {
+        StoreError::Units(u) => anyhow::Error::new(UserError(format!(
+            "{} {}: {u}",
+            lang.pick("danh mục đơn vị không hợp lệ", "invalid unit list"),
+            args.units
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ))),
+        other => other.into(),
+    })?;
+    let d = store.device();
+    let unit_name = store
+        .units()
+        .get(&d.unit_code)
+        .map(|u| u.name.clone())
+        .unwrap_or_default();
+    if args.json {
+        println!(
+            "{}",
+            json!({"device_id": d.device_id, "device_name": d.device_name, "unit_code": d.unit_code,
+                   "unit_name": unit_name, "units": store.units().len(), "store": store.path()})
+        );
+    } else {
+        match lang {
+            Lang::Vi => println!(
+                "Đã tạo kho dữ liệu {}\n  mã thiết bị: {}\n  tên thiết bị: {}\n  đơn vị: {} {}\n  danh mục: {} đơn vị hành chính",
+                store.path().display(),
+                d.device_id,
+                d.device_name,
+                d.unit_code,
+                unit_name,
+                store.units().len()
+            ),
+            Lang::En => println!(
+                "Created store {}\n  device id: {}\n  device name: {}\n  unit: {} {}\n  unit list: {} administrative units",
+                store.path().display(),
+                d.device_id,
+                d.device_name,
+                d.unit_code,
+                unit_name,
+                store.units().len()
+            ),
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn status_label(status: RecordStatus, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Vi => status.label_vi(),
+        Lang::En => match status {
+            RecordStatus::Pending => "pending sync",
+            RecordStatus::Held => "held by station",
+            RecordStatus::Confirmed => "confirmed",
+            RecordStatus::Rejected => "rejected",
+        },
+    }
+}
+
+pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = FieldStore::open(&args.dir.data_dir)?;
+    if let Some(kind) = &args.kind
+        && doorstep_core::RecordKind::parse(kind).is_none()
+    {
+        return Err(UserError(format!(
+            "--kind {kind}: {} {}",
+            lang.pick(
+                "không hợp lệ; chọn một trong",
+                "is not valid; choose one of"
+            ),
+            doorstep_core::RecordKind::allowed()
+        ))
+        .into());
+    }
+    let filter = ListFilter {
+        status: args.status.map(|s| match s {
+            StatusFilter::Pending => RecordStatus::Pending,
+            StatusFilter::Held => RecordStatus::Held,
+            StatusFilter::Confirmed => RecordStatus::Confirmed,
+            StatusFilter::Rejected => RecordStatus::Rejected,
+        }),
+        kind: args.kind.clone(),
+        limit: args.limit,
+    };
+    let records = store.list(&filter)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer(&mut out, &records)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    let headers: [&str; 7] = match lang {
+        Lang::Vi => [
+            "STT",
+            "MÃ HỒ SƠ",
+            "LOẠI",
+            "TRẠNG THÁI",
+            "THỜI ĐIỂM LƯU (UTC)",
+            "SỐ ĐỊNH DANH",
+            "HỌ VÀ TÊN",
+        ],
+        Lang::En => [
+            "SEQ",
+            "RECORD ID",
+            "KIND",
+            "STATUS",
+            "ENROLLED (UTC)",
+            "PERSONAL ID",
+            "FULL NAME",
+        ],
+    };
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|r| {
+            let mut status = status_label(r.status, lang).to_owned();
+            if let Some(by) = &r.superseded_by {
+                status.push_str(&format!(
+                    " ({} {})",
+                    lang.pick("đã sửa bởi", "corrected by"),
+                    short(by)
+                ));
+            }
+            if let Some(reason) = &r.reject_reason {
+                status.push_str(&format!(": {reason}"));
+            }
+            [
+                r.device_seq.to_string(),
+                r.record_id.to_string(),
+                r.kind.clone(),
+                status,
+                r.enrolled_at.clone(),
+                r.personal_id.clone(),
+                r.full_name.clone(),
+            ]
+        })
+        .collect();
+    crate::table::write(&mut out, &headers, &rows)?;
+    if records.is_empty() {
+        writeln!(out, "{}", lang.pick("(không có hồ sơ nào)", "(no records)"))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn short(id: &uuid::Uuid) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = FieldStore::open(&args.dir.data_dir)?;
+    let report = store.status()?;
+    if args.json {
+        let by_status: serde_json::Map<_, _> = report
+            .by_status
+            .iter()
+            .map(|(k, n)| (k.clone(), json!(n)))
+            .collect();
+        let by_kind: serde_json::Map<_, _> = report
+            .by_kind
+            .iter()
+            .map(|(k, n)| (k.clone(), json!(n)))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "device": report.device, "total": report.total, "by_status": by_status, "by_kind": by_kind,
+                "outbox": report.outbox, "last_enrolled_at": report.last_enrolled_at,
+                "schema_version": report.schema_version, "units_source": report.units_source,
+                "units_count": report.units_count,
+            })
+        );
+        return Ok(Outcome::Ok);
+    }
+    let d = &report.device;
+    let mut out = std::io::stdout().lock();
+    match lang {
+        Lang::Vi => {
+            writeln!(
+                out,
+                "Thiết bị {} ({}), đơn vị {}",
+                d.device_name, d.device_id, d.unit_code
+            )?;
+            writeln!(
+                out,
+                "Tổng số hồ sơ: {}   chờ gửi (hàng đợi): {}   số thứ tự cuối: {}",
+                report.total, report.outbox, d.last_seq
+            )?;
+        }
+        Lang::En => {
+            writeln!(
+                out,
+                "Device {} ({}), unit {}",
+                d.device_name, d.device_id, d.unit_code
+            )?;
+            writeln!(
+                out,
+                "Records: {}   outbox (not yet acknowledged): {}   last sequence: {}",
+                report.total, report.outbox, d.last_seq
+            )?;
+        }
+    }
+    writeln!(out, "{}", lang.pick("Theo trạng thái:", "By state:"))?;
+    for (k, n) in &report.by_status {
+        let label = RecordStatus::parse(k)
+            .map(|s| status_label(s, lang))
+            .unwrap_or(k);
+        writeln!(out, "  {label:<18} {k:<10} {n:>9}")?;
+    }
+    writeln!(out, "{}", lang.pick("Theo loại hồ sơ:", "By kind:"))?;
+    for (k, n) in &report.by_kind {
+        writeln!(out, "  {k:<22} {n:>9}")?;
+    }
+    writeln!(
+        out,
+        "{} {}",
+        lang.pick("Hồ sơ lưu gần nhất:", "Last record stored:"),
+        report.last_enrolled_at.as_deref().unwrap_or("-")
+    )?;
+    Ok(Outcome::Ok)
+}
+
+pub fn check(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = FieldStore::open(&args.dir.data_dir)?;
+    let integrity = store.integrity_check()?;
+    let gap_free = store.sequence_is_gap_free()?;
+    let decode = store
+        .list(&ListFilter::default())
+        .map(|r| r.len())
+        .context(lang.pick("có hồ sơ không giải mã được", "a record does not decode"));
+    let ok = integrity == ["ok"] && gap_free && decode.is_ok();
+    if args.json {
+        println!(
+            "{}",
+            json!({"ok": ok, "integrity_check": integrity, "sequence_gap_free": gap_free,
+                   "records_decoded": decode.as_ref().ok(), "decode_error": decode.as_ref().err().map(|e| format!("{e:#}"))})
+        );
+    } else {
+        println!("integrity_check: {}", integrity.join("; "));
+        println!(
+            "{}: {}",
+            lang.pick("số thứ tự liên tục", "sequence gap-free"),
+            gap_free
+        );
+        match &decode {
+            Ok(n) => println!(
+                "{}: {n}",
+                lang.pick("hồ sơ giải mã được", "records decoded")
+            ),
+            Err(e) => println!("{e:#}"),
+        }
+        println!(
+            "{}",
+            if ok {
+                lang.pick("KẾT QUẢ: tốt", "RESULT: ok")
+            } else {
+                lang.pick("KẾT QUẢ: có lỗi", "RESULT: problems found")
+            }
+        );
+    }
+    if ok {
+        Ok(Outcome::Ok)
+    } else {
+        anyhow::bail!(lang.pick(
+            "kho dữ liệu có lỗi (xem trên); không xóa tệp",
+            "the store has problems (see above); do not delete it"
+        ))
+    }
+}

@@ -1,0 +1,297 @@
+//! Reading records to enroll: one JSON object, a JSON array of objects, or
+//! NDJSON (one object per line). NDJSON is streamed line by line, so a
+//! million-record file never sits in memory and one bad line does not stop
+//! the others.
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+/// One input record and where it was.
+#[derive(Debug)]
+pub struct Item {
+    /// 1-based position of the record in the input.
+    pub position: u64,
+    /// 1-based line where it starts, when known.
+    pub line: Option<u64>,
+    /// The parsed JSON, or why it is not JSON.
+    pub value: Result<Value, String>,
+}
+
+impl Item {
+    pub fn locate(&self) -> String {
+        match self.line {
+            Some(line) => format!("#{} (line {line})", self.position),
+            None => format!("#{}", self.position),
+        }
+    }
+}
+
+/// Counts bytes read, for the progress bar.
+#[derive(Debug)]
+pub struct Counting<R> {
+    inner: R,
+    pub count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Counting<R> {
+    pub fn new(inner: R) -> Self {
+        Counting {
+            inner,
+            count: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Input that cannot be read at all (not a per-record problem).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read input: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the input is not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "the input is not UTF-8 text at line {line}: convert it to UTF-8 (legacy TCVN3/VNI/Windows-1258 files must be converted first)"
+    )]
+    NotUtf8 { line: u64 },
+}
+
+enum Mode {
+    Lines { next_line: u64 },
+    Buffered(std::vec::IntoIter<(Option<u64>, Value)>),
+    Done,
+}
+
+/// Iterator over the records of an input.
+pub struct Records<R: BufRead> {
+    reader: R,
+    mode: Mode,
+    position: u64,
+    pending_first: Option<(u64, String)>,
+}
+
+impl<R: BufRead> Records<R> {
+    /// Looks at the start of the input to choose between array, NDJSON and
+    /// a single (possibly pretty-printed) object.
+    pub fn new(mut reader: R) -> Result<Self, InputError> {
+        skip_bom(&mut reader)?;
+        let first = first_non_ws(&mut reader)?;
+        if first == Some(b'[') {
+            let mut text = Vec::new();
+            reader.read_to_end(&mut text)?;
+            let values: Vec<Value> = serde_json::from_slice(&text).map_err(syntax)?;
+            let items: Vec<_> = values.into_iter().map(|v| (None, v)).collect();
+            return Ok(Records {
+                reader,
+                mode: Mode::Buffered(items.into_iter()),
+                position: 0,
+                pending_first: None,
+            });
+        }
+        // Read the first non-empty line: if it is a whole JSON value the
+        // input is NDJSON; otherwise it is one multi-line document.
+        let mut line_no = 0u64;
+        loop {
+            let mut buf = Vec::new();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                return Ok(Records {
+                    reader,
+                    mode: Mode::Done,
+                    position: 0,
+                    pending_first: None,
+                });
+            }
+            line_no += 1;
+            let text = String::from_utf8(buf).map_err(|_| InputError::NotUtf8 { line: line_no })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            if serde_json::from_str::<Value>(&text).is_ok() {
+                return Ok(Records {
+                    reader,
+                    mode: Mode::Lines {
+                        next_line: line_no + 1,
+                    },
+                    position: 0,
+                    pending_first: Some((line_no, text)),
+                });
+            }
+            let mut all = text.into_bytes();
+            reader.read_to_end(&mut all)?;
+            let mut items = Vec::new();
+            let stream = serde_json::Deserializer::from_slice(&all).into_iter::<Value>();
+            for value in stream {
+                items.push((
+                    Some(line_no),
+                    value.map_err(|e| shift(syntax(e), line_no - 1))?,
+                ));
+            }
+            return Ok(Records {
+                reader,
+                mode: Mode::Buffered(items.into_iter()),
+                position: 0,
+                pending_first: None,
+            });
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Records<R> {
+    type Item = Result<Item, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.mode {
+            Mode::Done => None,
+            Mode::Buffered(items) => {
+                let (line, value) = items.next()?;
+                self.position += 1;
+                Some(Ok(Item {
+                    position: self.position,
+                    line,
+                    value: Ok(value),
+                }))
+            }
+            Mode::Lines { next_line } => {
+                let (line, text) = match self.pending_first.take() {
+                    Some(first) => first,
+                    None => loop {
+                        let mut buf = Vec::new();
+                        match self.reader.read_until(b'\n', &mut buf) {
+                            Err(e) => return Some(Err(e.into())),
+                            Ok(0) => {
+                                self.mode = Mode::Done;
+                                return None;
+                            }
+                            Ok(_) => {}
+                        }
+                        let line = *next_line;
+                        *next_line += 1;
+                        let text = match String::from_utf8(buf) {
+                            Ok(t) => t,
+                            Err(_) => return Some(Err(InputError::NotUtf8 { line })),
+                        };
+                        if !text.trim().is_empty() {
+                            break (line, text);
+                        }
+                    },
+                };
+                self.position += 1;
+                let value = serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("not valid JSON at column {}: {e}", e.column()));
+                Some(Ok(Item {
+                    position: self.position,
+                    line: Some(line),
+                    value,
+                }))
+            }
+        }
+    }
+}
+
+fn syntax(e: serde_json::Error) -> InputError {
+    InputError::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+fn shift(e: InputError, lines: u64) -> InputError {
+    match e {
+        InputError::Syntax {
+            line,
+            column,
+            message,
+        } => InputError::Syntax {
+            line: line + usize::try_from(lines).unwrap_or(0),
+            column,
+            message,
+        },
+        other => other,
+    }
+}
+
+fn skip_bom<R: BufRead>(reader: &mut R) -> std::io::Result<()> {
+    let buf = reader.fill_buf()?;
+    if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+/// The first non-whitespace byte, without consuming it.
+fn first_non_ws<R: BufRead>(reader: &mut R) -> std::io::Result<Option<u8>> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if let Some(i) = buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            let b = buf[i];
+            // Leading blank lines are dropped; line numbers count from the
+            // first non-blank line in that case, which is rare enough.
+            if buf[..i].contains(&b'\n') {
+                let last_nl = buf[..i]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map_or(0, |p| p + 1);
+                reader.consume(last_nl);
+            }
+            return Ok(Some(b));
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(s: &str) -> Vec<(u64, Option<u64>, bool)> {
+        Records::new(s.as_bytes())
+            .unwrap()
+            .map(|i| i.unwrap())
+            .map(|i| (i.position, i.line, i.value.is_ok()))
+            .collect()
+    }
+
+    #[test]
+    fn single_object_array_and_ndjson() {
+        assert_eq!(read(r#"{"a":1}"#), vec![(1, Some(1), true)]);
+        assert_eq!(read("{\n  \"a\": 1\n}\n"), vec![(1, Some(1), true)]);
+        assert_eq!(
+            read(r#" [{"a":1},{"b":2}]"#),
+            vec![(1, None, true), (2, None, true)]
+        );
+        assert_eq!(
+            read("{\"a\":1}\n\n{oops\n{\"c\":3}\n"),
+            vec![(1, Some(1), true), (2, Some(3), false), (3, Some(4), true)]
+        );
+        assert_eq!(read(""), vec![]);
+        assert_eq!(read("\u{feff}{\"a\":1}"), vec![(1, Some(1), true)]);
+    }
+
+    #[test]
+    fn broken_array_is_a_syntax_error() {
+        assert!(matches!(
+            Records::new(&b"[{\"a\":1},"[..]),
+            Err(InputError::Syntax { .. })
+        ));
+    }
+}
