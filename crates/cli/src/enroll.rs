@@ -10,14 +10,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use doorstep_core::record::RecordBody;
 use doorstep_core::violation::Violation;
 use doorstep_core::{ValidationContext, validate};
-use doorstep_store::{EnrollOutcome, FieldStore};
+use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -27,13 +26,17 @@ use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 2_000;
+const MAX_BATCH: usize = 10_000;
+/// Longest a record waits for others to share its transaction. An officer
+/// enrolling one record waits this much at most; a bulk file gets few,
+/// large transactions.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// A record after validation, in input order.
 struct Checked {
     position: u64,
     locate: String,
-    result: Result<RecordBody, Vec<Violation>>,
+    result: Result<PreparedBody, Vec<Violation>>,
 }
 
 /// What happened to each input record, for the report.
@@ -96,26 +99,37 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
             }
             Err(_) => done = true,
         }
+        // Then gather for up to BATCH_WINDOW: committing whatever happens to
+        // be ready would, with a writer faster than the validator, mean
+        // thousands of tiny fsync'd transactions.
+        let deadline = Instant::now() + BATCH_WINDOW;
         while !done && batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
                 Ok(Ok(c)) => batch.push(c),
                 Ok(Err(e)) => {
                     fatal = Some(e);
                     done = true;
                 }
-                Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) => done = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => done = true,
             }
         }
         if batch.is_empty() {
             continue;
         }
-        let bodies: Vec<RecordBody> = batch
+        let bodies: Vec<PreparedBody> = batch
             .iter()
             .filter_map(|c| c.result.as_ref().ok().cloned())
             .collect();
-        let mut outcomes = store
-            .enroll(&bodies, Utc::now())
+        let started = Instant::now();
+        let result = store.enroll(&bodies, Utc::now());
+        tracing::debug!(
+            records = bodies.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "enroll batch committed"
+        );
+        let mut outcomes = result
             .context(lang.pick("không lưu được hồ sơ", "could not store records"))?
             .into_iter();
         for c in batch {
@@ -216,7 +230,8 @@ fn check(item: Item, units: &doorstep_core::Units) -> Checked {
                 units,
                 now: Utc::now(),
             },
-        ),
+        )
+        .map(PreparedBody::new),
     };
     Checked {
         position: item.position,

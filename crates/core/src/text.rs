@@ -1,16 +1,37 @@
 //! Vietnamese text hygiene: NFC normalisation, whitespace collapsing, name
 //! checks and accent-insensitive search keys.
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// NFC-normalises `input`, trims it and collapses every run of Unicode
 /// whitespace into one ASCII space. NFD input ("Nguye\u{302}\u{303}n") and
 /// NFC input ("Nguyễn") give the same result.
 pub fn clean(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
+    // Fast path: most input is already NFC (the quick check answers
+    // without normalising) with single spaces.
+    if is_nfc_quick(input.chars()) == IsNormalized::Yes {
+        if is_tidy(input) {
+            return input.to_owned();
+        }
+        return collapse(input.chars(), input.len());
+    }
+    collapse(input.nfc(), input.len())
+}
+
+/// No leading, trailing or repeated whitespace and no whitespace but ' '.
+fn is_tidy(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') || s.contains("  ") {
+        return false;
+    }
+    !s.chars().any(|c| c.is_whitespace() && c != ' ')
+}
+
+fn collapse(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut pending_space = false;
-    for c in input.nfc() {
+    for c in chars {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
         } else {

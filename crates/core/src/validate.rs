@@ -97,9 +97,40 @@ struct Obj<'v> {
     path: String,
 }
 
+/// A JSON path built only when a violation needs it: validating a good
+/// record allocates no path strings.
+#[derive(Clone, Copy)]
+struct JPath<'a> {
+    base: &'a str,
+    key: &'a str,
+}
+
+impl JPath<'_> {
+    fn render(self) -> String {
+        if self.key.is_empty() {
+            self.base.to_owned()
+        } else {
+            format!("{}.{}", self.base, self.key)
+        }
+    }
+}
+
+impl From<JPath<'_>> for String {
+    fn from(p: JPath<'_>) -> String {
+        p.render()
+    }
+}
+
 impl<'v> Obj<'v> {
     fn at(&self, key: &str) -> String {
         format!("{}.{}", self.path, key)
+    }
+
+    fn p<'s>(&'s self, key: &'s str) -> JPath<'s> {
+        JPath {
+            base: &self.path,
+            key,
+        }
     }
 
     /// The value of `key`, treating JSON null as absent.
@@ -158,7 +189,7 @@ impl Validator<'_, '_> {
         value
     }
 
-    fn string<'v>(&mut self, value: &'v Value, path: &str) -> Option<&'v str> {
+    fn string<'v>(&mut self, value: &'v Value, path: JPath<'_>) -> Option<&'v str> {
         let s = value.as_str();
         if s.is_none() {
             self.push(
@@ -173,18 +204,18 @@ impl Validator<'_, '_> {
 
     fn req_str<'v>(&mut self, obj: &Obj<'v>, key: &str) -> Option<&'v str> {
         let value = self.required(obj, key)?;
-        self.string(value, &obj.at(key))
+        self.string(value, obj.p(key))
     }
 
     fn opt_str<'v>(&mut self, obj: &Obj<'v>, key: &str) -> Option<&'v str> {
         let value = obj.get(key)?;
-        self.string(value, &obj.at(key))
+        self.string(value, obj.p(key))
     }
 
     fn choice<T: Copy>(
         &mut self,
         raw: &str,
-        path: &str,
+        path: JPath<'_>,
         parse: fn(&str) -> Option<T>,
         allowed: String,
     ) -> Option<T> {
@@ -202,7 +233,7 @@ impl Validator<'_, '_> {
 
     /// Cleans free text; refuses empty (when required), control characters
     /// and overlong values.
-    fn text(&mut self, raw: &str, path: &str, required: bool) -> Option<String> {
+    fn text(&mut self, raw: &str, path: JPath<'_>, required: bool) -> Option<String> {
         let cleaned = text::clean(raw);
         if cleaned.is_empty() {
             if required {
@@ -236,7 +267,7 @@ impl Validator<'_, '_> {
         Some(cleaned)
     }
 
-    fn unit(&mut self, raw: &str, path: &str) -> Option<String> {
+    fn unit(&mut self, raw: &str, path: JPath<'_>) -> Option<String> {
         let code = raw.trim();
         if !self.ctx.units.contains(code) {
             self.push(
@@ -250,10 +281,8 @@ impl Validator<'_, '_> {
         Some(code.to_owned())
     }
 
-    fn date(&mut self, raw: &str, path: &str) -> Option<NaiveDate> {
-        let parsed = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .ok()
-            .filter(|_| raw.trim().len() == 10);
+    fn date(&mut self, raw: &str, path: JPath<'_>) -> Option<NaiveDate> {
+        let parsed = parse_date(raw.trim());
         if parsed.is_none() {
             self.push(
                 path,
@@ -267,9 +296,9 @@ impl Validator<'_, '_> {
 
     fn record(&mut self, input: &Value) -> Option<RecordBody> {
         let rec = self.object(input, "$".into(), RECORD_KEYS)?;
-        let kind = self.req_str(&rec, "kind").and_then(|k| {
-            self.choice(k, &rec.at("kind"), RecordKind::parse, RecordKind::allowed())
-        });
+        let kind = self
+            .req_str(&rec, "kind")
+            .and_then(|k| self.choice(k, rec.p("kind"), RecordKind::parse, RecordKind::allowed()));
         let visit = self
             .required(&rec, "visit")
             .and_then(|v| self.visit(v, rec.at("visit")));
@@ -282,7 +311,7 @@ impl Validator<'_, '_> {
             .and_then(|c| self.citizen(c, rec.at("citizen"), kind, visit.as_ref(), wants_under_14));
         let officer_id = self
             .req_str(&rec, "officer_id")
-            .and_then(|s| self.officer_id(s, &rec.at("officer_id")));
+            .and_then(|s| self.officer_id(s, rec.p("officer_id")));
         let eid_level = self.eid_level(&rec, kind);
         let under_14_request = self.under_14(&rec, kind, citizen.as_ref(), visit.as_ref());
         let supersedes = self.supersedes(&rec);
@@ -301,7 +330,7 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn officer_id(&mut self, raw: &str, path: &str) -> Option<String> {
+    fn officer_id(&mut self, raw: &str, path: JPath<'_>) -> Option<String> {
         let id = raw.trim();
         let ok = !id.is_empty()
             && id.len() <= 32
@@ -322,20 +351,15 @@ impl Validator<'_, '_> {
 
     fn visit(&mut self, value: &Value, path: String) -> Option<Visit> {
         let obj = self.object(value, path, VISIT_KEYS)?;
-        let place = self.req_str(&obj, "place").and_then(|p| {
-            self.choice(
-                p,
-                &obj.at("place"),
-                VisitPlace::parse,
-                VisitPlace::allowed(),
-            )
-        });
+        let place = self
+            .req_str(&obj, "place")
+            .and_then(|p| self.choice(p, obj.p("place"), VisitPlace::parse, VisitPlace::allowed()));
         let reason = match self.opt_str(&obj, "reason") {
             None => Ok(None),
             Some(r) => self
                 .choice(
                     r,
-                    &obj.at("reason"),
+                    obj.p("reason"),
                     VisitReason::parse,
                     VisitReason::allowed(),
                 )
@@ -344,10 +368,10 @@ impl Validator<'_, '_> {
         };
         let unit_code = self
             .req_str(&obj, "unit_code")
-            .and_then(|u| self.unit(u, &obj.at("unit_code")));
+            .and_then(|u| self.unit(u, obj.p("unit_code")));
         let at = self
             .req_str(&obj, "at")
-            .and_then(|s| self.visit_time(s, &obj.at("at")));
+            .and_then(|s| self.visit_time(s, obj.p("at")));
         Some(Visit {
             place: place?,
             reason: reason.ok()?,
@@ -356,7 +380,7 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn visit_time(&mut self, raw: &str, path: &str) -> Option<DateTime<FixedOffset>> {
+    fn visit_time(&mut self, raw: &str, path: JPath<'_>) -> Option<DateTime<FixedOffset>> {
         let Ok(at) = DateTime::parse_from_rfc3339(raw.trim()) else {
             self.push(
                 path,
@@ -384,14 +408,14 @@ impl Validator<'_, '_> {
         let obj = self.object(value, path, ADDRESS_KEYS)?;
         let unit_code = self
             .req_str(&obj, "unit_code")
-            .and_then(|u| self.unit(u, &obj.at("unit_code")));
+            .and_then(|u| self.unit(u, obj.p("unit_code")));
         let detail = if detail_required {
             self.req_str(&obj, "detail")
-                .map(|d| self.text(d, &obj.at("detail"), true))
+                .map(|d| self.text(d, obj.p("detail"), true))
         } else {
             Some(
                 self.opt_str(&obj, "detail")
-                    .and_then(|d| self.text(d, &obj.at("detail"), false)),
+                    .and_then(|d| self.text(d, obj.p("detail"), false)),
             )
         };
         let detail = detail?;
@@ -413,21 +437,21 @@ impl Validator<'_, '_> {
         under_14_request: bool,
     ) -> Option<Citizen> {
         let obj = self.object(value, path, CITIZEN_KEYS)?;
-        let id_path = obj.at("personal_id");
+        let id_path = obj.p("personal_id");
         let personal_id = self
             .req_str(&obj, "personal_id")
             .map(|s| s.trim().to_owned());
         let full_name = self
             .req_str(&obj, "full_name")
-            .and_then(|n| self.full_name(n, &obj.at("full_name")));
+            .and_then(|n| self.full_name(n, obj.p("full_name")));
         let sex = self
             .req_str(&obj, "sex")
-            .and_then(|s| self.choice(s, &obj.at("sex"), Sex::parse, Sex::allowed()));
-        let dob_path = obj.at("date_of_birth");
+            .and_then(|s| self.choice(s, obj.p("sex"), Sex::parse, Sex::allowed()));
+        let dob_path = obj.p("date_of_birth");
         let dob = self
             .req_str(&obj, "date_of_birth")
-            .and_then(|d| self.date(d, &dob_path))
-            .and_then(|d| self.birth_date(d, &dob_path, visit));
+            .and_then(|d| self.date(d, dob_path))
+            .and_then(|d| self.birth_date(d, dob_path, visit));
         let phone = self.phone(&obj, kind);
         let permanent_address = self
             .required(&obj, "permanent_address")
@@ -440,13 +464,16 @@ impl Validator<'_, '_> {
                 .ok_or(()),
         };
 
+        let mut id_ok = false;
         if let Some(id) = &personal_id {
-            self.personal_id(id, &id_path, dob, sex);
+            let before = self.out.len();
+            self.personal_id(id, id_path, dob, sex);
+            id_ok = self.out.len() == before;
         }
         if let (Some(kind), Some(dob), Some(visit)) = (kind, dob, visit) {
             self.age_rules(&obj, kind, dob, visit, under_14_request);
         }
-        let personal_id = personal_id.filter(|_| !self.out.iter().any(|v| v.path == id_path))?;
+        let personal_id = personal_id.filter(|_| id_ok)?;
         Some(Citizen {
             personal_id,
             full_name: full_name?,
@@ -458,7 +485,7 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn full_name(&mut self, raw: &str, path: &str) -> Option<String> {
+    fn full_name(&mut self, raw: &str, path: JPath<'_>) -> Option<String> {
         let cleaned = text::clean(raw);
         match text::check_name(&cleaned) {
             Ok(()) => Some(cleaned),
@@ -497,7 +524,7 @@ impl Validator<'_, '_> {
     fn birth_date(
         &mut self,
         dob: NaiveDate,
-        path: &str,
+        path: JPath<'_>,
         visit: Option<&Visit>,
     ) -> Option<NaiveDate> {
         let today = self.ctx.now.with_timezone(&vietnam_offset()).date_naive();
@@ -539,7 +566,7 @@ impl Validator<'_, '_> {
         Some(dob)
     }
 
-    fn personal_id(&mut self, id: &str, path: &str, dob: Option<NaiveDate>, sex: Option<Sex>) {
+    fn personal_id(&mut self, id: &str, path: JPath<'_>, dob: Option<NaiveDate>, sex: Option<Sex>) {
         let problems = match (dob, sex) {
             (Some(dob), Some(sex)) => personal_id::check_consistency(id, dob, sex),
             _ => personal_id::check_format(id).err().into_iter().collect(),
@@ -821,8 +848,9 @@ impl Validator<'_, '_> {
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
                     let p = format!("{fields_path}[{i}]");
-                    match self.string(item, &p).and_then(|s| {
-                        self.choice(s, &p, CorrectionField::parse, CorrectionField::allowed())
+                    let p = JPath { base: &p, key: "" };
+                    match self.string(item, p).and_then(|s| {
+                        self.choice(s, p, CorrectionField::parse, CorrectionField::allowed())
                     }) {
                         Some(f) if !fields.contains(&f) => fields.push(f),
                         Some(_) => {}
@@ -844,12 +872,26 @@ impl Validator<'_, '_> {
         fields.sort();
         let note = self
             .req_str(&obj, "note")
-            .and_then(|n| self.text(n, &obj.at("note"), true));
+            .and_then(|n| self.text(n, obj.p("note"), true));
         match (ok, note) {
             (true, Some(note)) => Ok(Some(Correction { fields, note })),
             _ => Err(()),
         }
     }
+}
+
+/// Parses exactly `YYYY-MM-DD` (a real calendar date).
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// Normalises a Vietnamese mobile number to its 10-digit national form:

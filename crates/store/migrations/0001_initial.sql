@@ -29,7 +29,11 @@ CREATE TABLE records (
     record_id    TEXT    NOT NULL UNIQUE,
     kind         TEXT    NOT NULL,
     content_hash BLOB    NOT NULL,
-    body_hash    BLOB    NOT NULL UNIQUE,
+    -- SHA-256 of the canonical body: the same capture enrolled twice is
+    -- found through body_key (its first 8 bytes as an integer: a small
+    -- index that stays cached) and confirmed on the full hash.
+    body_hash    BLOB    NOT NULL,
+    body_key     INTEGER NOT NULL,
     canonical    BLOB    NOT NULL,
     enrolled_at  TEXT    NOT NULL,
     supersedes   TEXT    REFERENCES records(record_id),
@@ -38,3 +42,4 @@ CREATE TABLE records (
     status_at    TEXT    NOT NULL
 );
 CREATE INDEX records_by_status ON records(status, device_seq);
+CREATE INDEX records_by_body_key ON records(body_key);

@@ -87,6 +87,32 @@ impl RecordStatus {
     }
 }
 
+/// A validated body with its canonical bytes and body hash, computed once
+/// (on any thread) before it reaches the store's writer.
+#[derive(Debug, Clone)]
+pub struct PreparedBody {
+    pub body: RecordBody,
+    bytes: Vec<u8>,
+    body_hash: ContentHash,
+}
+
+impl PreparedBody {
+    pub fn new(body: RecordBody) -> PreparedBody {
+        let bytes = encode_body(&body);
+        let body_hash = ContentHash::of(&bytes);
+        PreparedBody {
+            body,
+            bytes,
+            body_hash,
+        }
+    }
+
+    /// SHA-256 of the canonical body: the same capture has the same hash.
+    pub fn body_hash(&self) -> ContentHash {
+        self.body_hash
+    }
+}
+
 /// What happened to one record given to [`FieldStore::enroll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollOutcome {
@@ -306,7 +332,7 @@ impl FieldStore {
     /// transaction). A body stored before is reported, not stored twice.
     pub fn enroll(
         &mut self,
-        bodies: &[RecordBody],
+        bodies: &[PreparedBody],
         now: DateTime<Utc>,
     ) -> Result<Vec<EnrollOutcome>, StoreError> {
         let path = self.path.clone();
@@ -326,7 +352,7 @@ impl FieldStore {
             .map(|s| u64::try_from(s).unwrap_or(0))?;
         {
             let mut by_body = tx
-                .prepare_cached("SELECT record_id, device_seq FROM records WHERE body_hash = ?1")
+                .prepare_cached("SELECT record_id, device_seq FROM records WHERE body_key = ?1 AND body_hash = ?2")
                 .map_err(err)?;
             let mut supersede_state = tx
                 .prepare_cached(
@@ -335,15 +361,16 @@ impl FieldStore {
                 .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, canonical, enrolled_at, supersedes, status, status_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?7)",
+                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, supersedes, status, status_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?8)",
                 )
                 .map_err(err)?;
-            for body in bodies {
-                let body_bytes = encode_body(body);
-                let body_hash = ContentHash::of(&body_bytes);
+            for prepared in bodies {
+                let body = &prepared.body;
+                let body_bytes = &prepared.bytes;
+                let body_hash = prepared.body_hash;
                 if let Some((id, s)) = by_body
-                    .query_row([&body_hash.0[..]], |r| {
+                    .query_row(params![body_key(&body_hash), &body_hash.0[..]], |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                     })
                     .optional()
@@ -384,7 +411,7 @@ impl FieldStore {
                 }
                 seq += 1;
                 let record_id = Uuid::now_v7();
-                let canonical = encode_envelope(&record_id, &device_id, seq, &now, &body_bytes);
+                let canonical = encode_envelope(&record_id, &device_id, seq, &now, body_bytes);
                 let content_hash = ContentHash::of(&canonical);
                 insert
                     .execute(params![
@@ -393,6 +420,7 @@ impl FieldStore {
                         body.kind.as_str(),
                         &content_hash.0[..],
                         &body_hash.0[..],
+                        body_key(&body_hash),
                         canonical,
                         enrolled_at,
                         body.supersedes.map(|s| s.to_string()),
@@ -704,6 +732,13 @@ pub fn integrity_check(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     rows.collect()
 }
 
+/// The first 8 bytes of a body hash as the integer key of its index.
+fn body_key(hash: &ContentHash) -> i64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.0[..8]);
+    i64::from_be_bytes(first)
+}
+
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|_| StoreError::Inconsistent(format!("`{s}` is not a UUID")))
 }
@@ -756,7 +791,11 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> 
             mode,
         });
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    // 64 MiB of page cache keeps the body-hash index (random keys) in
+    // memory during bulk enrolls; SQLite only allocates what it uses.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;",
+    )
         .map_err(err)?;
     Ok(conn)
 }

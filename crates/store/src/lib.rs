@@ -10,6 +10,6 @@ pub mod migrate;
 
 pub use error::StoreError;
 pub use field::{
-    DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem, RecordStatus,
-    RecordSummary, StatusReport,
+    DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem, PreparedBody,
+    RecordStatus, RecordSummary, StatusReport,
 };

@@ -1,0 +1,295 @@
+//! Enroll benchmark: doorstep's bulk enroll rate beside the raw SQLite
+//! insert rate of the same canonical bytes, measured in one run on one
+//! machine, and single-record enroll latency.
+//!
+//! Run: `cargo bench -p doorstep-cli --bench enroll` (BENCH_RECORDS=N to
+//! change the bulk size, default 100000). Results go to stdout as a
+//! Markdown table for docs/PERFORMANCE.md.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use doorstep_core::{ValidationContext, validate};
+use doorstep_store::{FieldStore, PreparedBody};
+use rusqlite::Connection;
+
+const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn doorstep(args: &[&str]) -> std::process::Output {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "doorstep {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn init(dir: &Path) {
+    let units = root().join("data/units/units_2023.csv");
+    doorstep(&[
+        "field",
+        "init",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--unit",
+        "74",
+        "--device-name",
+        "bench",
+        "--units",
+        units.to_str().unwrap(),
+    ]);
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; ignore arguments.
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let store_dir = tmp.path().join("field");
+    init(&store_dir);
+    let input = tmp.path().join("records.ndjson");
+    let generated = doorstep(&[
+        "gen",
+        "--count",
+        &n.to_string(),
+        "--seed",
+        "1",
+        "--data-dir",
+        store_dir.to_str().unwrap(),
+    ]);
+    std::fs::write(&input, &generated.stdout).unwrap();
+    let input_bytes = generated.stdout.len();
+
+    // 1. doorstep field enroll, the whole command, on the NDJSON file.
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "field",
+            "enroll",
+            "--no-progress",
+            "--data-dir",
+            store_dir.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let enroll_time = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same bytes the store holds, for the raw comparison.
+    let conn = Connection::open(store_dir.join("field.sqlite3")).unwrap();
+    let rows: Vec<(String, Vec<u8>)> = conn
+        .prepare("SELECT record_id, canonical FROM records ORDER BY device_seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), n);
+    let canonical_bytes: usize = rows.iter().map(|r| r.1.len()).sum();
+    drop(conn);
+
+    // 2. Raw rusqlite: the same canonical bytes into one table, one
+    //    transaction, same durability settings (WAL, synchronous=FULL).
+    let raw_path = tmp.path().join("raw.sqlite3");
+    let mut raw = Connection::open(&raw_path).unwrap();
+    raw.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE raw (id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, data BLOB NOT NULL);",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let tx = raw.transaction().unwrap();
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO raw (record_id, data) VALUES (?1, ?2)")
+            .unwrap();
+        for (id, data) in &rows {
+            stmt.execute(rusqlite::params![id, data]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let raw_time = start.elapsed();
+
+    // 3. In-process breakdown: parse + validate + canonical body encoding.
+    let store = FieldStore::open(&store_dir).unwrap();
+    let units = store.units().clone();
+    drop(store);
+    let lines: Vec<&[u8]> = generated
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let start = Instant::now();
+    let mut bodies = Vec::with_capacity(n);
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+        bodies.push(PreparedBody::new(
+            validate(
+                &value,
+                &ValidationContext {
+                    units: &units,
+                    now: Utc::now(),
+                },
+            )
+            .unwrap(),
+        ));
+    }
+    let validate_time = start.elapsed();
+
+    // 4. In-process store only: bodies already validated, batches of 2000.
+    let dir2 = tmp.path().join("field2");
+    init(&dir2);
+    let mut store2 = FieldStore::open(&dir2).unwrap();
+    let start = Instant::now();
+    for chunk in bodies.chunks(2000) {
+        store2.enroll(chunk, Utc::now()).unwrap();
+    }
+    let store_time = start.elapsed();
+
+    // 5. Single-record latency through the library (validate + store +
+    //    fsync'd commit), and a raw one-row committed insert for scale.
+    let dir3 = tmp.path().join("field3");
+    init(&dir3);
+    let mut store3 = FieldStore::open(&dir3).unwrap();
+    let mut single: Vec<Duration> = Vec::new();
+    for line in lines.iter().take(300) {
+        let start = Instant::now();
+        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let body = validate(
+            &value,
+            &ValidationContext {
+                units: store3.units(),
+                now: Utc::now(),
+            },
+        )
+        .unwrap();
+        store3
+            .enroll(&[PreparedBody::new(body)], Utc::now())
+            .unwrap();
+        single.push(start.elapsed());
+    }
+    single.sort();
+    let mut raw_single: Vec<Duration> = Vec::new();
+    {
+        let mut stmt = raw
+            .prepare("INSERT INTO raw (record_id, data) VALUES (?1, ?2)")
+            .unwrap();
+        for (i, (_, data)) in rows.iter().take(300).enumerate() {
+            let start = Instant::now();
+            stmt.execute(rusqlite::params![format!("single-{i}"), data])
+                .unwrap();
+            raw_single.push(start.elapsed());
+        }
+    }
+    raw_single.sort();
+
+    // 6. One record through the CLI, as an officer's script would: process
+    //    start, store open (unit list parse), validate, fsync'd commit.
+    let one = tmp.path().join("one.json");
+    let mut cli_single: Vec<Duration> = Vec::new();
+    for line in lines.iter().skip(300).take(30) {
+        std::fs::write(&one, line).unwrap();
+        let start = Instant::now();
+        doorstep(&[
+            "field",
+            "enroll",
+            "--data-dir",
+            dir3.to_str().unwrap(),
+            one.to_str().unwrap(),
+        ]);
+        cli_single.push(start.elapsed());
+    }
+    cli_single.sort();
+
+    let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
+    let enroll_rate = rate(n, enroll_time);
+    let raw_rate = rate(n, raw_time);
+    println!(
+        "## Enroll benchmark ({n} records, {:.1} MB NDJSON in, {:.1} MB canonical)",
+        input_bytes as f64 / 1e6,
+        canonical_bytes as f64 / 1e6
+    );
+    println!();
+    println!("| measurement | time | records/s | vs raw insert |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| raw rusqlite insert of the same canonical bytes (1 transaction, WAL, synchronous=FULL) | {:.2} s | {:.0} | 1.00 |",
+        raw_time.as_secs_f64(),
+        raw_rate
+    );
+    println!(
+        "| `doorstep field enroll FILE` (whole process: parse, validate, canonicalise, hash, store, print IDs) | {:.2} s | {:.0} | **{:.2}** |",
+        enroll_time.as_secs_f64(),
+        enroll_rate,
+        enroll_rate / raw_rate
+    );
+    println!(
+        "| in-process: parse + validate + encode body (1 thread) | {:.2} s | {:.0} | {:.2} |",
+        validate_time.as_secs_f64(),
+        rate(n, validate_time),
+        rate(n, validate_time) / raw_rate
+    );
+    println!(
+        "| in-process: store only (`FieldStore::enroll`, batches of 2000) | {:.2} s | {:.0} | {:.2} |",
+        store_time.as_secs_f64(),
+        rate(n, store_time),
+        rate(n, store_time) / raw_rate
+    );
+    println!();
+    println!("| single-record latency | p50 | p95 | p99 |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| library: parse + validate + store + fsync'd commit (300 records) | {} | {} | {} |",
+        ms(percentile(&single, 0.5)),
+        ms(percentile(&single, 0.95)),
+        ms(percentile(&single, 0.99))
+    );
+    println!(
+        "| raw rusqlite: one-row insert, autocommit (300 rows) | {} | {} | {} |",
+        ms(percentile(&raw_single, 0.5)),
+        ms(percentile(&raw_single, 0.95)),
+        ms(percentile(&raw_single, 0.99))
+    );
+    println!(
+        "| `doorstep field enroll` process with one record (30 runs) | {} | {} | {} |",
+        ms(percentile(&cli_single, 0.5)),
+        ms(percentile(&cli_single, 0.95)),
+        ms(percentile(&cli_single, 0.99))
+    );
+}
