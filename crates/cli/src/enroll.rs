@@ -1,21 +1,24 @@
 //! `doorstep field enroll`: validate records and store them durably.
 //!
-//! Two stages on two threads, so both cores work: one reads and validates
-//! (the CPU-heavy part), the other writes. The writer takes whatever the
-//! validator has ready, up to `MAX_BATCH`, into one transaction: a fast
+//! A reader thread cuts the input into chunks, validator threads (one per
+//! core) parse, validate and canonicalise them, and the writer (this
+//! thread) puts them back in input order and stores them, up to
+//! `MAX_BATCH` or `BATCH_WINDOW` of input per transaction: a fast
 //! file gives large batches, an officer typing one record gives one.
 //! Record IDs are printed only after their transaction is on disk.
 
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
 use doorstep_core::violation::Violation;
-use doorstep_core::{ValidationContext, validate};
+use doorstep_core::{Units, ValidationContext, validate};
 use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -25,6 +28,8 @@ use crate::input::{Counting, InputError, Item, Records};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
+/// Records handed to a validator thread at a time.
+const CHUNK: usize = 256;
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 10_000;
 /// Longest a record waits for others to share its transaction. An officer
@@ -48,7 +53,7 @@ enum Report {
 
 pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut store = FieldStore::open(&args.dir.data_dir)?;
-    let (reader, total_bytes): (Box<dyn BufRead + Send>, Option<u64>) = match &args.file {
+    let (source, total_bytes): (Box<dyn Read + Send>, Option<u64>) = match &args.file {
         Some(path) if path.as_os_str() != "-" => {
             let file = File::open(path).map_err(|e| {
                 UserError(format!(
@@ -58,69 +63,63 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 ))
             })?;
             let len = file.metadata().ok().map(|m| m.len());
-            (Box::new(BufReader::with_capacity(1 << 16, file)), len)
+            (Box::new(file), len)
         }
-        _ => (
-            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
-            None,
-        ),
+        _ => (Box::new(std::io::stdin()), None),
     };
-    let counting = Counting::new(reader);
+    let counting = Counting::new(source);
     let bytes_read = counting.count.clone();
-    let records = Records::new(BufReader::new(counting)).map_err(|e| input_error(e, lang))?;
+    let records = Records::new(BufReader::with_capacity(1 << 16, counting))
+        .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
-    let units = store.units().clone();
-    let (tx, rx) = mpsc::sync_channel::<Result<Checked, InputError>>(8 * MAX_BATCH);
-
-    let validator = std::thread::spawn(move || {
-        for item in records {
-            let checked = item.map(|item| check(item, &units));
-            let stop = checked.is_err();
-            if tx.send(checked).is_err() || stop {
-                break;
-            }
-        }
-    });
+    let (pipeline, results) = Pipeline::start(records, store.units().clone());
 
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut reports: Vec<(u64, String, Report)> = Vec::new();
     let (mut stored, mut already, mut invalid) = (0u64, 0u64, 0u64);
     let mut fatal: Option<InputError> = None;
+    let mut ordered = InOrder::new(results);
     let mut done = false;
     while !done {
-        // Block for the first record, then take whatever else is ready.
+        // Block for the first record, then gather for up to BATCH_WINDOW:
+        // committing whatever happens to be ready would, with a writer
+        // faster than the validators, mean many tiny fsync'd transactions.
         let mut batch: Vec<Checked> = Vec::new();
-        match rx.recv() {
-            Ok(Ok(c)) => batch.push(c),
-            Ok(Err(e)) => {
-                fatal = Some(e);
-                done = true;
-            }
-            Err(_) => done = true,
-        }
-        // Then gather for up to BATCH_WINDOW: committing whatever happens to
-        // be ready would, with a writer faster than the validator, mean
-        // thousands of tiny fsync'd transactions.
-        let deadline = Instant::now() + BATCH_WINDOW;
-        while !done && batch.len() < MAX_BATCH {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(Ok(c)) => batch.push(c),
-                Ok(Err(e)) => {
+        let mut deadline: Option<Instant> = None;
+        while batch.len() < MAX_BATCH {
+            let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match ordered.next(wait) {
+                Next::Chunk(chunk) => {
+                    batch.extend(chunk);
+                    deadline.get_or_insert_with(|| Instant::now() + BATCH_WINDOW);
+                }
+                Next::Fatal(e) => {
                     fatal = Some(e);
                     done = true;
+                    break;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => done = true,
+                Next::Timeout => break,
+                Next::End => {
+                    done = true;
+                    break;
+                }
             }
         }
         if batch.is_empty() {
             continue;
         }
-        let bodies: Vec<PreparedBody> = batch
-            .iter()
-            .filter_map(|c| c.result.as_ref().ok().cloned())
+        // Move the valid bodies out (no copies); keep each record's place.
+        let mut bodies: Vec<PreparedBody> = Vec::with_capacity(batch.len());
+        let batch: Vec<(u64, String, Option<Vec<Violation>>)> = batch
+            .into_iter()
+            .map(|c| match c.result {
+                Ok(body) => {
+                    bodies.push(body);
+                    (c.position, c.locate, None)
+                }
+                Err(v) => (c.position, c.locate, Some(v)),
+            })
             .collect();
         let started = Instant::now();
         let result = store.enroll(&bodies, Utc::now());
@@ -132,10 +131,10 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         let mut outcomes = result
             .context(lang.pick("không lưu được hồ sơ", "could not store records"))?
             .into_iter();
-        for c in batch {
-            let report = match c.result {
-                Err(violations) => Report::Invalid(violations),
-                Ok(_) => match outcomes.next() {
+        for (position, locate, violations) in batch {
+            let report = match violations {
+                Some(violations) => Report::Invalid(violations),
+                None => match outcomes.next() {
                     Some(EnrollOutcome::Stored {
                         record_id,
                         device_seq,
@@ -164,9 +163,9 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 Report::Invalid(_) => invalid += 1,
             }
             if args.json {
-                reports.push((c.position, c.locate, report));
+                reports.push((position, locate, report));
             } else {
-                print_text(&mut out, &c.locate, &report, lang)?;
+                print_text(&mut out, &locate, &report, lang)?;
             }
         }
         out.flush()?;
@@ -178,8 +177,9 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
     }
     progress.finish_and_clear();
-    if validator.join().is_err() {
-        anyhow::bail!("internal error: the validation thread stopped unexpectedly");
+    drop(ordered);
+    if !pipeline.join() {
+        anyhow::bail!("internal error: a validation thread stopped unexpectedly");
     }
 
     if args.json {
@@ -200,9 +200,11 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         Lang::Vi => format!(
             "Đã lưu {stored} hồ sơ mới; {already} hồ sơ đã có từ trước; {invalid} hồ sơ không hợp lệ."
         ),
-        Lang::En => format!(
-            "Stored {stored} new records; {already} were already stored; {invalid} invalid."
-        ),
+        Lang::En => {
+            format!(
+                "Stored {stored} new records; {already} were already stored; {invalid} invalid."
+            )
+        }
     };
     eprintln!("{summary}");
     if let Some(e) = fatal {
@@ -215,9 +217,150 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     })
 }
 
-fn check(item: Item, units: &doorstep_core::Units) -> Checked {
+/// A numbered chunk of checked records, or the input error that ended the input.
+type Done = (u64, Result<Vec<Checked>, InputError>);
+
+/// Reader thread → validator threads → (results, possibly out of order).
+struct Pipeline {
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Pipeline {
+    fn start(
+        mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
+        units: Units,
+    ) -> (Pipeline, mpsc::Receiver<Done>) {
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<Item>)>(workers * 4);
+        let (done_tx, results) = mpsc::sync_channel::<Done>(workers * 8);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let units = Arc::new(units);
+        let mut threads = Vec::new();
+
+        let reader_done = done_tx.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut number = 0u64;
+            let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK);
+            loop {
+                match records.next() {
+                    None => break,
+                    Some(Err(e)) => {
+                        if !chunk.is_empty() {
+                            let _ = work_tx.send((number, std::mem::take(&mut chunk)));
+                            number += 1;
+                        }
+                        let _ = reader_done.send((number, Err(e)));
+                        return;
+                    }
+                    Some(Ok(item)) => {
+                        chunk.push(item);
+                        // Hand the chunk over when full, or when no more input is
+                        // buffered (the next read may wait for an officer typing).
+                        if chunk.len() >= CHUNK || !records.input_buffered() {
+                            if work_tx.send((number, std::mem::take(&mut chunk))).is_err() {
+                                return;
+                            }
+                            number += 1;
+                        }
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = work_tx.send((number, chunk));
+            }
+        }));
+
+        for _ in 0..workers {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            let units = Arc::clone(&units);
+            threads.push(std::thread::spawn(move || {
+                loop {
+                    let job = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((number, items)) = job else { return };
+                    let checked = items.into_iter().map(|i| check(i, &units)).collect();
+                    if done_tx.send((number, Ok(checked))).is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        (Pipeline { threads }, results)
+    }
+
+    /// Waits for every thread; false if one panicked.
+    fn join(self) -> bool {
+        self.threads.into_iter().all(|t| t.join().is_ok())
+    }
+}
+
+enum Next {
+    Chunk(Vec<Checked>),
+    Fatal(InputError),
+    Timeout,
+    End,
+}
+
+/// Puts the validators' chunks back into input order.
+struct InOrder {
+    rx: Option<mpsc::Receiver<Done>>,
+    expected: u64,
+    waiting: BTreeMap<u64, Result<Vec<Checked>, InputError>>,
+}
+
+impl InOrder {
+    fn new(rx: mpsc::Receiver<Done>) -> Self {
+        InOrder {
+            rx: Some(rx),
+            expected: 0,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// The next chunk in input order; waits at most `wait` if given.
+    fn next(&mut self, wait: Option<Duration>) -> Next {
+        loop {
+            if let Some(ready) = self.waiting.remove(&self.expected) {
+                self.expected += 1;
+                return match ready {
+                    Ok(chunk) => Next::Chunk(chunk),
+                    Err(e) => Next::Fatal(e),
+                };
+            }
+            let Some(rx) = &self.rx else { return Next::End };
+            let got = match wait {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(w) => rx.recv_timeout(w),
+            };
+            match got {
+                Ok((number, chunk)) => {
+                    self.waiting.insert(number, chunk);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return Next::Timeout,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.rx = None;
+                    // Anything still waiting is out of sequence only if a
+                    // thread died; deliver it in order anyway.
+                    if let Some((&first, _)) = self.waiting.iter().next() {
+                        self.expected = first;
+                        continue;
+                    }
+                    return Next::End;
+                }
+            }
+        }
+    }
+}
+
+fn check(item: Item, units: &Units) -> Checked {
     let locate = item.locate();
-    let result = match item.value {
+    let position = item.position;
+    let result = match item.into_value() {
         Err(msg) => Err(vec![Violation::new(
             "$",
             "json.syntax",
@@ -234,7 +377,7 @@ fn check(item: Item, units: &doorstep_core::Units) -> Checked {
         .map(PreparedBody::new),
     };
     Checked {
-        position: item.position,
+        position,
         locate,
         result,
     }

@@ -16,11 +16,28 @@ pub struct Item {
     pub position: u64,
     /// 1-based line where it starts, when known.
     pub line: Option<u64>,
-    /// The parsed JSON, or why it is not JSON.
-    pub value: Result<Value, String>,
+    /// The record: already parsed, or a line of text parsed later (on a
+    /// worker thread).
+    pub payload: Payload,
+}
+
+/// A record's JSON, parsed or not yet.
+#[derive(Debug)]
+pub enum Payload {
+    Parsed(Value),
+    Line(String),
 }
 
 impl Item {
+    /// The JSON value, or why the text is not JSON.
+    pub fn into_value(self) -> Result<Value, String> {
+        match self.payload {
+            Payload::Parsed(v) => Ok(v),
+            Payload::Line(text) => serde_json::from_str::<Value>(&text)
+                .map_err(|e| format!("not valid JSON at column {}: {e}", e.column())),
+        }
+    }
+
     pub fn locate(&self) -> String {
         match self.line {
             Some(line) => format!("#{} (line {line})", self.position),
@@ -151,6 +168,36 @@ impl<R: BufRead> Records<R> {
     }
 }
 
+/// Readers that can tell whether input is already buffered (so taking
+/// the next record will not wait on the source).
+pub trait Buffered {
+    fn has_buffered(&self) -> bool;
+}
+
+impl<T: Read> Buffered for std::io::BufReader<T> {
+    fn has_buffered(&self) -> bool {
+        !self.buffer().is_empty()
+    }
+}
+
+impl Buffered for &[u8] {
+    fn has_buffered(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+impl<R: BufRead + Buffered> Records<R> {
+    /// True when the next record can be produced without waiting on the
+    /// source (it is in memory already, or the reader has bytes buffered).
+    pub fn input_buffered(&self) -> bool {
+        match &self.mode {
+            Mode::Buffered(items) => items.len() > 0,
+            Mode::Lines { .. } => self.pending_first.is_some() || self.reader.has_buffered(),
+            Mode::Done => false,
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for Records<R> {
     type Item = Result<Item, InputError>;
 
@@ -163,7 +210,7 @@ impl<R: BufRead> Iterator for Records<R> {
                 Some(Ok(Item {
                     position: self.position,
                     line,
-                    value: Ok(value),
+                    payload: Payload::Parsed(value),
                 }))
             }
             Mode::Lines { next_line } => {
@@ -191,12 +238,10 @@ impl<R: BufRead> Iterator for Records<R> {
                     },
                 };
                 self.position += 1;
-                let value = serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("not valid JSON at column {}: {e}", e.column()));
                 Some(Ok(Item {
                     position: self.position,
                     line: Some(line),
-                    value,
+                    payload: Payload::Line(text),
                 }))
             }
         }
@@ -267,7 +312,7 @@ mod tests {
         Records::new(s.as_bytes())
             .unwrap()
             .map(|i| i.unwrap())
-            .map(|i| (i.position, i.line, i.value.is_ok()))
+            .map(|i| (i.position, i.line, i.into_value().is_ok()))
             .collect()
     }
 

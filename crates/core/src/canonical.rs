@@ -92,21 +92,47 @@ pub fn encode_envelope(
     enrolled_at: &DateTime<Utc>,
     body: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 160);
-    out.extend_from_slice(b"{\"body\":");
-    out.extend_from_slice(body);
-    out.extend_from_slice(b",\"device_id\":\"");
-    out.extend_from_slice(device_id.hyphenated().to_string().as_bytes());
-    out.extend_from_slice(b"\",\"device_seq\":");
-    out.extend_from_slice(device_seq.to_string().as_bytes());
-    out.extend_from_slice(b",\"enrolled_at\":\"");
-    out.extend_from_slice(format_utc_millis(enrolled_at).as_bytes());
-    out.extend_from_slice(b"\",\"record_id\":\"");
-    out.extend_from_slice(record_id.hyphenated().to_string().as_bytes());
-    out.extend_from_slice(b"\",\"v\":");
-    out.extend_from_slice(CANONICAL_VERSION.to_string().as_bytes());
-    out.push(b'}');
-    out
+    Envelope::new(device_id, enrolled_at).encode(record_id, device_seq, body)
+}
+
+/// The parts of the envelope shared by every record of one enroll batch
+/// (device and time), formatted once.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    device_id: [u8; 36],
+    enrolled_at: String,
+}
+
+impl Envelope {
+    pub fn new(device_id: &Uuid, enrolled_at: &DateTime<Utc>) -> Envelope {
+        let mut buf = [0u8; 36];
+        device_id.hyphenated().encode_lower(&mut buf);
+        Envelope {
+            device_id: buf,
+            enrolled_at: format_utc_millis(enrolled_at),
+        }
+    }
+
+    /// Canonical record bytes; equal to [`encode_envelope`].
+    pub fn encode(&self, record_id: &Uuid, device_seq: u64, body: &[u8]) -> Vec<u8> {
+        let mut id = [0u8; 36];
+        record_id.hyphenated().encode_lower(&mut id);
+        let mut out = Vec::with_capacity(body.len() + 180);
+        out.extend_from_slice(b"{\"body\":");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b",\"device_id\":\"");
+        out.extend_from_slice(&self.device_id);
+        out.extend_from_slice(b"\",\"device_seq\":");
+        out.extend_from_slice(device_seq.to_string().as_bytes());
+        out.extend_from_slice(b",\"enrolled_at\":\"");
+        out.extend_from_slice(self.enrolled_at.as_bytes());
+        out.extend_from_slice(b"\",\"record_id\":\"");
+        out.extend_from_slice(&id);
+        out.extend_from_slice(b"\",\"v\":");
+        out.extend_from_slice(CANONICAL_VERSION.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
 }
 
 /// The canonical bytes of a body alone. Its hash identifies "the same

@@ -2,7 +2,7 @@
 //! becomes a cleaned [`RecordBody`], or every rule it breaks is reported
 //! with its JSON path. Correct, complete, clean, live.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, SubsecRound, Timelike, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -390,6 +390,17 @@ impl Validator<'_, '_> {
             );
             return None;
         };
+        // chrono reads second 60 as a leap second; the canonical form would
+        // turn it into :59 and change what was captured: refuse it.
+        if at.nanosecond() >= 1_000_000_000 {
+            self.push(
+                path,
+                "datetime.invalid",
+                format!("`{raw}` has second 60, which is not a valid time here"),
+                format!("`{raw}` có giây thứ 60, không phải thời điểm hợp lệ"),
+            );
+            return None;
+        }
         let at = at.trunc_subsecs(0);
         let limit = self.ctx.now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS);
         if at.with_timezone(&Utc) > limit {

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Each validation rule with a passing and a failing case.
 
 use chrono::{DateTime, Utc};

@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use doorstep_core::canonical::{
-    self, ContentHash, encode_body, encode_envelope, format_utc_millis,
-};
+use doorstep_core::canonical::{self, ContentHash, Envelope, encode_body, format_utc_millis};
 use doorstep_core::record::RecordBody;
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
@@ -339,6 +337,7 @@ impl FieldStore {
         let err = |e| StoreError::sqlite(&path, e);
         let device_id = self.device.device_id;
         let enrolled_at = format_utc_millis(&now);
+        let envelope = Envelope::new(&device_id, &now);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -411,12 +410,13 @@ impl FieldStore {
                 }
                 seq += 1;
                 let record_id = Uuid::now_v7();
-                let canonical = encode_envelope(&record_id, &device_id, seq, &now, body_bytes);
+                let mut id_buf = [0u8; 36];
+                let canonical = envelope.encode(&record_id, seq, body_bytes);
                 let content_hash = ContentHash::of(&canonical);
                 insert
                     .execute(params![
                         i64::try_from(seq).unwrap_or(i64::MAX),
-                        record_id.to_string(),
+                        record_id.hyphenated().encode_lower(&mut id_buf) as &str,
                         body.kind.as_str(),
                         &content_hash.0[..],
                         &body_hash.0[..],
