@@ -40,6 +40,7 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// A record after validation, in input order.
 struct Checked {
     position: u64,
+    line: Option<u64>,
     locate: String,
     result: Result<PreparedBody, Vec<Violation>>,
 }
@@ -53,6 +54,7 @@ enum Report {
 
 pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut store = FieldStore::open(&args.dir.data_dir)?;
+    store.verify()?;
     let (source, total_bytes): (Box<dyn Read + Send>, Option<u64>) = match &args.file {
         Some(path) if path.as_os_str() != "-" => {
             let file = File::open(path).map_err(|e| {
@@ -73,10 +75,10 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
-    let (pipeline, results) = Pipeline::start(records, store.units().clone());
+    let (pipeline, results) = Pipeline::start(records, store.units().clone(), lang);
 
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut reports: Vec<(u64, String, Report)> = Vec::new();
+    let mut reports: Vec<(u64, Option<u64>, Report)> = Vec::new();
     let (mut stored, mut already, mut invalid) = (0u64, 0u64, 0u64);
     let mut fatal: Option<InputError> = None;
     let mut ordered = InOrder::new(results);
@@ -111,14 +113,14 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         }
         // Move the valid bodies out (no copies); keep each record's place.
         let mut bodies: Vec<PreparedBody> = Vec::with_capacity(batch.len());
-        let batch: Vec<(u64, String, Option<Vec<Violation>>)> = batch
+        let batch: Vec<(u64, Option<u64>, String, Option<Vec<Violation>>)> = batch
             .into_iter()
             .map(|c| match c.result {
                 Ok(body) => {
                     bodies.push(body);
-                    (c.position, c.locate, None)
+                    (c.position, c.line, c.locate, None)
                 }
-                Err(v) => (c.position, c.locate, Some(v)),
+                Err(v) => (c.position, c.line, c.locate, Some(v)),
             })
             .collect();
         let started = Instant::now();
@@ -131,7 +133,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         let mut outcomes = result
             .context(lang.pick("không lưu được hồ sơ", "could not store records"))?
             .into_iter();
-        for (position, locate, violations) in batch {
+        for (position, line, locate, violations) in batch {
             let report = match violations {
                 Some(violations) => Report::Invalid(violations),
                 None => match outcomes.next() {
@@ -163,7 +165,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 Report::Invalid(_) => invalid += 1,
             }
             if args.json {
-                reports.push((position, locate, report));
+                reports.push((position, line, report));
             } else {
                 print_text(&mut out, &locate, &report, lang)?;
             }
@@ -185,7 +187,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     if args.json {
         let results: Vec<_> = reports
             .iter()
-            .map(|(pos, locate, r)| report_json(*pos, locate, r))
+            .map(|(pos, line, r)| report_json(*pos, *line, r))
             .collect();
         let doc = json!({
             "stored": stored, "already_stored": already, "invalid": invalid,
@@ -229,6 +231,7 @@ impl Pipeline {
     fn start(
         mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
         units: Units,
+        lang: Lang,
     ) -> (Pipeline, mpsc::Receiver<Done>) {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -283,7 +286,7 @@ impl Pipeline {
                         Err(_) => return,
                     };
                     let Ok((number, items)) = job else { return };
-                    let checked = items.into_iter().map(|i| check(i, &units)).collect();
+                    let checked = items.into_iter().map(|i| check(i, &units, lang)).collect();
                     if done_tx.send((number, Ok(checked))).is_err() {
                         return;
                     }
@@ -357,9 +360,10 @@ impl InOrder {
     }
 }
 
-fn check(item: Item, units: &Units) -> Checked {
-    let locate = item.locate();
+fn check(item: Item, units: &Units, lang: Lang) -> Checked {
+    let locate = item.locate(lang);
     let position = item.position;
+    let line = item.line;
     let result = match item.into_value() {
         Err(msg) => Err(vec![Violation::new(
             "$",
@@ -378,6 +382,7 @@ fn check(item: Item, units: &Units) -> Checked {
     };
     Checked {
         position,
+        line,
         locate,
         result,
     }
@@ -424,18 +429,23 @@ fn print_text(
     Ok(())
 }
 
-fn report_json(position: u64, locate: &str, report: &Report) -> serde_json::Value {
+/// One outcome for scripts: language-independent (`at` is always English).
+fn report_json(position: u64, line: Option<u64>, report: &Report) -> serde_json::Value {
+    let locate = match line {
+        Some(line) => format!("#{position} (line {line})"),
+        None => format!("#{position}"),
+    };
     match report {
         Report::Stored { id, seq, hash } => json!({
-            "position": position, "at": locate, "outcome": "stored",
+            "position": position, "line": line, "at": locate, "outcome": "stored",
             "record_id": id, "device_seq": seq, "content_hash": hash,
         }),
         Report::Already { id, seq } => json!({
-            "position": position, "at": locate, "outcome": "already_stored",
+            "position": position, "line": line, "at": locate, "outcome": "already_stored",
             "record_id": id, "device_seq": seq,
         }),
         Report::Invalid(violations) => json!({
-            "position": position, "at": locate, "outcome": "invalid", "violations": violations,
+            "position": position, "line": line, "at": locate, "outcome": "invalid", "violations": violations,
         }),
     }
 }

@@ -38,10 +38,13 @@ impl Item {
         }
     }
 
-    pub fn locate(&self) -> String {
-        match self.line {
-            Some(line) => format!("#{} (line {line})", self.position),
-            None => format!("#{}", self.position),
+    /// Where the record is, in the officer's language: `#3 (line 5)` /
+    /// `#3 (dòng 5)`.
+    pub fn locate(&self, lang: crate::lang::Lang) -> String {
+        match (self.line, lang) {
+            (Some(line), crate::lang::Lang::Vi) => format!("#{} (dòng {line})", self.position),
+            (Some(line), crate::lang::Lang::En) => format!("#{} (line {line})", self.position),
+            (None, _) => format!("#{}", self.position),
         }
     }
 }
@@ -89,7 +92,7 @@ pub enum InputError {
 
 enum Mode {
     Lines { next_line: u64 },
-    Buffered(std::vec::IntoIter<(Option<u64>, Value)>),
+    Buffered(std::vec::IntoIter<(Option<u64>, Payload)>),
     Done,
 }
 
@@ -111,7 +114,10 @@ impl<R: BufRead> Records<R> {
             let mut text = Vec::new();
             reader.read_to_end(&mut text)?;
             let values: Vec<Value> = serde_json::from_slice(&text).map_err(syntax)?;
-            let items: Vec<_> = values.into_iter().map(|v| (None, v)).collect();
+            let items: Vec<_> = values
+                .into_iter()
+                .map(|v| (None, Payload::Parsed(v)))
+                .collect();
             return Ok(Records {
                 reader,
                 mode: Mode::Buffered(items.into_iter()),
@@ -150,14 +156,17 @@ impl<R: BufRead> Records<R> {
             }
             let mut all = text.into_bytes();
             reader.read_to_end(&mut all)?;
-            let mut items = Vec::new();
-            let stream = serde_json::Deserializer::from_slice(&all).into_iter::<Value>();
-            for value in stream {
-                items.push((
-                    Some(line_no),
-                    value.map_err(|e| shift(syntax(e), line_no - 1))?,
-                ));
-            }
+            let items = match documents(&all, line_no) {
+                Ok(items) => items,
+                // Not a sequence of JSON documents. NDJSON whose first line is
+                // broken: read it line by line like any other NDJSON, so the
+                // bad line is listed and the others stored. Otherwise (one
+                // broken multi-line document) the syntax error stands.
+                Err(e) => match ndjson_lines(&all, line_no) {
+                    Some(items) => items,
+                    None => return Err(e),
+                },
+            };
             return Ok(Records {
                 reader,
                 mode: Mode::Buffered(items.into_iter()),
@@ -166,6 +175,50 @@ impl<R: BufRead> Records<R> {
             });
         }
     }
+}
+
+/// Parses concatenated JSON documents (e.g. pretty-printed objects one
+/// after another), each with the line it starts on. `first_line` is the
+/// line number of `bytes[0]`.
+fn documents(bytes: &[u8], first_line: u64) -> Result<Vec<(Option<u64>, Payload)>, InputError> {
+    let mut items = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let (mut counted_to, mut line) = (0usize, first_line);
+    loop {
+        let end_of_previous = stream.byte_offset();
+        let start = bytes[end_of_previous..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(bytes.len(), |p| end_of_previous + p);
+        line += bytes[counted_to..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = start;
+        match stream.next() {
+            None => return Ok(items),
+            Some(Ok(value)) => items.push((Some(line), Payload::Parsed(value))),
+            Some(Err(e)) => return Err(shift(syntax(e), first_line - 1)),
+        }
+    }
+}
+
+/// The non-empty lines of `bytes` as NDJSON records, if at least one line
+/// after the first is a whole JSON object (so the input is NDJSON, not a
+/// broken pretty-printed document).
+fn ndjson_lines(bytes: &[u8], first_line: u64) -> Option<Vec<(Option<u64>, Payload)>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let lines: Vec<(Option<u64>, Payload)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (Some(first_line + i as u64), Payload::Line(l.to_owned())))
+        .collect();
+    let ndjson = lines.iter().skip(1).any(|(_, p)| match p {
+        Payload::Line(l) => serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()),
+        Payload::Parsed(_) => false,
+    });
+    ndjson.then_some(lines)
 }
 
 /// Readers that can tell whether input is already buffered (so taking
@@ -205,12 +258,12 @@ impl<R: BufRead> Iterator for Records<R> {
         match &mut self.mode {
             Mode::Done => None,
             Mode::Buffered(items) => {
-                let (line, value) = items.next()?;
+                let (line, payload) = items.next()?;
                 self.position += 1;
                 Some(Ok(Item {
                     position: self.position,
                     line,
-                    payload: Payload::Parsed(value),
+                    payload,
                 }))
             }
             Mode::Lines { next_line } => {
@@ -330,6 +383,16 @@ mod tests {
         );
         assert_eq!(read(""), vec![]);
         assert_eq!(read("\u{feff}{\"a\":1}"), vec![(1, Some(1), true)]);
+        // Several pretty-printed documents: each has its own line.
+        assert_eq!(
+            read("{\n \"a\": 1\n}\n\n{\n \"b\": 2\n}\n"),
+            vec![(1, Some(1), true), (2, Some(5), true)]
+        );
+        // NDJSON with a broken first line: the line is listed, the rest read.
+        assert_eq!(
+            read("{oops\n{\"a\":1}\n{\"b\":2}\n"),
+            vec![(1, Some(1), false), (2, Some(2), true), (3, Some(3), true)]
+        );
     }
 
     #[test]

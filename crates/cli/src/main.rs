@@ -7,6 +7,7 @@ mod field;
 mod gen_cmd;
 mod input;
 mod lang;
+mod messages;
 mod table;
 
 use std::process::ExitCode;
@@ -57,7 +58,11 @@ fn main() -> ExitCode {
         Ok(Outcome::InvalidInput) => ExitCode::from(2),
         Err(err) => {
             let user = is_user_error(&err);
-            eprintln!("{}: {}", lang.pick("lỗi", "error"), chain(&err));
+            let text = match lang {
+                Lang::Vi => vietnamese(&err).unwrap_or_else(|| chain(&err)),
+                Lang::En => chain(&err),
+            };
+            eprintln!("{}: {text}", lang.pick("lỗi", "error"));
             ExitCode::from(if user { 2 } else { 1 })
         }
     }
@@ -86,6 +91,13 @@ fn chain(err: &anyhow::Error) -> String {
         }
     }
     parts.join(": ")
+}
+
+/// The Vietnamese message of the innermost store error, if any.
+fn vietnamese(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<doorstep_store::StoreError>())
+        .find_map(messages::store_error_vi)
 }
 
 fn is_user_error(err: &anyhow::Error) -> bool {

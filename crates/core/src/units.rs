@@ -51,9 +51,9 @@ pub struct Unit {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnitsError {
     #[error(
-        "the unit file is not UTF-8 (byte {offset}); it may be in a legacy encoding (TCVN3, VNI, Windows-1258): convert it to UTF-8 first"
+        "line {line}: the unit file is not UTF-8 (byte {offset}); it may be in a legacy encoding (TCVN3, VNI, Windows-1258): convert it to UTF-8 first"
     )]
-    NotUtf8 { offset: usize },
+    NotUtf8 { line: usize, offset: usize },
     #[error("line 1: the header must be `code,name,level,parent_code`, found `{found}`")]
     Header { found: String },
     #[error("line {line}: expected 4 fields (code,name,level,parent_code), found {found}")]
@@ -116,6 +116,10 @@ impl Units {
     /// (the reference files are in tree order). Names are NFC-normalised.
     pub fn from_csv(bytes: &[u8]) -> Result<Units, UnitsError> {
         let text = std::str::from_utf8(bytes).map_err(|e| UnitsError::NotUtf8 {
+            line: 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
             offset: e.valid_up_to(),
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -393,7 +397,7 @@ mod tests {
         assert_eq!(err("code,name,level,parent_code\n"), UnitsError::Empty);
         assert!(matches!(
             Units::from_csv(b"code,name,level,parent_code\n74,T\xeanh,province,\n").unwrap_err(),
-            UnitsError::NotUtf8 { .. }
+            UnitsError::NotUtf8 { line: 2, .. }
         ));
     }
 

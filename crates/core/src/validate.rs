@@ -156,7 +156,10 @@ impl Validator<'_, '_> {
                 path,
                 "type.object",
                 format!("must be a JSON object, found {}", type_name(value)),
-                format!("phải là một đối tượng JSON, nhận được {}", type_name(value)),
+                format!(
+                    "phải là một đối tượng JSON, nhận được {}",
+                    type_name_vi(value)
+                ),
             );
             return None;
         };
@@ -196,7 +199,7 @@ impl Validator<'_, '_> {
                 path,
                 "type.string",
                 format!("must be a string, found {}", type_name(value)),
-                format!("phải là chuỗi ký tự, nhận được {}", type_name(value)),
+                format!("phải là chuỗi ký tự, nhận được {}", type_name_vi(value)),
             );
         }
         s
@@ -927,6 +930,17 @@ pub fn normalise_phone(raw: &str) -> Option<String> {
         && b[0] == b'0'
         && matches!(b[1], b'3' | b'5' | b'7' | b'8' | b'9');
     ok.then_some(national)
+}
+
+fn type_name_vi(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "giá trị đúng/sai",
+        Value::Number(_) => "một số",
+        Value::String(_) => "một chuỗi",
+        Value::Array(_) => "một danh sách",
+        Value::Object(_) => "một đối tượng",
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {

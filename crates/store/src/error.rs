@@ -25,6 +25,13 @@ pub enum StoreError {
     },
 
     #[error(
+        "the store {path} is damaged (SQLite quick_check: {problems}). It was NOT changed or deleted: it may hold records not yet synced. \
+         Keep a copy (cp {path} {path}.bak), then recover what it holds with \
+         `sqlite3 {path} .recover | sqlite3 recovered.sqlite3` and ask support to import it; enroll new records into a new data directory meanwhile"
+    )]
+    Damaged { path: PathBuf, problems: String },
+
+    #[error(
         "the store {path} has schema version {found}, newer than this doorstep understands ({supported}): \
          upgrade doorstep; the store was not changed"
     )]

