@@ -45,6 +45,10 @@ struct Checked {
     result: Result<PreparedBody, Vec<Violation>>,
 }
 
+/// A record's place in the input (position, line, localized location)
+/// and, if invalid, why.
+type Placed = (u64, Option<u64>, String, Option<Vec<Violation>>);
+
 /// What happened to each input record, for the report.
 enum Report {
     Stored { id: String, seq: u64, hash: String },
@@ -113,7 +117,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         }
         // Move the valid bodies out (no copies); keep each record's place.
         let mut bodies: Vec<PreparedBody> = Vec::with_capacity(batch.len());
-        let batch: Vec<(u64, Option<u64>, String, Option<Vec<Violation>>)> = batch
+        let batch: Vec<Placed> = batch
             .into_iter()
             .map(|c| match c.result {
                 Ok(body) => {
