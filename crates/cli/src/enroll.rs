@@ -31,11 +31,11 @@ use crate::{Outcome, UserError};
 /// Records handed to a validator thread at a time.
 const CHUNK: usize = 256;
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 10_000;
+const MAX_BATCH: usize = 20_000;
 /// Longest a record waits for others to share its transaction. An officer
 /// enrolling one record waits this much at most; a bulk file gets few,
 /// large transactions.
-const BATCH_WINDOW: Duration = Duration::from_millis(50);
+const BATCH_WINDOW: Duration = Duration::from_millis(25);
 
 /// A record after validation, in input order.
 struct Checked {
@@ -51,8 +51,15 @@ type Placed = (u64, Option<u64>, String, Option<Vec<Violation>>);
 
 /// What happened to each input record, for the report.
 enum Report {
-    Stored { id: String, seq: u64, hash: String },
-    Already { id: String, seq: u64 },
+    Stored {
+        id: String,
+        seq: u64,
+        hash: Option<String>,
+    },
+    Already {
+        id: String,
+        seq: u64,
+    },
     Invalid(Vec<Violation>),
 }
 
@@ -79,7 +86,8 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
-    let (pipeline, results) = Pipeline::start(records, store.units().clone(), lang);
+    let (pipeline, results) = Pipeline::start(records, store.units().clone(), lang)
+        .context("cannot start the enroll threads")?;
 
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut reports: Vec<(u64, Option<u64>, Report)> = Vec::new();
@@ -148,7 +156,8 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                     }) => Report::Stored {
                         id: record_id.to_string(),
                         seq: device_seq,
-                        hash: content_hash.to_hex(),
+                        // Only the JSON report shows the hash.
+                        hash: args.json.then(|| content_hash.to_hex()),
                     },
                     Some(EnrollOutcome::AlreadyStored {
                         record_id,
@@ -236,68 +245,79 @@ impl Pipeline {
         mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
         units: Units,
         lang: Lang,
-    ) -> (Pipeline, mpsc::Receiver<Done>) {
+    ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 4);
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<Item>)>(workers * 4);
-        let (done_tx, results) = mpsc::sync_channel::<Done>(workers * 8);
+        // Room for two full batches: the validators keep working while the
+        // writer commits (a smaller buffer stalls them and halves throughput).
+        let (done_tx, results) = mpsc::sync_channel::<Done>(2 * MAX_BATCH / CHUNK + workers);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let units = Arc::new(units);
         let mut threads = Vec::new();
 
         let reader_done = done_tx.clone();
-        threads.push(std::thread::spawn(move || {
-            let mut number = 0u64;
-            let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK);
-            loop {
-                match records.next() {
-                    None => break,
-                    Some(Err(e)) => {
-                        if !chunk.is_empty() {
-                            let _ = work_tx.send((number, std::mem::take(&mut chunk)));
-                            number += 1;
-                        }
-                        let _ = reader_done.send((number, Err(e)));
-                        return;
-                    }
-                    Some(Ok(item)) => {
-                        chunk.push(item);
-                        // Hand the chunk over when full, or when no more input is
-                        // buffered (the next read may wait for an officer typing).
-                        if chunk.len() >= CHUNK || !records.input_buffered() {
-                            if work_tx.send((number, std::mem::take(&mut chunk))).is_err() {
+        threads.push(
+            std::thread::Builder::new()
+                .name("enroll-reader".into())
+                .spawn(move || {
+                    let mut number = 0u64;
+                    let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK);
+                    loop {
+                        match records.next() {
+                            None => break,
+                            Some(Err(e)) => {
+                                if !chunk.is_empty() {
+                                    let _ = work_tx.send((number, std::mem::take(&mut chunk)));
+                                    number += 1;
+                                }
+                                let _ = reader_done.send((number, Err(e)));
                                 return;
                             }
-                            number += 1;
+                            Some(Ok(item)) => {
+                                chunk.push(item);
+                                // Hand the chunk over when full, or when no more input is
+                                // buffered (the next read may wait for an officer typing).
+                                if chunk.len() >= CHUNK || !records.input_buffered() {
+                                    if work_tx.send((number, std::mem::take(&mut chunk))).is_err() {
+                                        return;
+                                    }
+                                    number += 1;
+                                }
+                            }
                         }
                     }
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = work_tx.send((number, chunk));
-            }
-        }));
+                    if !chunk.is_empty() {
+                        let _ = work_tx.send((number, chunk));
+                    }
+                })?,
+        );
 
-        for _ in 0..workers {
+        for n in 0..workers {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
             let units = Arc::clone(&units);
-            threads.push(std::thread::spawn(move || {
-                loop {
-                    let job = match work_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((number, items)) = job else { return };
-                    let checked = items.into_iter().map(|i| check(i, &units, lang)).collect();
-                    if done_tx.send((number, Ok(checked))).is_err() {
-                        return;
-                    }
-                }
-            }));
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("enroll-check-{n}"))
+                    .spawn(move || {
+                        loop {
+                            let job = match work_rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok((number, items)) = job else { return };
+                            let checked =
+                                items.into_iter().map(|i| check(i, &units, lang)).collect();
+                            if done_tx.send((number, Ok(checked))).is_err() {
+                                return;
+                            }
+                        }
+                    })?,
+            );
         }
-        (Pipeline { threads }, results)
+        Ok((Pipeline { threads }, results))
     }
 
     /// Waits for every thread; false if one panicked.

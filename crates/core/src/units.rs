@@ -235,8 +235,16 @@ impl Units {
 
 fn parse_row(raw: &str, line: usize) -> Result<Unit, UnitsError> {
     // Unit names never contain commas in the reference data; quoted fields
-    // are still accepted for names that might.
-    let fields = split_csv_row(raw);
+    // are still accepted for names that might. The plain split is the
+    // common, fast case (the list is parsed at every store open).
+    let fields: Vec<std::borrow::Cow<'_, str>> = if raw.contains('"') {
+        split_csv_row(raw)
+            .into_iter()
+            .map(std::borrow::Cow::Owned)
+            .collect()
+    } else {
+        raw.split(',').map(std::borrow::Cow::Borrowed).collect()
+    };
     if fields.len() != 4 {
         return Err(UnitsError::FieldCount {
             line,
@@ -326,11 +334,27 @@ pub fn legacy_provinces() -> impl Iterator<Item = (&'static str, &'static str)> 
 }
 
 /// Name of the legacy province whose 3-digit code begins personal ID
-/// numbers, e.g. `"074"` → `"Bình Dương"`.
+/// numbers, e.g. `"074"` → `"Bình Dương"`. A table lookup: this runs for
+/// every record validated.
 pub fn legacy_province_name(code3: &str) -> Option<&'static str> {
-    legacy_provinces()
-        .find(|(c, _)| *c == code3)
-        .map(|(_, n)| n)
+    static TABLE: std::sync::LazyLock<Vec<Option<&'static str>>> = std::sync::LazyLock::new(|| {
+        let mut table = vec![None; 1000];
+        for (code, name) in legacy_provinces() {
+            if let Ok(i) = code.parse::<usize>()
+                && let Some(slot) = table.get_mut(i)
+            {
+                *slot = Some(name);
+            }
+        }
+        table
+    });
+    if code3.len() != 3 || !code3.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    code3
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| TABLE.get(i).copied().flatten())
 }
 
 #[cfg(test)]
