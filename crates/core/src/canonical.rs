@@ -153,7 +153,7 @@ pub fn encode_body(body: &RecordBody) -> Vec<u8> {
     } else {
         w.key_first("date_of_birth");
     }
-    w.string(&format_date(&c.date_of_birth));
+    w.quoted_date(&c.date_of_birth);
     w.key("full_name");
     w.string(&c.full_name);
     w.key("permanent_address");
@@ -205,7 +205,7 @@ pub fn encode_body(body: &RecordBody) -> Vec<u8> {
     }
     w.key("visit");
     w.raw(b"{\"at\":");
-    w.string(&format_visit_time(&body.visit.at));
+    w.quoted_visit_time(&body.visit.at);
     w.key("place");
     w.string(body.visit.place.as_str());
     if let Some(reason) = body.visit.reason {
@@ -230,6 +230,55 @@ impl Writer {
         // serde_json's string escaping is RFC 8785's (see `write_jcs`);
         // writing a &str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.0, s);
+    }
+
+    /// Zero-padded decimal; only for the small non-negative numbers of dates.
+    fn digits(&mut self, n: u32, width: usize) {
+        let mut buf = [b'0'; 10];
+        let mut i = buf.len();
+        let mut n = n;
+        while n > 0 && i > 0 {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        let start = buf.len().saturating_sub(width).min(i);
+        self.0.extend_from_slice(&buf[start..]);
+    }
+
+    fn date(&mut self, d: &NaiveDate) {
+        self.digits(u32::try_from(d.year()).unwrap_or(0), 4);
+        self.0.push(b'-');
+        self.digits(d.month(), 2);
+        self.0.push(b'-');
+        self.digits(d.day(), 2);
+    }
+
+    /// `"YYYY-MM-DD"`; the same text as [`format_date`] (no escaping needed).
+    fn quoted_date(&mut self, d: &NaiveDate) {
+        self.0.push(b'"');
+        self.date(d);
+        self.0.push(b'"');
+    }
+
+    /// The same text as [`format_visit_time`], quoted.
+    fn quoted_visit_time(&mut self, at: &DateTime<FixedOffset>) {
+        let local = at.naive_local();
+        let offset = at.offset().local_minus_utc();
+        self.0.push(b'"');
+        self.date(&local.date());
+        self.0.push(b'T');
+        self.digits(local.hour(), 2);
+        self.0.push(b':');
+        self.digits(local.minute(), 2);
+        self.0.push(b':');
+        self.digits(local.second(), 2);
+        self.0.push(if offset < 0 { b'-' } else { b'+' });
+        let offset = offset.unsigned_abs();
+        self.digits(offset / 3600, 2);
+        self.0.push(b':');
+        self.digits(offset % 3600 / 60, 2);
+        self.0.push(b'"');
     }
 
     fn key_first(&mut self, k: &str) {

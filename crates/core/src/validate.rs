@@ -626,7 +626,7 @@ impl Validator<'_, '_> {
         under_14_request: bool,
     ) {
         let age = visit.at.date_naive().years_since(dob).unwrap_or(0);
-        let path = obj.at("date_of_birth");
+        let path = obj.p("date_of_birth");
         if kind == RecordKind::IdCardApplication && age < CARD_MIN_AGE && !under_14_request {
             self.push(
                 path.clone(),
@@ -650,7 +650,7 @@ impl Validator<'_, '_> {
     }
 
     fn phone(&mut self, obj: &Obj<'_>, kind: Option<RecordKind>) -> Result<Option<String>, ()> {
-        let path = obj.at("phone");
+        let path = obj.p("phone");
         let Some(raw) = self.opt_str(obj, "phone") else {
             if obj.get("phone").is_some() {
                 return Err(());
@@ -685,7 +685,7 @@ impl Validator<'_, '_> {
         rec: &Obj<'_>,
         kind: Option<RecordKind>,
     ) -> Result<Option<EidLevel>, ()> {
-        let path = rec.at("eid_level");
+        let path = rec.p("eid_level");
         match rec.get("eid_level") {
             None if kind == Some(RecordKind::EidRegistration) => {
                 self.push(
@@ -720,7 +720,7 @@ impl Validator<'_, '_> {
         citizen: Option<&Citizen>,
         visit: Option<&Visit>,
     ) -> Result<bool, ()> {
-        let path = rec.at("under_14_request");
+        let path = rec.p("under_14_request");
         let Some(value) = rec.get("under_14_request") else {
             return Ok(false);
         };
@@ -760,7 +760,7 @@ impl Validator<'_, '_> {
     }
 
     fn supersedes(&mut self, rec: &Obj<'_>) -> Result<Option<Uuid>, ()> {
-        let path = rec.at("supersedes");
+        let path = rec.p("supersedes");
         let Some(raw) = self.opt_str(rec, "supersedes") else {
             return if rec.get("supersedes").is_some() {
                 Err(())
@@ -799,7 +799,7 @@ impl Validator<'_, '_> {
         rec: &Obj<'_>,
         kind: Option<RecordKind>,
     ) -> Result<Option<DriverLicense>, ()> {
-        let path = rec.at("driver_license");
+        let path = rec.p("driver_license");
         let is_link = kind == Some(RecordKind::DriverLicenseLink);
         let Some(value) = rec.get("driver_license") else {
             if is_link {
@@ -814,10 +814,10 @@ impl Validator<'_, '_> {
             return Ok(None);
         };
         if let Some(k) = kind.filter(|_| !is_link) {
-            self.not_applicable(path, "driver_license", k);
+            self.not_applicable(path.render(), "driver_license", k);
             return Err(());
         }
-        let obj = self.object(value, path, LICENSE_KEYS).ok_or(())?;
+        let obj = self.object(value, path.render(), LICENSE_KEYS).ok_or(())?;
         let number = self.req_str(&obj, "number").ok_or(())?.trim().to_owned();
         if number.len() != 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
             self.push(
@@ -836,7 +836,7 @@ impl Validator<'_, '_> {
         rec: &Obj<'_>,
         kind: Option<RecordKind>,
     ) -> Result<Option<Correction>, ()> {
-        let path = rec.at("correction");
+        let path = rec.p("correction");
         let is_correction = kind == Some(RecordKind::InfoCorrection);
         let Some(value) = rec.get("correction") else {
             if is_correction {
@@ -851,10 +851,12 @@ impl Validator<'_, '_> {
             return Ok(None);
         };
         if let Some(k) = kind.filter(|_| !is_correction) {
-            self.not_applicable(path, "correction", k);
+            self.not_applicable(path.render(), "correction", k);
             return Err(());
         }
-        let obj = self.object(value, path, CORRECTION_KEYS).ok_or(())?;
+        let obj = self
+            .object(value, path.render(), CORRECTION_KEYS)
+            .ok_or(())?;
         let fields_path = obj.at("fields");
         let mut fields = Vec::new();
         let mut ok = true;
