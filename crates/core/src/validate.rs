@@ -629,7 +629,7 @@ impl Validator<'_, '_> {
         let path = obj.p("date_of_birth");
         if kind == RecordKind::IdCardApplication && age < CARD_MIN_AGE && !under_14_request {
             self.push(
-                path.clone(),
+                path,
                 "age.under_14",
                 format!("the citizen is {age} on the visit date; an identity card application under {CARD_MIN_AGE} needs `under_14_request: true`"),
                 format!("công dân {age} tuổi vào ngày tiếp xúc; hồ sơ cấp căn cước cho người dưới {CARD_MIN_AGE} tuổi cần `under_14_request: true` (theo đề nghị)"),
