@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use doorstep_core::violation::Violation;
-use doorstep_core::{Units, ValidationContext, validate};
+use doorstep_core::{ContentHash, Units, ValidationContext, validate};
 use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::cli::EnrollArgs;
 use crate::input::{Counting, InputError, Item, Records};
@@ -41,23 +42,21 @@ const BATCH_WINDOW: Duration = Duration::from_millis(25);
 struct Checked {
     position: u64,
     line: Option<u64>,
-    locate: String,
     result: Result<PreparedBody, Vec<Violation>>,
 }
 
-/// A record's place in the input (position, line, localized location)
-/// and, if invalid, why.
-type Placed = (u64, Option<u64>, String, Option<Vec<Violation>>);
+/// A record's place in the input (position, line) and, if invalid, why.
+type Placed = (u64, Option<u64>, Option<Vec<Violation>>);
 
 /// What happened to each input record, for the report.
 enum Report {
     Stored {
-        id: String,
+        id: Uuid,
         seq: u64,
-        hash: Option<String>,
+        hash: ContentHash,
     },
     Already {
-        id: String,
+        id: Uuid,
         seq: u64,
     },
     Invalid(Vec<Violation>),
@@ -86,7 +85,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
-    let (pipeline, results) = Pipeline::start(records, store.units().clone(), lang)
+    let (pipeline, results) = Pipeline::start(records, store.units().clone())
         .context("cannot start the enroll threads")?;
 
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -136,9 +135,9 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
             batch.push(match c.result {
                 Ok(body) => {
                     bodies.push(body);
-                    (c.position, c.line, c.locate, None)
+                    (c.position, c.line, None)
                 }
-                Err(v) => (c.position, c.line, c.locate, Some(v)),
+                Err(v) => (c.position, c.line, Some(v)),
             });
         }
         let started = Instant::now();
@@ -151,7 +150,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         let mut outcomes = result
             .context(lang.pick("không lưu được hồ sơ", "could not store records"))?
             .into_iter();
-        for (position, line, locate, violations) in batch.drain(..) {
+        for (position, line, violations) in batch.drain(..) {
             let report = match violations {
                 Some(violations) => Report::Invalid(violations),
                 None => match outcomes.next() {
@@ -160,16 +159,15 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                         device_seq,
                         content_hash,
                     }) => Report::Stored {
-                        id: record_id.to_string(),
+                        id: record_id,
                         seq: device_seq,
-                        // Only the JSON report shows the hash.
-                        hash: args.json.then(|| content_hash.to_hex()),
+                        hash: content_hash,
                     },
                     Some(EnrollOutcome::AlreadyStored {
                         record_id,
                         device_seq,
                     }) => Report::Already {
-                        id: record_id.to_string(),
+                        id: record_id,
                         seq: device_seq,
                     },
                     Some(EnrollOutcome::Refused(v)) => Report::Invalid(vec![v]),
@@ -186,7 +184,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
             if args.json {
                 reports.push((position, line, report));
             } else {
-                print_text(&mut out, &locate, &report, lang)?;
+                print_text(&mut out, position, line, &report, lang)?;
             }
         }
         out.flush()?;
@@ -250,7 +248,6 @@ impl Pipeline {
     fn start(
         mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
         units: Units,
-        lang: Lang,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -314,8 +311,7 @@ impl Pipeline {
                                 Err(_) => return,
                             };
                             let Ok((number, items)) = job else { return };
-                            let checked =
-                                items.into_iter().map(|i| check(i, &units, lang)).collect();
+                            let checked = items.into_iter().map(|i| check(i, &units)).collect();
                             if done_tx.send((number, Ok(checked))).is_err() {
                                 return;
                             }
@@ -390,8 +386,7 @@ impl InOrder {
     }
 }
 
-fn check(item: Item, units: &Units, lang: Lang) -> Checked {
-    let locate = item.locate(lang);
+fn check(item: Item, units: &Units) -> Checked {
     let position = item.position;
     let line = item.line;
     let result = match item.into_value() {
@@ -413,7 +408,6 @@ fn check(item: Item, units: &Units, lang: Lang) -> Checked {
     Checked {
         position,
         line,
-        locate,
         result,
     }
 }
@@ -427,20 +421,29 @@ fn input_error(e: InputError, lang: Lang) -> UserError {
 
 fn print_text(
     out: &mut impl Write,
-    locate: &str,
+    position: u64,
+    line: Option<u64>,
     report: &Report,
     lang: Lang,
 ) -> anyhow::Result<()> {
+    // Only the rare notes need the location text: not built for stored records.
+    let locate = || crate::input::locate(position, line, lang);
     match report {
         Report::Stored { id, .. } => writeln!(out, "{id}")?,
         Report::Already { id, seq } => {
             writeln!(out, "{id}")?;
             let note = match lang {
                 Lang::Vi => {
-                    format!("hồ sơ {locate} đã được lưu trước đó (số thứ tự {seq}), không lưu lại")
+                    format!(
+                        "hồ sơ {} đã được lưu trước đó (số thứ tự {seq}), không lưu lại",
+                        locate()
+                    )
                 }
                 Lang::En => {
-                    format!("record {locate} was stored before (sequence {seq}); not stored again")
+                    format!(
+                        "record {} was stored before (sequence {seq}); not stored again",
+                        locate()
+                    )
                 }
             };
             eprintln!("{note}");
@@ -448,8 +451,8 @@ fn print_text(
         Report::Invalid(violations) => {
             let mut err = std::io::stderr().lock();
             match lang {
-                Lang::Vi => writeln!(err, "hồ sơ {locate} không hợp lệ, không lưu:")?,
-                Lang::En => writeln!(err, "record {locate} is invalid and was not stored:")?,
+                Lang::Vi => writeln!(err, "hồ sơ {} không hợp lệ, không lưu:", locate())?,
+                Lang::En => writeln!(err, "record {} is invalid and was not stored:", locate())?,
             }
             for v in violations {
                 writeln!(err, "  {}: {} [{}]", v.path, v.message_in(lang), v.code)?;
@@ -461,14 +464,11 @@ fn print_text(
 
 /// One outcome for scripts: language-independent (`at` is always English).
 fn report_json(position: u64, line: Option<u64>, report: &Report) -> serde_json::Value {
-    let locate = match line {
-        Some(line) => format!("#{position} (line {line})"),
-        None => format!("#{position}"),
-    };
+    let locate = crate::input::locate(position, line, Lang::En);
     match report {
         Report::Stored { id, seq, hash } => json!({
             "position": position, "line": line, "at": locate, "outcome": "stored",
-            "record_id": id, "device_seq": seq, "content_hash": hash,
+            "record_id": id, "device_seq": seq, "content_hash": hash.to_hex(),
         }),
         Report::Already { id, seq } => json!({
             "position": position, "line": line, "at": locate, "outcome": "already_stored",

@@ -37,15 +37,15 @@ impl Item {
                 .map_err(|e| format!("not valid JSON at column {}: {e}", e.column())),
         }
     }
+}
 
-    /// Where the record is, in the officer's language: `#3 (line 5)` /
-    /// `#3 (dòng 5)`.
-    pub fn locate(&self, lang: crate::lang::Lang) -> String {
-        match (self.line, lang) {
-            (Some(line), crate::lang::Lang::Vi) => format!("#{} (dòng {line})", self.position),
-            (Some(line), crate::lang::Lang::En) => format!("#{} (line {line})", self.position),
-            (None, _) => format!("#{}", self.position),
-        }
+/// Where a record is, in the officer's language: `#3 (line 5)` /
+/// `#3 (dòng 5)`.
+pub fn locate(position: u64, line: Option<u64>, lang: crate::lang::Lang) -> String {
+    match (line, lang) {
+        (Some(line), crate::lang::Lang::Vi) => format!("#{position} (dòng {line})"),
+        (Some(line), crate::lang::Lang::En) => format!("#{position} (line {line})"),
+        (None, _) => format!("#{position}"),
     }
 }
 

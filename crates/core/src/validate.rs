@@ -164,7 +164,8 @@ impl Validator<'_, '_> {
             return None;
         };
         for key in map.keys() {
-            if !allowed.contains(&key.as_str()) {
+            // Length first: most comparisons end there (hot path).
+            if !allowed.iter().any(|a| a.len() == key.len() && *a == key) {
                 self.push(
                     format!("{path}.{key}"),
                     "field.unknown",

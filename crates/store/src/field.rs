@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use doorstep_core::canonical::{self, ContentHash, Envelope, encode_body, format_utc_millis};
-use doorstep_core::record::RecordBody;
+use doorstep_core::record::{RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -86,11 +86,14 @@ impl RecordStatus {
     }
 }
 
-/// A validated body with its canonical bytes and body hash, computed once
-/// (on any thread) before it reaches the store's writer.
+/// A validated body reduced to what the store needs: its canonical bytes,
+/// their hash, and the two fields the store checks. Made once (on any
+/// thread) before it reaches the store's writer; the typed body is dropped
+/// where it was made, so the writer moves one small allocation per record.
 #[derive(Debug, Clone)]
 pub struct PreparedBody {
-    pub body: RecordBody,
+    kind: RecordKind,
+    supersedes: Option<Uuid>,
     bytes: Vec<u8>,
     body_hash: ContentHash,
 }
@@ -100,7 +103,8 @@ impl PreparedBody {
         let bytes = encode_body(&body);
         let body_hash = ContentHash::of(&bytes);
         PreparedBody {
-            body,
+            kind: body.kind,
+            supersedes: body.supersedes,
             bytes,
             body_hash,
         }
@@ -109,6 +113,11 @@ impl PreparedBody {
     /// SHA-256 of the canonical body: the same capture has the same hash.
     pub fn body_hash(&self) -> ContentHash {
         self.body_hash
+    }
+
+    /// The canonical body bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -387,7 +396,7 @@ impl FieldStore {
                 )
                 .map_err(err)?;
             for prepared in bodies {
-                let body = &prepared.body;
+                let body = prepared;
                 let body_bytes = &prepared.bytes;
                 let body_hash = prepared.body_hash;
                 let key = body_key(&body_hash);
