@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
+use doorstep_core::canonical::Envelope;
 use doorstep_core::violation::Violation;
 use doorstep_core::{ContentHash, Units, ValidationContext, validate};
 use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
@@ -85,8 +86,13 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
-    let (pipeline, results) = Pipeline::start(records, store.units().clone())
-        .context("cannot start the enroll threads")?;
+    let (pipeline, results) = Pipeline::start(
+        records,
+        store.units().clone(),
+        store.device().device_id,
+        store.device().last_seq,
+    )
+    .context("cannot start the enroll threads")?;
 
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut reports: Vec<(u64, Option<u64>, Report)> = Vec::new();
@@ -94,6 +100,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut fatal: Option<InputError> = None;
     let mut ordered = InOrder::new(results);
     let mut done = false;
+    let (mut waited, mut storing) = (Duration::ZERO, Duration::ZERO);
     // Reused from batch to batch: growing fresh vectors of ~20,000 records
     // each time showed up as page faults and copies in profiles.
     let mut chunks: Vec<Vec<Checked>> = Vec::new();
@@ -107,7 +114,10 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         let mut deadline: Option<Instant> = None;
         while gathered < MAX_BATCH {
             let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match ordered.next(wait) {
+            let asked = Instant::now();
+            let next = ordered.next(wait);
+            waited += asked.elapsed();
+            match next {
                 Next::Chunk(chunk) => {
                     gathered += chunk.len();
                     chunks.push(chunk);
@@ -142,6 +152,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         }
         let started = Instant::now();
         let result = store.enroll(&bodies, Utc::now());
+        storing += started.elapsed();
         tracing::debug!(
             records = bodies.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -196,6 +207,11 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
     }
     progress.finish_and_clear();
+    tracing::debug!(
+        waited_ms = waited.as_millis() as u64,
+        storing_ms = storing.as_millis() as u64,
+        "writer time: waiting for validated records vs storing"
+    );
     drop(ordered);
     if !pipeline.join() {
         anyhow::bail!("internal error: a validation thread stopped unexpectedly");
@@ -248,6 +264,8 @@ impl Pipeline {
     fn start(
         mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
         units: Units,
+        device_id: Uuid,
+        base_seq: u64,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -311,7 +329,13 @@ impl Pipeline {
                                 Err(_) => return,
                             };
                             let Ok((number, items)) = job else { return };
-                            let checked = items.into_iter().map(|i| check(i, &units)).collect();
+                            // One timestamp per chunk: `enrolled_at` is the laptop's
+                            // clock when the record was prepared for storing.
+                            let envelope = Envelope::new(&device_id, &Utc::now());
+                            let checked = items
+                                .into_iter()
+                                .map(|i| check(i, &units, Some((&envelope, base_seq))))
+                                .collect();
                             if done_tx.send((number, Ok(checked))).is_err() {
                                 return;
                             }
@@ -386,7 +410,10 @@ impl InOrder {
     }
 }
 
-fn check(item: Item, units: &Units) -> Checked {
+/// Validates one record and prepares its bytes; with `seal`, also makes
+/// the whole canonical record for the sequence number it will get if every
+/// record before it is stored (the usual case in a bulk file).
+fn check(item: Item, units: &Units, seal: Option<(&Envelope, u64)>) -> Checked {
     let position = item.position;
     let line = item.line;
     let result = match item.into_value() {
@@ -403,7 +430,12 @@ fn check(item: Item, units: &Units) -> Checked {
                 now: Utc::now(),
             },
         )
-        .map(PreparedBody::new),
+        .map(|body| match seal {
+            Some((envelope, base_seq)) => {
+                PreparedBody::with_envelope(body, envelope, base_seq + position)
+            }
+            None => PreparedBody::new(body),
+        }),
     };
     Checked {
         position,

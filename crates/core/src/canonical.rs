@@ -113,6 +113,16 @@ impl Envelope {
         }
     }
 
+    /// The `enrolled_at` text (UTC, milliseconds).
+    pub fn enrolled_at(&self) -> &str {
+        &self.enrolled_at
+    }
+
+    /// The device ID, as it appears in the canonical bytes.
+    pub fn device_id(&self) -> &[u8; 36] {
+        &self.device_id
+    }
+
     /// Canonical record bytes; equal to [`encode_envelope`].
     pub fn encode(&self, record_id: &Uuid, device_seq: u64, body: &[u8]) -> Vec<u8> {
         let mut id = [0u8; 36];

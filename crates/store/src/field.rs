@@ -96,6 +96,20 @@ pub struct PreparedBody {
     supersedes: Option<Uuid>,
     bytes: Vec<u8>,
     body_hash: ContentHash,
+    sealed: Option<Sealed>,
+}
+
+/// The whole canonical record made ahead of the writer, for the sequence
+/// number the record is expected to get. Used only if it gets exactly that
+/// number on this device; otherwise the writer makes the record itself.
+#[derive(Debug, Clone)]
+struct Sealed {
+    device_id: [u8; 36],
+    device_seq: u64,
+    record_id: Uuid,
+    enrolled_at: String,
+    canonical: Vec<u8>,
+    content_hash: ContentHash,
 }
 
 impl PreparedBody {
@@ -107,7 +121,28 @@ impl PreparedBody {
             supersedes: body.supersedes,
             bytes,
             body_hash,
+            sealed: None,
         }
+    }
+
+    /// Also makes the whole canonical record (record ID, envelope, content
+    /// hash) for the sequence number the record will most likely get, so a
+    /// bulk enroll does this work on the validating threads rather than in
+    /// the store's single writer. Correct whatever happens: the store uses
+    /// it only when the record really gets `expected_seq` on this device.
+    pub fn with_envelope(body: RecordBody, envelope: &Envelope, expected_seq: u64) -> PreparedBody {
+        let mut prepared = PreparedBody::new(body);
+        let record_id = Uuid::now_v7();
+        let canonical = envelope.encode(&record_id, expected_seq, &prepared.bytes);
+        prepared.sealed = Some(Sealed {
+            device_id: *envelope.device_id(),
+            device_seq: expected_seq,
+            record_id,
+            enrolled_at: envelope.enrolled_at().to_owned(),
+            content_hash: ContentHash::of(&canonical),
+            canonical,
+        });
+        prepared
     }
 
     /// SHA-256 of the canonical body: the same capture has the same hash.
@@ -443,10 +478,19 @@ impl FieldStore {
                     }
                 }
                 seq += 1;
-                let record_id = Uuid::now_v7();
+                let fresh;
+                let (record_id, canonical, content_hash, at): (Uuid, &[u8], ContentHash, &str) =
+                    match &prepared.sealed {
+                        Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => {
+                            (s.record_id, &s.canonical, s.content_hash, &s.enrolled_at)
+                        }
+                        _ => {
+                            let record_id = Uuid::now_v7();
+                            fresh = envelope.encode(&record_id, seq, body_bytes);
+                            (record_id, &fresh, ContentHash::of(&fresh), &enrolled_at)
+                        }
+                    };
                 let mut id_buf = [0u8; 36];
-                let canonical = envelope.encode(&record_id, seq, body_bytes);
-                let content_hash = ContentHash::of(&canonical);
                 insert
                     .execute(params![
                         i64::try_from(seq).unwrap_or(i64::MAX),
@@ -456,7 +500,7 @@ impl FieldStore {
                         &body_hash.0[..],
                         body_key(&body_hash),
                         canonical,
-                        enrolled_at,
+                        at,
                         body.supersedes.map(|s| s.to_string()),
                     ])
                     .map_err(err)?;
