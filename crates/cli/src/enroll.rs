@@ -33,7 +33,7 @@ use crate::{Outcome, UserError};
 /// Records handed to a validator thread at a time.
 const CHUNK: usize = 256;
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 5_000;
+const MAX_BATCH: usize = 10_000;
 /// Longest a record waits for others to share its transaction. An officer
 /// enrolling one record waits this much at most; a bulk file gets few,
 /// large transactions.
