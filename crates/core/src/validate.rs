@@ -795,30 +795,54 @@ impl Validator<'_, '_> {
         );
     }
 
+    /// An object that belongs to one record kind (`driver_license` to
+    /// driver_license_link, `correction` to info_correction): required
+    /// there, refused elsewhere. `Ok(None)` when absent and not required.
+    fn kind_specific<'v>(
+        &mut self,
+        rec: &Obj<'v>,
+        key: &'static str,
+        kind: Option<RecordKind>,
+        owner: RecordKind,
+        allowed: &[&str],
+        missing: (&str, &str),
+    ) -> Result<Option<Obj<'v>>, ()> {
+        let path = rec.p(key);
+        let Some(value) = rec.get(key) else {
+            if kind == Some(owner) {
+                self.push(path, "field.missing", missing.0, missing.1);
+                return Err(());
+            }
+            return Ok(None);
+        };
+        if let Some(k) = kind.filter(|k| *k != owner) {
+            self.not_applicable(path.render(), key, k);
+            return Err(());
+        }
+        self.object(value, path.render(), allowed)
+            .map(Some)
+            .ok_or(())
+    }
+
     fn driver_license(
         &mut self,
         rec: &Obj<'_>,
         kind: Option<RecordKind>,
     ) -> Result<Option<DriverLicense>, ()> {
-        let path = rec.p("driver_license");
-        let is_link = kind == Some(RecordKind::DriverLicenseLink);
-        let Some(value) = rec.get("driver_license") else {
-            if is_link {
-                self.push(
-                    path,
-                    "field.missing",
-                    "`driver_license` is required for driver_license_link",
-                    "hồ sơ tích hợp giấy phép lái xe cần trường `driver_license`",
-                );
-                return Err(());
-            }
+        let Some(obj) = self.kind_specific(
+            rec,
+            "driver_license",
+            kind,
+            RecordKind::DriverLicenseLink,
+            LICENSE_KEYS,
+            (
+                "`driver_license` is required for driver_license_link",
+                "hồ sơ tích hợp giấy phép lái xe cần trường `driver_license`",
+            ),
+        )?
+        else {
             return Ok(None);
         };
-        if let Some(k) = kind.filter(|_| !is_link) {
-            self.not_applicable(path.render(), "driver_license", k);
-            return Err(());
-        }
-        let obj = self.object(value, path.render(), LICENSE_KEYS).ok_or(())?;
         let number = self.req_str(&obj, "number").ok_or(())?.trim().to_owned();
         if number.len() != 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
             self.push(
@@ -837,27 +861,20 @@ impl Validator<'_, '_> {
         rec: &Obj<'_>,
         kind: Option<RecordKind>,
     ) -> Result<Option<Correction>, ()> {
-        let path = rec.p("correction");
-        let is_correction = kind == Some(RecordKind::InfoCorrection);
-        let Some(value) = rec.get("correction") else {
-            if is_correction {
-                self.push(
-                    path,
-                    "field.missing",
-                    "`correction` (fields and note) is required for info_correction",
-                    "hồ sơ điều chỉnh thông tin cần trường `correction` (các trường sai và ghi chú)",
-                );
-                return Err(());
-            }
+        let Some(obj) = self.kind_specific(
+            rec,
+            "correction",
+            kind,
+            RecordKind::InfoCorrection,
+            CORRECTION_KEYS,
+            (
+                "`correction` (fields and note) is required for info_correction",
+                "hồ sơ điều chỉnh thông tin cần trường `correction` (các trường sai và ghi chú)",
+            ),
+        )?
+        else {
             return Ok(None);
         };
-        if let Some(k) = kind.filter(|_| !is_correction) {
-            self.not_applicable(path.render(), "correction", k);
-            return Err(());
-        }
-        let obj = self
-            .object(value, path.render(), CORRECTION_KEYS)
-            .ok_or(())?;
         let fields_path = obj.at("fields");
         let mut fields = Vec::new();
         let mut ok = true;
