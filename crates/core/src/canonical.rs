@@ -100,7 +100,7 @@ pub fn encode_envelope(
 #[derive(Debug, Clone)]
 pub struct Envelope {
     device_id: [u8; 36],
-    enrolled_at: String,
+    enrolled_at: std::sync::Arc<str>,
 }
 
 impl Envelope {
@@ -109,12 +109,12 @@ impl Envelope {
         device_id.hyphenated().encode_lower(&mut buf);
         Envelope {
             device_id: buf,
-            enrolled_at: format_utc_millis(enrolled_at),
+            enrolled_at: format_utc_millis(enrolled_at).into(),
         }
     }
 
     /// The `enrolled_at` text (UTC, milliseconds).
-    pub fn enrolled_at(&self) -> &str {
+    pub fn enrolled_at(&self) -> &std::sync::Arc<str> {
         &self.enrolled_at
     }
 
@@ -125,11 +125,18 @@ impl Envelope {
 
     /// Canonical record bytes; equal to [`encode_envelope`].
     pub fn encode(&self, record_id: &Uuid, device_seq: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(body.len() + 180);
+        out.extend_from_slice(ENVELOPE_PREFIX);
+        out.extend_from_slice(body);
+        self.finish(&mut out, record_id, device_seq);
+        out
+    }
+
+    /// Appends what follows the body: `out` must hold [`ENVELOPE_PREFIX`]
+    /// and the canonical body (see [`encode_body_into`]).
+    pub fn finish(&self, out: &mut Vec<u8>, record_id: &Uuid, device_seq: u64) {
         let mut id = [0u8; 36];
         record_id.hyphenated().encode_lower(&mut id);
-        let mut out = Vec::with_capacity(body.len() + 180);
-        out.extend_from_slice(b"{\"body\":");
-        out.extend_from_slice(body);
         out.extend_from_slice(b",\"device_id\":\"");
         out.extend_from_slice(&self.device_id);
         out.extend_from_slice(b"\",\"device_seq\":");
@@ -141,9 +148,11 @@ impl Envelope {
         out.extend_from_slice(b"\",\"v\":");
         out.extend_from_slice(CANONICAL_VERSION.to_string().as_bytes());
         out.push(b'}');
-        out
     }
 }
+
+/// How every canonical record begins: the body is its first key.
+pub const ENVELOPE_PREFIX: &[u8] = b"{\"body\":";
 
 /// The canonical bytes of a body alone. Its hash identifies "the same
 /// capture" regardless of record ID and sequence, which makes re-running an
@@ -153,7 +162,15 @@ impl Envelope {
 /// this runs once per record on the enroll hot path. A test checks it
 /// against the generic [`write_jcs`] of the same document.
 pub fn encode_body(body: &RecordBody) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(640));
+    let mut out = Vec::with_capacity(640);
+    encode_body_into(&mut out, body);
+    out
+}
+
+/// Appends the canonical body to `out` (which may already hold
+/// [`ENVELOPE_PREFIX`], so a whole record is built in one buffer).
+pub fn encode_body_into(out: &mut Vec<u8>, body: &RecordBody) {
+    let mut w = Writer(std::mem::take(out));
     let c = &body.citizen;
     w.raw(b"{\"citizen\":{");
     if let Some(a) = &c.current_address {
@@ -225,7 +242,7 @@ pub fn encode_body(body: &RecordBody) -> Vec<u8> {
     w.key("unit_code");
     w.string(&body.visit.unit_code);
     w.raw(b"}}");
-    w.0
+    *out = w.0;
 }
 
 /// Minimal writer for documents whose key order the caller guarantees.

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use doorstep_core::canonical::{self, ContentHash, Envelope, encode_body, format_utc_millis};
+use doorstep_core::canonical::{
+    self, ContentHash, ENVELOPE_PREFIX, Envelope, encode_body, encode_body_into, format_utc_millis,
+};
 use doorstep_core::record::{RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
@@ -89,13 +91,16 @@ impl RecordStatus {
 /// A validated body reduced to what the store needs: its canonical bytes,
 /// their hash, and the two fields the store checks. Made once (on any
 /// thread) before it reaches the store's writer; the typed body is dropped
-/// where it was made, so the writer moves one small allocation per record.
+/// where it was made, so the writer handles one buffer per record.
 #[derive(Debug, Clone)]
 pub struct PreparedBody {
     kind: RecordKind,
     supersedes: Option<Uuid>,
-    bytes: Vec<u8>,
     body_hash: ContentHash,
+    /// The canonical body, or (when sealed) the whole canonical record
+    /// with the body at `body`.
+    buf: Vec<u8>,
+    body: std::ops::Range<usize>,
     sealed: Option<Sealed>,
 }
 
@@ -107,20 +112,19 @@ struct Sealed {
     device_id: [u8; 36],
     device_seq: u64,
     record_id: Uuid,
-    enrolled_at: String,
-    canonical: Vec<u8>,
+    enrolled_at: std::sync::Arc<str>,
     content_hash: ContentHash,
 }
 
 impl PreparedBody {
     pub fn new(body: RecordBody) -> PreparedBody {
-        let bytes = encode_body(&body);
-        let body_hash = ContentHash::of(&bytes);
+        let buf = encode_body(&body);
         PreparedBody {
             kind: body.kind,
             supersedes: body.supersedes,
-            bytes,
-            body_hash,
+            body_hash: ContentHash::of(&buf),
+            body: 0..buf.len(),
+            buf,
             sealed: None,
         }
     }
@@ -128,21 +132,32 @@ impl PreparedBody {
     /// Also makes the whole canonical record (record ID, envelope, content
     /// hash) for the sequence number the record will most likely get, so a
     /// bulk enroll does this work on the validating threads rather than in
-    /// the store's single writer. Correct whatever happens: the store uses
-    /// it only when the record really gets `expected_seq` on this device.
+    /// the store's single writer, in one buffer. Correct whatever happens:
+    /// the store uses it only when the record really gets `expected_seq`
+    /// on this device.
     pub fn with_envelope(body: RecordBody, envelope: &Envelope, expected_seq: u64) -> PreparedBody {
-        let mut prepared = PreparedBody::new(body);
+        let mut buf = Vec::with_capacity(1024);
+        buf.extend_from_slice(ENVELOPE_PREFIX);
+        let start = buf.len();
+        encode_body_into(&mut buf, &body);
+        let range = start..buf.len();
+        let body_hash = ContentHash::of(&buf[range.clone()]);
         let record_id = Uuid::now_v7();
-        let canonical = envelope.encode(&record_id, expected_seq, &prepared.bytes);
-        prepared.sealed = Some(Sealed {
-            device_id: *envelope.device_id(),
-            device_seq: expected_seq,
-            record_id,
-            enrolled_at: envelope.enrolled_at().to_owned(),
-            content_hash: ContentHash::of(&canonical),
-            canonical,
-        });
-        prepared
+        envelope.finish(&mut buf, &record_id, expected_seq);
+        PreparedBody {
+            kind: body.kind,
+            supersedes: body.supersedes,
+            body_hash,
+            sealed: Some(Sealed {
+                device_id: *envelope.device_id(),
+                device_seq: expected_seq,
+                record_id,
+                enrolled_at: std::sync::Arc::clone(envelope.enrolled_at()),
+                content_hash: ContentHash::of(&buf),
+            }),
+            body: range,
+            buf,
+        }
     }
 
     /// SHA-256 of the canonical body: the same capture has the same hash.
@@ -152,7 +167,7 @@ impl PreparedBody {
 
     /// The canonical body bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.buf[self.body.clone()]
     }
 }
 
@@ -432,7 +447,7 @@ impl FieldStore {
                 .map_err(err)?;
             for prepared in bodies {
                 let body = prepared;
-                let body_bytes = &prepared.bytes;
+                let body_bytes = prepared.bytes();
                 let body_hash = prepared.body_hash;
                 let key = body_key(&body_hash);
                 let maybe_seen = known.contains(&key);
@@ -482,7 +497,7 @@ impl FieldStore {
                 let (record_id, canonical, content_hash, at): (Uuid, &[u8], ContentHash, &str) =
                     match &prepared.sealed {
                         Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => {
-                            (s.record_id, &s.canonical, s.content_hash, &s.enrolled_at)
+                            (s.record_id, &prepared.buf, s.content_hash, &s.enrolled_at)
                         }
                         _ => {
                             let record_id = Uuid::now_v7();
