@@ -213,6 +213,14 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         "writer time: waiting for validated records vs storing"
     );
     drop(ordered);
+    // Closing the store checkpoints the write-ahead log into the database
+    // file; time it for the debug log (it is part of every bulk enroll).
+    let closing = Instant::now();
+    drop(store);
+    tracing::debug!(
+        closing_ms = closing.elapsed().as_millis() as u64,
+        "store closed"
+    );
     if !pipeline.join() {
         anyhow::bail!("internal error: a validation thread stopped unexpectedly");
     }
