@@ -281,18 +281,18 @@ impl Writer {
         self.digits(d.day(), 2);
     }
 
-    /// `"YYYY-MM-DD"`; the same text as [`format_date`] (no escaping needed).
+    /// `"YYYY-MM-DD"` (no escaping needed).
     fn quoted_date(&mut self, d: &NaiveDate) {
         self.0.push(b'"');
         self.date(d);
         self.0.push(b'"');
     }
 
-    /// The same text as [`format_visit_time`], quoted.
-    fn quoted_visit_time(&mut self, at: &DateTime<FixedOffset>) {
+    /// `YYYY-MM-DDTHH:MM:SS±HH:MM`: hand-formatted, chrono's strftime
+    /// interpreter is slow on the hot path.
+    fn visit_time(&mut self, at: &DateTime<FixedOffset>) {
         let local = at.naive_local();
         let offset = at.offset().local_minus_utc();
-        self.0.push(b'"');
         self.date(&local.date());
         self.0.push(b'T');
         self.digits(local.hour(), 2);
@@ -305,6 +305,11 @@ impl Writer {
         self.digits(offset / 3600, 2);
         self.0.push(b':');
         self.digits(offset % 3600 / 60, 2);
+    }
+
+    fn quoted_visit_time(&mut self, at: &DateTime<FixedOffset>) {
+        self.0.push(b'"');
+        self.visit_time(at);
         self.0.push(b'"');
     }
 
@@ -493,25 +498,17 @@ fn is_false(b: &bool) -> bool {
 
 /// `2023-09-25T09:30:00+07:00`: whole seconds, numeric offset (`+00:00`, never `Z`).
 pub fn format_visit_time(at: &DateTime<FixedOffset>) -> String {
-    // Hand-formatted: chrono's strftime interpreter is slow on the hot path.
-    let local = at.naive_local();
-    let offset = at.offset().local_minus_utc();
-    let sign = if offset < 0 { '-' } else { '+' };
-    let offset = offset.unsigned_abs();
-    format!(
-        "{}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-        format_date(&local.date()),
-        local.hour(),
-        local.minute(),
-        local.second(),
-        offset / 3600,
-        offset % 3600 / 60
-    )
+    let mut w = Writer(Vec::with_capacity(25));
+    w.visit_time(at);
+    // Only ASCII digits and separators were written.
+    String::from_utf8(w.0).unwrap_or_default()
 }
 
 /// `YYYY-MM-DD` (years 0–9999, which is all validation lets through).
 pub fn format_date(d: &NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    let mut w = Writer(Vec::with_capacity(10));
+    w.date(d);
+    String::from_utf8(w.0).unwrap_or_default()
 }
 
 /// `2026-11-22T03:04:05.678Z`: UTC, milliseconds.
