@@ -88,7 +88,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let progress = progress_bar(&args, total_bytes);
     let (pipeline, results) = Pipeline::start(
         records,
-        store.units().clone(),
+        store.units_shared(),
         store.device().device_id,
         store.device().last_seq,
     )
@@ -271,7 +271,7 @@ struct Pipeline {
 impl Pipeline {
     fn start(
         mut records: Records<BufReader<Counting<Box<dyn Read + Send>>>>,
-        units: Units,
+        units: Arc<Units>,
         device_id: Uuid,
         base_seq: u64,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
@@ -283,7 +283,6 @@ impl Pipeline {
         // writer commits (a smaller buffer stalls them and halves throughput).
         let (done_tx, results) = mpsc::sync_channel::<Done>(2 * MAX_BATCH / CHUNK + workers);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        let units = Arc::new(units);
         let mut threads = Vec::new();
 
         let reader_done = done_tx.clone();

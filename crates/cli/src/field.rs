@@ -68,26 +68,30 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
                    "unit_name": unit_name, "units": store.units().len(), "store": store.path()})
         );
     } else {
-        match lang {
-            Lang::Vi => println!(
-                "Đã tạo kho dữ liệu {}\n  mã thiết bị: {}\n  tên thiết bị: {}\n  đơn vị: {} {}\n  danh mục: {} đơn vị hành chính",
-                store.path().display(),
-                d.device_id,
-                d.device_name,
-                d.unit_code,
-                unit_name,
-                store.units().len()
-            ),
-            Lang::En => println!(
-                "Created store {}\n  device id: {}\n  device name: {}\n  unit: {} {}\n  unit list: {} administrative units",
-                store.path().display(),
-                d.device_id,
-                d.device_name,
-                d.unit_code,
-                unit_name,
-                store.units().len()
-            ),
-        }
+        let label = |vi, en| lang.pick(vi, en);
+        println!(
+            "{} {}",
+            label("Đã tạo kho dữ liệu", "Created store"),
+            store.path().display()
+        );
+        println!("  {}: {}", label("mã thiết bị", "device id"), d.device_id);
+        println!(
+            "  {}: {}",
+            label("tên thiết bị", "device name"),
+            d.device_name
+        );
+        println!(
+            "  {}: {} {}",
+            label("đơn vị", "unit"),
+            d.unit_code,
+            unit_name
+        );
+        println!(
+            "  {}: {} {}",
+            label("danh mục", "unit list"),
+            store.units().len(),
+            label("đơn vị hành chính", "administrative units")
+        );
     }
     Ok(Outcome::Ok)
 }

@@ -248,7 +248,7 @@ pub struct FieldStore {
     conn: Connection,
     path: PathBuf,
     device: DeviceInfo,
-    units: Units,
+    units: std::sync::Arc<Units>,
     units_source: String,
     /// Body keys of the stored records, as of sequence number `.0`: lets a
     /// bulk enroll skip the duplicate lookup for bodies never seen (nearly
@@ -367,7 +367,7 @@ impl FieldStore {
                 created_at,
                 last_seq: u64::try_from(last_seq).unwrap_or(0),
             },
-            units,
+            units: std::sync::Arc::new(units),
             units_source,
             known_bodies: None,
         })
@@ -383,6 +383,11 @@ impl FieldStore {
 
     pub fn units(&self) -> &Units {
         &self.units
+    }
+
+    /// The unit list, shared (for validating on other threads without a copy).
+    pub fn units_shared(&self) -> std::sync::Arc<Units> {
+        std::sync::Arc::clone(&self.units)
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -600,7 +605,7 @@ impl FieldStore {
                 })?,
                 status_at,
                 enrolled_at,
-                content_hash: hex_of(&hash),
+                content_hash: stored_hash(seq, &hash)?.to_hex(),
                 full_name: record.body.citizen.full_name,
                 personal_id: record.body.citizen.personal_id,
                 visit_unit: record.body.visit.unit_code,
@@ -706,11 +711,7 @@ impl FieldStore {
         let mut out = Vec::new();
         for row in rows {
             let (seq, id, hash, canonical, status) = row.map_err(&err)?;
-            let content_hash = <[u8; 32]>::try_from(hash.as_slice())
-                .map(ContentHash)
-                .map_err(|_| {
-                    StoreError::Inconsistent(format!("record #{seq} has a malformed content hash"))
-                })?;
+            let content_hash = stored_hash(seq, &hash)?;
             out.push(OutboxItem {
                 device_seq: u64::try_from(seq).unwrap_or(0),
                 record_id: parse_uuid(&id)?,
@@ -877,8 +878,11 @@ fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|_| StoreError::Inconsistent(format!("`{s}` is not a UUID")))
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A content hash as stored (32 bytes), or why the row is inconsistent.
+fn stored_hash(seq: i64, bytes: &[u8]) -> Result<ContentHash, StoreError> {
+    <[u8; 32]>::try_from(bytes).map(ContentHash).map_err(|_| {
+        StoreError::Inconsistent(format!("record #{seq} has a malformed content hash"))
+    })
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
