@@ -6,6 +6,7 @@
 
 pub mod canonical;
 pub mod personal_id;
+pub mod recheck;
 pub mod record;
 pub mod text;
 pub mod units;
@@ -13,6 +14,7 @@ pub mod validate;
 pub mod violation;
 
 pub use canonical::{ContentHash, decode_record, encode_body, encode_record};
+pub use recheck::{RecheckError, recheck};
 pub use record::{Record, RecordBody, RecordKind};
 pub use units::{Unit, UnitLevel, Units};
 pub use validate::{ValidationContext, validate};

@@ -87,7 +87,7 @@ pub enum StoreError {
 impl StoreError {
     /// Classifies a SQLite error: corruption and lock contention get their
     /// own variants so callers can tell the user what to do.
-    pub(crate) fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
+    pub fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
         let path = path.to_path_buf();
         match source.sqlite_error_code() {
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod field;
 pub mod migrate;
+pub mod sqlite;
 
 pub use error::StoreError;
 pub use field::{

@@ -1,7 +1,7 @@
 //! Numbered schema migrations keyed on `PRAGMA user_version`, all applied
 //! in one transaction. A database newer than this build is refused.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use std::path::Path;
 
 use crate::error::StoreError;
@@ -25,25 +25,5 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Brings the schema to [`latest_version`]; returns the version found.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<i64, StoreError> {
-    let err = |e| StoreError::sqlite(path, e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let found = schema_version(&tx).map_err(err)?;
-    let latest = latest_version();
-    if found > latest {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            supported: latest,
-        });
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
-        tracing::info!(from = i, to = i + 1, "migrating field store");
-        tx.execute_batch(step).map_err(err)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)
-            .map_err(err)?;
-    }
-    tx.commit().map_err(err)?;
-    Ok(found)
+    crate::sqlite::apply_migrations(conn, path, MIGRATIONS)
 }

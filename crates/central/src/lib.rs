@@ -1,0 +1,17 @@
+#![forbid(unsafe_code)]
+//! Doorstep's central ingest service as a library: the checks every
+//! received record goes through, the storage trait with its embedded
+//! SQLite backend, and the HTTP router (`/v1/batches`, `/healthz`,
+//! `/metrics`). The `doorstep central serve` command wires them together.
+
+pub mod check;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod sqlite;
+pub mod store;
+
+pub use error::CentralError;
+pub use http::{AppState, router};
+pub use sqlite::SqliteCentral;
+pub use store::{CentralStatus, CentralStore, DeviceStatus, IncomingBatch, SessionSummary};

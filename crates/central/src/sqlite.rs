@@ -1,0 +1,690 @@
+//! The embedded SQLite backend of central: one file in the data directory,
+//! WAL with full fsync, one writer connection (a batch is one transaction),
+//! numbered migrations.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use doorstep_core::canonical::format_utc_millis;
+use doorstep_core::{ContentHash, Units};
+use doorstep_store::sqlite::{apply_migrations, integrity_check, open_wal};
+use doorstep_wire::{Outcome, OutcomeCounts, RecordReceipt};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::error::CentralError;
+use crate::store::{
+    CentralStatus, CentralStore, CheckedRecord, DeviceStatus, Incoming, IncomingBatch, Refused,
+    SessionSummary,
+};
+
+/// File name of central's database inside its data directory.
+pub const DB_FILE: &str = "central.sqlite3";
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+
+/// The unit list to create a central store with.
+#[derive(Debug, Clone)]
+pub struct UnitSource {
+    /// Where it came from (a file path, "built-in: …").
+    pub source: String,
+    /// The CSV; empty for the built-in 63 provinces.
+    pub csv: Vec<u8>,
+}
+
+/// Central on SQLite.
+#[derive(Debug)]
+pub struct SqliteCentral {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    node_id: Uuid,
+    units: Arc<Units>,
+    units_source: String,
+}
+
+impl SqliteCentral {
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// Opens the store in `dir`, creating it first (with `units`, or the
+    /// built-in provinces) if the directory holds none. With `units` on an
+    /// existing store, its unit list is replaced when it differs.
+    pub fn open_or_create(
+        dir: &Path,
+        units: Option<UnitSource>,
+        now: DateTime<Utc>,
+    ) -> Result<SqliteCentral, CentralError> {
+        let path = Self::db_path(dir);
+        let create = !path.exists();
+        if create {
+            create_private_dir(dir)?;
+        }
+        let mut conn = open_wal(&path, create)?;
+        apply_migrations(&mut conn, &path, MIGRATIONS)?;
+        let err = |e| CentralError::sqlite(&path, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let at = format_utc_millis(&now);
+        let node: Option<String> = tx
+            .query_row("SELECT node_id FROM node WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let node_id = match node {
+            Some(id) => Uuid::parse_str(&id)
+                .map_err(|_| CentralError::Inconsistent(format!("node id `{id}` is not a UUID")))?,
+            None => {
+                let id = Uuid::now_v7();
+                tx.execute(
+                    "INSERT INTO node (id, node_id, created_at) VALUES (1, ?1, ?2)",
+                    params![id.to_string(), at],
+                )
+                .map_err(err)?;
+                id
+            }
+        };
+        let stored: Option<(String, String)> = tx
+            .query_row("SELECT source, sha256 FROM unit_list WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(err)?;
+        let wanted = match (&stored, units) {
+            (None, None) => Some(UnitSource {
+                source: "built-in: 63 provinces".into(),
+                csv: Vec::new(),
+            }),
+            (_, Some(u)) => Some(u),
+            (Some(_), None) => None,
+        };
+        if let Some(u) = wanted {
+            // Parse before storing: a bad file never replaces a good list.
+            if !u.csv.is_empty() {
+                Units::from_csv(&u.csv).map_err(doorstep_store::StoreError::Units)?;
+            }
+            let sha = ContentHash::of(&u.csv).to_hex();
+            if stored.as_ref().map(|s| &s.1) != Some(&sha) {
+                if stored.is_some() {
+                    tracing::info!(source = %u.source, "replacing central's unit list");
+                }
+                tx.execute(
+                    "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, ?1, ?2, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256,
+                        csv = excluded.csv, loaded_at = excluded.loaded_at",
+                    params![u.source, sha, u.csv, at],
+                )
+                .map_err(err)?;
+            }
+        }
+        let (units_source, csv): (String, Vec<u8>) = tx
+            .query_row("SELECT source, csv FROM unit_list WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        let units = if csv.is_empty() {
+            Units::builtin_provinces()
+        } else {
+            Units::from_csv(&csv).map_err(doorstep_store::StoreError::Units)?
+        };
+        Ok(SqliteCentral {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            node_id,
+            units: Arc::new(units),
+            units_source,
+        })
+    }
+
+    /// Opens an existing store; refuses a directory without one.
+    pub fn open(dir: &Path) -> Result<SqliteCentral, CentralError> {
+        if !Self::db_path(dir).exists() {
+            return Err(CentralError::NotInitialized {
+                path: dir.to_path_buf(),
+            });
+        }
+        Self::open_or_create(dir, None, Utc::now())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA integrity_check` of the database file.
+    pub fn integrity_check(&self) -> Result<Vec<String>, CentralError> {
+        let conn = self.lock()?;
+        integrity_check(&conn).map_err(|e| CentralError::sqlite(&self.path, e))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, CentralError> {
+        self.conn
+            .lock()
+            .map_err(|_| CentralError::Task("the database connection was poisoned".into()))
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, CentralError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Path) -> Result<T, CentralError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| CentralError::Task("the database connection was poisoned".into()))?;
+            f(&mut guard, &path)
+        })
+        .await
+        .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    /// Applies a batch synchronously (used by the async trait method).
+    pub fn apply_blocking(
+        conn: &mut Connection,
+        path: &Path,
+        batch: &IncomingBatch,
+    ) -> Result<Vec<RecordReceipt>, CentralError> {
+        let started = std::time::Instant::now();
+        let err = |e| CentralError::sqlite(path, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let at = format_utc_millis(&batch.received_at);
+        let batch_id = batch.batch_id.to_string();
+        let relayed_by = (batch.sender.role == doorstep_wire::NodeRole::Station)
+            .then(|| batch.sender.node_id.to_string());
+        let mut receipts = Vec::with_capacity(batch.records.len());
+        let mut counts = OutcomeCounts::default();
+        // Per device: highest sequence seen in this batch, records accepted.
+        let mut touched: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+        for (index, incoming) in batch.records.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            let receipt = match incoming {
+                Incoming::Valid(rec) => {
+                    let (outcome, conflict) =
+                        apply_valid(&tx, rec, &at, &batch_id, relayed_by.as_deref()).map_err(err)?;
+                    if outcome == Outcome::Accepted {
+                        let e = touched.entry(rec.device_id).or_default();
+                        e.0 = e.0.max(rec.device_seq);
+                        e.1 += 1;
+                    }
+                    if let Some((code, reason, reason_vi)) = &conflict {
+                        insert_refusal(
+                            &tx,
+                            &at,
+                            &batch_id,
+                            &batch.sender.node_id,
+                            &Refused {
+                                content_hash: rec.content_hash.to_hex(),
+                                record_id: Some(rec.record_id),
+                                device_id: Some(rec.device_id),
+                                device_seq: Some(rec.device_seq),
+                                seq_seen: false,
+                                code: (*code).to_owned(),
+                                reason: reason.clone(),
+                                reason_vi: reason_vi.clone(),
+                                violations: Vec::new(),
+                                canonical: Some(rec.canonical.clone()),
+                            },
+                            Outcome::Conflict,
+                        )
+                        .map_err(err)?;
+                    }
+                    RecordReceipt {
+                        index,
+                        record_id: Some(rec.record_id),
+                        device_id: Some(rec.device_id),
+                        device_seq: Some(rec.device_seq),
+                        content_hash: rec.content_hash.to_hex(),
+                        outcome,
+                        code: conflict.as_ref().map(|c| c.0.to_owned()),
+                        reason: conflict.as_ref().map(|c| c.1.clone()),
+                        reason_vi: conflict.map(|c| c.2),
+                        violations: Vec::new(),
+                    }
+                }
+                Incoming::Invalid(refused) => {
+                    insert_refusal(
+                        &tx,
+                        &at,
+                        &batch_id,
+                        &batch.sender.node_id,
+                        refused,
+                        Outcome::Invalid,
+                    )
+                    .map_err(err)?;
+                    if refused.seq_seen
+                        && let (Some(device), Some(seq)) = (refused.device_id, refused.device_seq)
+                    {
+                        let e = touched.entry(device).or_default();
+                        e.0 = e.0.max(seq);
+                    }
+                    RecordReceipt {
+                        index,
+                        record_id: refused.record_id,
+                        device_id: refused.device_id,
+                        device_seq: refused.device_seq,
+                        content_hash: refused.content_hash.clone(),
+                        outcome: Outcome::Invalid,
+                        code: Some(refused.code.clone()),
+                        reason: Some(refused.reason.clone()),
+                        reason_vi: Some(refused.reason_vi.clone()),
+                        violations: refused.violations.clone(),
+                    }
+                }
+            };
+            counts.add(receipt.outcome);
+            receipts.push(receipt);
+        }
+        for (device, (max_seq, accepted)) in &touched {
+            let name = (batch.sender.node_id == *device)
+                .then(|| batch.sender.name.clone())
+                .flatten();
+            update_device(&tx, device, name.as_deref(), &at, *max_seq, *accepted).map_err(err)?;
+        }
+        if batch.sender.role == doorstep_wire::NodeRole::Field && !touched.contains_key(&batch.sender.node_id) {
+            // A laptop that synced without new records still shows its last sync.
+            tx.execute(
+                "UPDATE devices SET last_sync_at = ?2 WHERE device_id = ?1",
+                params![batch.sender.node_id.to_string(), at],
+            )
+            .map_err(err)?;
+        }
+        let busy_ms = batch.check_ms
+            + u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tx.execute(
+            "INSERT INTO sessions (session_id, node_id, role, client_version, started_at, last_batch_at,
+                                   batches, accepted, duplicate, conflict, invalid, bytes_in, busy_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(session_id) DO UPDATE SET
+                last_batch_at = excluded.last_batch_at, client_version = excluded.client_version,
+                batches = batches + 1, accepted = accepted + excluded.accepted,
+                duplicate = duplicate + excluded.duplicate, conflict = conflict + excluded.conflict,
+                invalid = invalid + excluded.invalid, bytes_in = bytes_in + excluded.bytes_in,
+                busy_ms = busy_ms + excluded.busy_ms",
+            params![
+                batch.session_id.to_string(),
+                batch.sender.node_id.to_string(),
+                batch.sender.role.as_str(),
+                batch.sender.client_version,
+                at,
+                to_i64(counts.accepted),
+                to_i64(counts.duplicate),
+                to_i64(counts.conflict),
+                to_i64(counts.invalid),
+                to_i64(batch.bytes_in),
+                to_i64(busy_ms),
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(receipts)
+    }
+
+    fn status_blocking(
+        conn: &mut Connection,
+        path: &Path,
+        node_id: Uuid,
+        units_source: String,
+        units_count: usize,
+    ) -> Result<CentralStatus, CentralError> {
+        let err = |e| CentralError::sqlite(path, e);
+        // One read transaction: every figure from the same snapshot.
+        let tx = conn.transaction().map_err(err)?;
+        let records: i64 = tx
+            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
+            .map_err(err)?;
+        let by_kind = pairs(
+            &tx,
+            "SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind",
+        )
+        .map_err(err)?;
+        let refusals = pairs(
+            &tx,
+            "SELECT outcome, COUNT(*) FROM refusals GROUP BY outcome",
+        )
+        .map_err(err)?;
+        let refused = |o: &str| refusals.iter().find(|p| p.0 == o).map_or(0, |p| p.1);
+        let outcomes = tx
+            .query_row(
+                "SELECT COALESCE(SUM(accepted),0), COALESCE(SUM(duplicate),0), COALESCE(SUM(conflict),0),
+                        COALESCE(SUM(invalid),0), COUNT(*) FROM sessions",
+                [],
+                |r| {
+                    Ok((
+                        OutcomeCounts {
+                            accepted: to_u64(r.get(0)?),
+                            duplicate: to_u64(r.get(1)?),
+                            conflict: to_u64(r.get(2)?),
+                            invalid: to_u64(r.get(3)?),
+                        },
+                        to_u64(r.get(4)?),
+                    ))
+                },
+            )
+            .map_err(err)?;
+        let mut devices = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at
+                     FROM devices ORDER BY first_seen_at, device_id",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })
+                .map_err(err)?;
+            for row in rows {
+                let (id, name, records, contiguous, max, first, last) = row.map_err(err)?;
+                let device_id = Uuid::parse_str(&id).map_err(|_| {
+                    CentralError::Inconsistent(format!("device id `{id}` is not a UUID"))
+                })?;
+                let gaps = gaps(&tx, &id, to_u64(contiguous), to_u64(max)).map_err(err)?;
+                devices.push(DeviceStatus {
+                    device_id,
+                    name,
+                    records: to_u64(records),
+                    contiguous_seq: to_u64(contiguous),
+                    max_seq: to_u64(max),
+                    gaps,
+                    first_seen_at: first,
+                    last_sync_at: last,
+                });
+            }
+        }
+        let mut recent_sessions = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT session_id, node_id, role, client_version, started_at, last_batch_at, batches,
+                            accepted, duplicate, conflict, invalid, bytes_in, busy_ms
+                     FROM sessions ORDER BY last_batch_at DESC LIMIT 20",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        SessionSummary {
+                            session_id: Uuid::nil(),
+                            node_id: Uuid::nil(),
+                            role: r.get(2)?,
+                            client_version: r.get(3)?,
+                            started_at: r.get(4)?,
+                            last_batch_at: r.get(5)?,
+                            batches: to_u64(r.get(6)?),
+                            counts: OutcomeCounts {
+                                accepted: to_u64(r.get(7)?),
+                                duplicate: to_u64(r.get(8)?),
+                                conflict: to_u64(r.get(9)?),
+                                invalid: to_u64(r.get(10)?),
+                            },
+                            bytes_in: to_u64(r.get(11)?),
+                            busy_ms: to_u64(r.get(12)?),
+                        },
+                    ))
+                })
+                .map_err(err)?;
+            for row in rows {
+                let (sid, nid, mut s) = row.map_err(err)?;
+                s.session_id = Uuid::parse_str(&sid).unwrap_or_default();
+                s.node_id = Uuid::parse_str(&nid).unwrap_or_default();
+                recent_sessions.push(s);
+            }
+        }
+        Ok(CentralStatus {
+            node_id,
+            records: to_u64(records),
+            by_kind,
+            outcomes: outcomes.0,
+            refused_conflict: refused("conflict"),
+            refused_invalid: refused("invalid"),
+            devices,
+            sessions_total: outcomes.1,
+            recent_sessions,
+            units_source,
+            units_count,
+        })
+    }
+}
+
+#[async_trait]
+impl CentralStore for SqliteCentral {
+    fn node_id(&self) -> Uuid {
+        self.node_id
+    }
+
+    fn units(&self) -> Arc<Units> {
+        Arc::clone(&self.units)
+    }
+
+    async fn apply(&self, batch: IncomingBatch) -> Result<Vec<RecordReceipt>, CentralError> {
+        self.blocking(move |conn, path| SqliteCentral::apply_blocking(conn, path, &batch))
+            .await
+    }
+
+    async fn status(&self) -> Result<CentralStatus, CentralError> {
+        let node_id = self.node_id;
+        let source = self.units_source.clone();
+        let count = self.units.len();
+        self.blocking(move |conn, path| {
+            SqliteCentral::status_blocking(conn, path, node_id, source, count)
+        })
+        .await
+    }
+}
+
+type ConflictReason = (&'static str, String, String);
+
+/// Accepted, duplicate or conflict for a record that passed the checks.
+fn apply_valid(
+    tx: &Transaction<'_>,
+    rec: &CheckedRecord,
+    at: &str,
+    batch_id: &str,
+    relayed_by: Option<&str>,
+) -> rusqlite::Result<(Outcome, Option<ConflictReason>)> {
+    let id = rec.record_id.to_string();
+    let held: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT content_hash FROM records WHERE record_id = ?1")?
+        .query_row([&id], |r| r.get(0))
+        .optional()?;
+    if let Some(hash) = held {
+        if hash.as_slice() == rec.content_hash.0.as_slice() {
+            return Ok((Outcome::Duplicate, None));
+        }
+        return Ok((
+            Outcome::Conflict,
+            Some((
+                "conflict.record_id",
+                format!(
+                    "central already holds record {id} with another content (hash {}); this version is refused",
+                    hex::encode(&hash)
+                ),
+                format!(
+                    "trung tâm đã có hồ sơ {id} với nội dung khác; bản này bị từ chối. Hãy lập hồ sơ đính chính (supersedes) nếu cần sửa"
+                ),
+            )),
+        ));
+    }
+    let device = rec.device_id.to_string();
+    let seq = to_i64(rec.device_seq);
+    let other: Option<String> = tx
+        .prepare_cached("SELECT record_id FROM records WHERE device_id = ?1 AND device_seq = ?2")?
+        .query_row(params![device, seq], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = other {
+        return Ok((
+            Outcome::Conflict,
+            Some((
+                "conflict.device_seq",
+                format!(
+                    "device {device} already used sequence number {seq} for record {other}; a device must never reuse a number (was the laptop restored from an old copy?)"
+                ),
+                format!(
+                    "thiết bị {device} đã dùng số thứ tự {seq} cho hồ sơ {other}; số thứ tự không được dùng lại (máy có bị khôi phục từ bản sao cũ?)"
+                ),
+            )),
+        ));
+    }
+    tx.prepare_cached(
+        "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
+                              enrolled_at, received_at, batch_id, relayed_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        device,
+        seq,
+        rec.content_hash.0.as_slice(),
+        rec.kind.as_str(),
+        rec.canonical,
+        rec.enrolled_at,
+        at,
+        batch_id,
+        relayed_by,
+    ])?;
+    Ok((Outcome::Accepted, None))
+}
+
+fn insert_refusal(
+    tx: &Transaction<'_>,
+    at: &str,
+    batch_id: &str,
+    sender: &Uuid,
+    r: &Refused,
+    outcome: Outcome,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO refusals (at, batch_id, sender_id, record_id, device_id, device_seq, content_hash,
+                               outcome, code, reason, canonical)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        at,
+        batch_id,
+        sender.to_string(),
+        r.record_id.map(|u| u.to_string()),
+        r.device_id.map(|u| u.to_string()),
+        // Only a number the device really used counts for gap detection.
+        if r.seq_seen { r.device_seq.map(to_i64) } else { None },
+        r.content_hash,
+        outcome.as_str(),
+        r.code,
+        r.reason,
+        r.canonical,
+    ])?;
+    Ok(())
+}
+
+/// Records the device's progress and moves its contiguous mark forward
+/// over every number now seen.
+fn update_device(
+    tx: &Transaction<'_>,
+    device: &Uuid,
+    name: Option<&str>,
+    at: &str,
+    max_seq: u64,
+    accepted: u64,
+) -> rusqlite::Result<()> {
+    let id = device.to_string();
+    tx.prepare_cached(
+        "INSERT INTO devices (device_id, name, role, first_seen_at, last_sync_at, max_seq, records)
+         VALUES (?1, ?2, 'field', ?3, ?3, ?4, ?5)
+         ON CONFLICT(device_id) DO UPDATE SET
+            name = COALESCE(excluded.name, name), last_sync_at = excluded.last_sync_at,
+            max_seq = MAX(max_seq, excluded.max_seq), records = records + excluded.records",
+    )?
+    .execute(params![id, name, at, to_i64(max_seq), to_i64(accepted)])?;
+    let mut contiguous: i64 = tx
+        .prepare_cached("SELECT contiguous_seq FROM devices WHERE device_id = ?1")?
+        .query_row([&id], |r| r.get(0))?;
+    let start = contiguous;
+    let mut seen = tx.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM records WHERE device_id = ?1 AND device_seq = ?2)
+             OR EXISTS(SELECT 1 FROM refusals WHERE device_id = ?1 AND device_seq = ?2)",
+    )?;
+    while seen.query_row(params![id, contiguous + 1], |r| r.get::<_, bool>(0))? {
+        contiguous += 1;
+    }
+    if contiguous != start {
+        tx.prepare_cached("UPDATE devices SET contiguous_seq = ?2 WHERE device_id = ?1")?
+            .execute(params![id, contiguous])?;
+    }
+    Ok(())
+}
+
+/// Ranges of sequence numbers in (contiguous, max) never seen.
+fn gaps(
+    tx: &Transaction<'_>,
+    device: &str,
+    contiguous: u64,
+    max: u64,
+) -> rusqlite::Result<Vec<(u64, u64)>> {
+    if max <= contiguous {
+        return Ok(Vec::new());
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT device_seq FROM records WHERE device_id = ?1 AND device_seq > ?2
+         UNION SELECT device_seq FROM refusals WHERE device_id = ?1 AND device_seq > ?2
+         ORDER BY 1",
+    )?;
+    let seen = stmt.query_map(params![device, to_i64(contiguous)], |r| r.get::<_, i64>(0))?;
+    let mut out = Vec::new();
+    let mut next = contiguous + 1;
+    for s in seen {
+        let s = to_u64(s?);
+        if s > next {
+            out.push((next, s - 1));
+        }
+        next = s + 1;
+    }
+    Ok(out)
+}
+
+fn pairs(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, to_u64(r.get(1)?))))?;
+    rows.collect()
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), CentralError> {
+    let io = |source| {
+        CentralError::Store(doorstep_store::StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
+}

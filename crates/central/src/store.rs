@@ -1,0 +1,140 @@
+//! The storage trait central's ingest runs on, and the types it exchanges.
+//! The embedded SQLite backend is [`crate::SqliteCentral`]; every backend
+//! passes the same conformance suite (`tests/conformance.rs`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use doorstep_core::{ContentHash, RecordKind, Units};
+use doorstep_wire::{OutcomeCounts, RecordReceipt, Sender, WireViolation};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::CentralError;
+
+/// A received batch after the checks of [`crate::check`], ready to apply.
+#[derive(Debug)]
+pub struct IncomingBatch {
+    pub batch_id: Uuid,
+    pub session_id: Uuid,
+    pub sender: Sender,
+    pub received_at: DateTime<Utc>,
+    /// Request body size as sent (compressed if it was).
+    pub bytes_in: u64,
+    /// Time spent reading and checking the batch before it is applied.
+    pub check_ms: u64,
+    pub records: Vec<Incoming>,
+}
+
+/// One record of a batch, checked.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Well-formed, canonical and valid: the store decides between
+    /// accepted, duplicate and conflict.
+    Valid(CheckedRecord),
+    /// Refused by the checks: recorded and answered `invalid`.
+    Invalid(Refused),
+}
+
+/// A record that passed every check.
+#[derive(Debug)]
+pub struct CheckedRecord {
+    pub content_hash: ContentHash,
+    pub record_id: Uuid,
+    pub device_id: Uuid,
+    pub device_seq: u64,
+    pub kind: RecordKind,
+    pub enrolled_at: String,
+    pub canonical: Vec<u8>,
+}
+
+/// A record refused by the checks, with whatever could be read from it.
+#[derive(Debug)]
+pub struct Refused {
+    /// The content hash as sent.
+    pub content_hash: String,
+    pub record_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub device_seq: Option<u64>,
+    /// The device really used this sequence number (the record decoded
+    /// and hashed correctly, only its content broke a rule): it counts as
+    /// seen for gap detection.
+    pub seq_seen: bool,
+    pub code: String,
+    pub reason: String,
+    pub reason_vi: String,
+    pub violations: Vec<WireViolation>,
+    /// The bytes as received, kept as evidence.
+    pub canonical: Option<Vec<u8>>,
+}
+
+/// Where central stores what it ingests. Implementations apply a batch in
+/// one transaction: all of it or none of it.
+#[async_trait]
+pub trait CentralStore: Send + Sync + 'static {
+    /// This central's node ID (issuer of receipts).
+    fn node_id(&self) -> Uuid;
+
+    /// The unit list records are validated against.
+    fn units(&self) -> Arc<Units>;
+
+    /// Applies a checked batch; returns one receipt line per record, in
+    /// the batch's order.
+    async fn apply(&self, batch: IncomingBatch) -> Result<Vec<RecordReceipt>, CentralError>;
+
+    /// What central holds.
+    async fn status(&self) -> Result<CentralStatus, CentralError>;
+}
+
+/// `doorstep central status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CentralStatus {
+    pub node_id: Uuid,
+    /// Records held (accepted).
+    pub records: u64,
+    pub by_kind: Vec<(String, u64)>,
+    /// Every outcome answered so far, summed over sessions.
+    pub outcomes: OutcomeCounts,
+    /// Refusals kept for the audit, by outcome.
+    pub refused_conflict: u64,
+    pub refused_invalid: u64,
+    pub devices: Vec<DeviceStatus>,
+    pub sessions_total: u64,
+    /// The most recent sessions, newest first.
+    pub recent_sessions: Vec<SessionSummary>,
+    pub units_source: String,
+    pub units_count: usize,
+}
+
+/// Per device: what central has seen of its sequence.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceStatus {
+    pub device_id: Uuid,
+    pub name: Option<String>,
+    pub records: u64,
+    /// Every number up to this one has been seen.
+    pub contiguous_seq: u64,
+    /// The highest number seen.
+    pub max_seq: u64,
+    /// Ranges of numbers never seen, inclusive, between the two.
+    pub gaps: Vec<(u64, u64)>,
+    pub first_seen_at: String,
+    pub last_sync_at: String,
+}
+
+/// One sync session as central logged it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    pub session_id: Uuid,
+    pub node_id: Uuid,
+    pub role: String,
+    pub client_version: String,
+    pub started_at: String,
+    pub last_batch_at: String,
+    pub batches: u64,
+    pub counts: OutcomeCounts,
+    pub bytes_in: u64,
+    /// Time central spent on the session's batches.
+    pub busy_ms: u64,
+}
