@@ -11,6 +11,7 @@ use crate::error::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_custody.sql"),
+    include_str!("../migrations/0003_sync_log.sql"),
 ];
 
 /// Schema version this build writes.
