@@ -8,7 +8,9 @@ pub enum CentralError {
     #[error(transparent)]
     Store(#[from] doorstep_store::StoreError),
 
-    #[error("no central store in {path}: start `doorstep central serve --data-dir {path}` once to create it")]
+    #[error(
+        "no central store in {path}: start `doorstep central serve --data-dir {path}` once to create it"
+    )]
     NotInitialized { path: PathBuf },
 
     #[error("central store data is inconsistent: {0}")]

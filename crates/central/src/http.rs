@@ -202,10 +202,9 @@ async fn ingest<S: CentralStore>(
     let batch_id = batch.batch_id;
     let units = state.store.units();
     let now = Utc::now();
-    let incoming =
-        tokio::task::spawn_blocking(move || check_batch(batch, &units, now, bytes_in))
-            .await
-            .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
+    let incoming = tokio::task::spawn_blocking(move || check_batch(batch, &units, now, bytes_in))
+        .await
+        .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
     state.metrics.bytes_in.inc_by(bytes_in);
     let records = state
         .store
@@ -305,7 +304,8 @@ fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, ProblemResponse
         }
         Some("zstd") => {
             let decoder = zstd::stream::read::Decoder::new(&raw[..]).map_err(bad_zstd)?;
-            let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(MAX_DECODED_BODY_BYTES));
+            let mut out =
+                Vec::with_capacity(raw.len().saturating_mul(4).min(MAX_DECODED_BODY_BYTES));
             decoder
                 .take(MAX_DECODED_BODY_BYTES as u64 + 1)
                 .read_to_end(&mut out)
@@ -338,7 +338,9 @@ fn too_large_decoded() -> ProblemResponse {
         StatusCode::PAYLOAD_TOO_LARGE,
         "batch.too_large",
         "The decoded request body is too large",
-        Some(format!("at most {MAX_DECODED_BODY_BYTES} bytes once decoded")),
+        Some(format!(
+            "at most {MAX_DECODED_BODY_BYTES} bytes once decoded"
+        )),
     )
 }
 

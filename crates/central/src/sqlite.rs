@@ -88,9 +88,11 @@ impl SqliteCentral {
             }
         };
         let stored: Option<(String, String)> = tx
-            .query_row("SELECT source, sha256 FROM unit_list WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT source, sha256 FROM unit_list WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(err)?;
         let wanted = match (&stored, units) {
@@ -208,7 +210,8 @@ impl SqliteCentral {
             let receipt = match incoming {
                 Incoming::Valid(rec) => {
                     let (outcome, conflict) =
-                        apply_valid(&tx, rec, &at, &batch_id, relayed_by.as_deref()).map_err(err)?;
+                        apply_valid(&tx, rec, &at, &batch_id, relayed_by.as_deref())
+                            .map_err(err)?;
                     if outcome == Outcome::Accepted {
                         let e = touched.entry(rec.device_id).or_default();
                         e.0 = e.0.max(rec.device_seq);
@@ -288,7 +291,9 @@ impl SqliteCentral {
                 .flatten();
             update_device(&tx, device, name.as_deref(), &at, *max_seq, *accepted).map_err(err)?;
         }
-        if batch.sender.role == doorstep_wire::NodeRole::Field && !touched.contains_key(&batch.sender.node_id) {
+        if batch.sender.role == doorstep_wire::NodeRole::Field
+            && !touched.contains_key(&batch.sender.node_id)
+        {
             // A laptop that synced without new records still shows its last sync.
             tx.execute(
                 "UPDATE devices SET last_sync_at = ?2 WHERE device_id = ?1",
@@ -296,8 +301,8 @@ impl SqliteCentral {
             )
             .map_err(err)?;
         }
-        let busy_ms = batch.check_ms
-            + u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let busy_ms =
+            batch.check_ms + u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tx.execute(
             "INSERT INTO sessions (session_id, node_id, role, client_version, started_at, last_batch_at,
                                    batches, accepted, duplicate, conflict, invalid, bytes_in, busy_ms)

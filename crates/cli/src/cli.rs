@@ -37,6 +37,75 @@ pub enum Command {
     /// hospital beds of bedridden and elderly citizens, factories, boarding houses). The same
     /// arguments always print the same records.
     Gen(GenArgs),
+
+    /// Run the central ingest service and look at what it holds.
+    #[command(subcommand)]
+    Central(CentralCommand),
+
+    /// Show the whole flow on this machine: central on loopback, three field laptops
+    /// enrolling offline while central is down, then syncing when it comes up.
+    ///
+    /// Needs nothing installed: central uses its embedded SQLite store. Everything is
+    /// written under --dir (a new temporary directory by default) and the ports are
+    /// loopback ports chosen by the system.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CentralCommand {
+    /// Serve the ingest API (`POST /v1/batches`, `GET /healthz`, `GET /metrics`).
+    ///
+    /// The store is created in --data-dir on first start (with --units, or the 63 built-in
+    /// provinces). Listens on loopback unless told otherwise; port 0 picks a free port. The
+    /// first line on standard output is `listening on http://ADDR`. Ctrl-C or SIGTERM stops
+    /// it gracefully: batches in flight finish first.
+    Serve(CentralServeArgs),
+
+    /// What central holds: records by kind and outcome, and per device its highest
+    /// contiguous sequence number, its gaps and its last sync.
+    Status(CentralStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CentralDataDir {
+    /// Directory of central's store.
+    #[arg(long, env = "DOORSTEP_CENTRAL_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CentralServeArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// Address to listen on (IP:PORT).
+    #[arg(long, default_value = "127.0.0.1:8750", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Unit list CSV records are validated against (stored in the data directory; given
+    /// again later, it replaces the stored list).
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CentralStatusArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to put the demo's stores (default: a new temporary directory, kept afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Records each of the three laptops enrolls.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    pub records: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +141,58 @@ pub enum FieldCommand {
 
     /// Check the store: SQLite integrity, gap-free sequence, every record decodes.
     Check(StatusArgs),
+
+    /// Send every queued record to central (or a station), exactly once.
+    ///
+    /// Records go in batches read from the store as they are sent (memory does not grow
+    /// with the queue). Network errors and server errors are retried with exponential
+    /// backoff and jitter; a record central refuses is marked rejected with the reason
+    /// (see `field list --status rejected`) and the rest go on. Records are marked
+    /// acknowledged only after the receipt is stored. Exit 0 only when the queue is empty
+    /// at the end; otherwise 1, with the counts.
+    Sync(SyncArgs),
+
+    /// The local sync log: every sync session, batch and failure, newest last.
+    SyncLog(SyncLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Base URL of central or of the commune station, e.g. http://127.0.0.1:8750.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Records per batch (at most 5000).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: usize,
+    /// Retries per batch after network or server errors (0: try once).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: u32,
+    /// Longest wait between two retries, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub max_backoff: u64,
+    /// Time limit of one request, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not draw a progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncLogArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Only the newest N lines.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,18 +44,6 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    // Visits happen in the lowest units under --unit (communes when the list has them).
-    let leaves: Vec<String> = units
-        .leaves_under(&unit)
-        .into_iter()
-        .filter(|u| u.level == UnitLevel::Commune || units.children(&u.code).next().is_none())
-        .map(|u| u.code.clone())
-        .collect();
-    let province = units
-        .province_of(&unit)
-        .map(|p| format!("0{}", p.code))
-        .filter(|code3| legacy_province_name(code3).is_some())
-        .unwrap_or_else(|| "001".to_owned());
     let kind = match &args.kind {
         None => None,
         Some(k) => Some(RecordKind::parse(k).ok_or_else(|| {
@@ -69,13 +57,10 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
             .map_err(|_| UserError(format!("{flag} {s}: not a date (YYYY-MM-DD)")))
     };
     let opts = GenOptions {
-        seed: args.seed,
         kind,
-        units: leaves,
-        home_province: province,
-        all_provinces: legacy_provinces().map(|(c, _)| c.to_owned()).collect(),
         visit_from: date("--visit-from", &args.visit_from)?,
         visit_to: date("--visit-to", &args.visit_to)?,
+        ..options_for(&units, &unit, args.seed)
     };
     let generator = Generator::new(opts).map_err(|e| UserError(format!("cannot generate: {e}")))?;
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -94,5 +79,30 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
     match out.flush() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Ok),
         other => other.map(|()| Outcome::Ok).map_err(Into::into),
+    }
+}
+
+/// Generator options for visits in the lowest units under `unit` (communes
+/// when the list has them), citizens mostly from its province.
+pub fn options_for(units: &Units, unit: &str, seed: u64) -> GenOptions {
+    let leaves: Vec<String> = units
+        .leaves_under(unit)
+        .into_iter()
+        .filter(|u| u.level == UnitLevel::Commune || units.children(&u.code).next().is_none())
+        .map(|u| u.code.clone())
+        .collect();
+    let province = units
+        .province_of(unit)
+        .map(|p| format!("0{}", p.code))
+        .filter(|code3| legacy_province_name(code3).is_some())
+        .unwrap_or_else(|| "001".to_owned());
+    GenOptions {
+        seed,
+        kind: None,
+        units: leaves,
+        home_province: province,
+        all_provinces: legacy_provinces().map(|(c, _)| c.to_owned()).collect(),
+        visit_from: NaiveDate::from_ymd_opt(2023, 7, 25).unwrap_or_default(),
+        visit_to: NaiveDate::from_ymd_opt(2023, 9, 25).unwrap_or_default(),
     }
 }

@@ -1,20 +1,24 @@
 #![forbid(unsafe_code)]
 //! The `doorstep` command.
 
+mod builtin_units;
+mod central_cmd;
 mod cli;
+mod demo;
 mod enroll;
 mod field;
 mod gen_cmd;
 mod input;
 mod lang;
 mod messages;
+mod sync_cmd;
 mod table;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, FieldCommand};
+use crate::cli::{CentralCommand, Cli, Command, FieldCommand};
 use crate::lang::{Lang, Pick};
 
 // Enrolling is allocation-heavy (JSON trees, strings); mimalloc is markedly
@@ -34,6 +38,8 @@ pub enum Outcome {
     Ok,
     /// Finished, but some input was invalid (exit 2).
     InvalidInput,
+    /// Finished without doing all of its job, and said why (exit 1).
+    Failed,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
     match run(cli, lang) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::InvalidInput) => ExitCode::from(2),
+        Ok(Outcome::Failed) => ExitCode::from(1),
         Err(err) => {
             let user = is_user_error(&err);
             let text = match lang {
@@ -76,8 +83,15 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::List(args) => field::list(args, lang),
             FieldCommand::Status(args) => field::status(args, lang),
             FieldCommand::Check(args) => field::check(args, lang),
+            FieldCommand::Sync(args) => sync_cmd::run(args, lang),
+            FieldCommand::SyncLog(args) => sync_cmd::log(args, lang),
         },
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Central(cmd) => match cmd {
+            CentralCommand::Serve(args) => central_cmd::serve(args, lang),
+            CentralCommand::Status(args) => central_cmd::status(args, lang),
+        },
+        Command::Demo(args) => demo::run(args, lang),
     }
 }
 
@@ -105,5 +119,7 @@ fn is_user_error(err: &anyhow::Error) -> bool {
         c.downcast_ref::<UserError>().is_some()
             || c.downcast_ref::<doorstep_store::StoreError>()
                 .is_some_and(doorstep_store::StoreError::is_user_error)
+            || c.downcast_ref::<doorstep_central::CentralError>()
+                .is_some_and(doorstep_central::CentralError::is_user_error)
     })
 }

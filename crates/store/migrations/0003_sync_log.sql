@@ -19,6 +19,9 @@ CREATE TABLE sync_log (
 );
 CREATE INDEX sync_log_by_session ON sync_log(session_id, id);
 
+-- The refusal reason in Vietnamese, beside the English one, for officers.
+ALTER TABLE records ADD COLUMN reject_reason_vi TEXT;
+
 -- Receipts as received (the issuer's exact bytes, possibly compressed),
 -- stored in the same transaction that marks their records acknowledged.
 CREATE TABLE receipts (

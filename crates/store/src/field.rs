@@ -17,6 +17,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::migrate;
 
+mod sync;
+pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
+
 /// File name of the store inside a data directory.
 pub const DB_FILE: &str = "field.sqlite3";
 
@@ -223,6 +226,8 @@ pub struct ListFilter {
 pub struct StatusReport {
     pub device: DeviceInfo,
     pub total: u64,
+    /// The refusal reason in Vietnamese, for officers.
+    pub reject_reason_vi: Option<String>,
     pub by_status: Vec<(String, u64)>,
     pub by_kind: Vec<(String, u64)>,
     pub outbox: u64,
@@ -549,7 +554,7 @@ impl FieldStore {
         let mut sql = String::from(
             "SELECT r.device_seq, r.record_id, r.kind, r.status, r.status_at, r.enrolled_at, r.content_hash, r.canonical,
                     r.supersedes, (SELECT s.record_id FROM records s WHERE s.supersedes = r.record_id),
-                    r.held_by, r.reject_code, r.reject_reason, r.attempts, r.last_error
+                    r.held_by, r.reject_code, r.reject_reason, r.attempts, r.last_error, r.reject_reason_vi
              FROM records r WHERE 1 = 1",
         );
         let mut args: Vec<String> = Vec::new();
@@ -593,7 +598,7 @@ impl FieldStore {
         for row in rows {
             let (seq, id, kind, status, status_at, enrolled_at, hash, canonical, sup, sup_by, rest) =
                 row.map_err(&err)?;
-            let (held_by, reject_code, reject_reason, attempts, last_error) = rest;
+            let (held_by, reject_code, reject_reason, attempts, last_error, reject_reason_vi) = rest;
             let record = canonical::decode_record(&canonical)
                 .map_err(|source| StoreError::BadRecord { seq, source })?;
             out.push(RecordSummary {
@@ -624,6 +629,7 @@ impl FieldStore {
 
     /// Counts by state and kind, and the last record time.
     pub fn status(&self) -> Result<StatusReport, StoreError> {
+                        r.get::<_, Option<String>>(15)?,
         let err = self.err();
         let count_by = |col: &str| -> Result<Vec<(String, u64)>, StoreError> {
             let mut stmt = self
@@ -653,6 +659,7 @@ impl FieldStore {
             .conn
             .query_row(
                 "SELECT COUNT(*), (SELECT COUNT(*) FROM outbox), MAX(enrolled_at) FROM records",
+                reject_reason_vi,
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )

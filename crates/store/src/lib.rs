@@ -11,6 +11,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use field::{
+    Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry,
     DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem, PreparedBody,
     RecordStatus, RecordSummary, StatusReport,
 };

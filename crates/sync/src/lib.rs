@@ -1,2 +1,17 @@
 #![forbid(unsafe_code)]
-//! Doorstep's sync client.
+//! Doorstep's sync client: pushes a laptop's outbox to central (or a
+//! station) in batches, exactly once, through dropped connections, crashes
+//! and retries (`proto/sync-v1.md`, "Client behaviour").
+//!
+//! Exactly once rests on two facts: the record ID is the receiver's
+//! idempotency key (a resent record is answered `duplicate`), and a record
+//! is marked acknowledged only in the transaction that stores the receipt
+//! saying so. A crash anywhere leaves records pending, to be resent.
+
+pub mod backoff;
+pub mod client;
+pub mod push;
+
+pub use backoff::RetryPolicy;
+pub use client::{Client, SendError};
+pub use push::{Progress, SyncError, SyncOptions, SyncReport, sync_outbox};

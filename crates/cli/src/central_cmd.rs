@@ -1,0 +1,171 @@
+//! `doorstep central serve | status`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Utc;
+use doorstep_central::sqlite::UnitSource;
+use doorstep_central::{AppState, CentralStore, SqliteCentral, router};
+use serde_json::json;
+
+use crate::cli::{CentralServeArgs, CentralStatusArgs};
+use crate::lang::{Lang, Pick};
+use crate::{Outcome, UserError};
+
+pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let units = read_units(args.units.as_deref(), lang)?;
+    let store = SqliteCentral::open_or_create(&args.dir.data_dir, units, Utc::now())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| UserError(format!("--listen {}: {e}", args.listen)))?;
+        let addr = listener.local_addr().context("no local address")?;
+        tracing::info!(%addr, store = %store.path().display(), "central listening");
+        println!("listening on http://{addr}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let app = router(AppState::new(Arc::new(store)));
+        doorstep_central::http::serve(listener, app, shutdown_signal())
+            .await
+            .context("the HTTP server stopped")?;
+        eprintln!("{}", lang.pick("central đã dừng", "central stopped"));
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub fn read_units(
+    path: Option<&std::path::Path>,
+    lang: Lang,
+) -> anyhow::Result<Option<UnitSource>> {
+    let Some(path) = path else { return Ok(None) };
+    let csv = std::fs::read(path).map_err(|e| {
+        UserError(format!(
+            "{} {}: {e}",
+            lang.pick(
+                "không đọc được danh mục đơn vị",
+                "cannot read the unit list"
+            ),
+            path.display()
+        ))
+    })?;
+    doorstep_core::Units::from_csv(&csv).map_err(|e| {
+        UserError(format!(
+            "{} {}: {e}",
+            lang.pick("danh mục đơn vị không hợp lệ", "invalid unit list"),
+            path.display()
+        ))
+    })?;
+    Ok(Some(UnitSource {
+        source: path.display().to_string(),
+        csv,
+    }))
+}
+
+pub fn status(args: CentralStatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = SqliteCentral::open(&args.dir.data_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let st = rt.block_on(store.status())?;
+    if args.json {
+        println!("{}", json!(st));
+        return Ok(Outcome::Ok);
+    }
+    let l = |vi, en| lang.pick(vi, en);
+    println!("{} {}", l("Trung tâm", "Central"), st.node_id);
+    println!("  {}: {}", l("hồ sơ đang giữ", "records held"), st.records);
+    for (kind, n) in &st.by_kind {
+        println!("    {kind}: {n}");
+    }
+    let o = &st.outcomes;
+    println!(
+        "  {}: {} {}, {} {}, {} {}, {} {}",
+        l("kết quả đã trả lời", "outcomes answered"),
+        o.accepted,
+        l("mới", "accepted"),
+        o.duplicate,
+        l("trùng", "duplicate"),
+        o.conflict,
+        l("xung đột", "conflict"),
+        o.invalid,
+        l("không hợp lệ", "invalid")
+    );
+    println!(
+        "  {}: {}  ({} {})",
+        l("phiên đồng bộ", "sync sessions"),
+        st.sessions_total,
+        l("danh mục đơn vị:", "unit list:"),
+        st.units_source
+    );
+    let rows: Vec<[String; 6]> = st
+        .devices
+        .iter()
+        .map(|d| {
+            [
+                d.device_id.to_string(),
+                d.name.clone().unwrap_or_default(),
+                d.records.to_string(),
+                d.contiguous_seq.to_string(),
+                if d.gaps.is_empty() {
+                    "-".to_owned()
+                } else {
+                    d.gaps
+                        .iter()
+                        .map(|(a, b)| {
+                            if a == b {
+                                a.to_string()
+                            } else {
+                                format!("{a}-{b}")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+                d.last_sync_at.clone(),
+            ]
+        })
+        .collect();
+    println!();
+    let mut out = std::io::stdout().lock();
+    crate::table::write(
+        &mut out,
+        &[
+            l("thiết bị", "device"),
+            l("tên", "name"),
+            l("hồ sơ", "records"),
+            l("liên tục đến", "contiguous to"),
+            l("khoảng trống", "gaps"),
+            l("đồng bộ cuối (UTC)", "last sync (UTC)"),
+        ],
+        &rows,
+    )?;
+    Ok(Outcome::Ok)
+}

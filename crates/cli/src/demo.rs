@@ -1,0 +1,317 @@
+//! `doorstep demo`: the whole flow on one machine. Central starts on a
+//! loopback port with its embedded SQLite store; three field laptops (home
+//! visits, hospital beds, a factory) enroll generated records while central
+//! is still down, fail to sync, then sync once it is up.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use doorstep_central::sqlite::UnitSource;
+use doorstep_central::{AppState, CentralStore, SqliteCentral, router};
+use doorstep_core::{Units, ValidationContext, validate};
+use doorstep_gen::Generator;
+use doorstep_store::{EnrollOutcome, FieldStore, InitOptions, PreparedBody};
+use doorstep_sync::{Client, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
+use serde_json::{Value, json};
+
+use crate::builtin_units::{UNITS_2023, UNITS_2023_SOURCE};
+use crate::cli::DemoArgs;
+use crate::lang::{Lang, Pick};
+use crate::{Outcome, UserError};
+
+/// One mobile team: where it works and what kind of visits it makes.
+struct Team {
+    dir: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    place: &'static str,
+    reasons: &'static [&'static str],
+}
+
+const TEAMS: [Team; 3] = [
+    Team {
+        dir: "field-home-visits",
+        name: "Tổ 1 – thăm hộ gia đình, Thành phố Thuận An",
+        unit: "725",
+        place: "home",
+        reasons: &["elderly", "disabled", "other"],
+    },
+    Team {
+        dir: "field-hospital",
+        name: "Tổ 2 – bệnh nhân nằm viện, Thành phố Thủ Dầu Một",
+        unit: "718",
+        place: "hospital",
+        reasons: &["bedridden", "elderly"],
+    },
+    Team {
+        dir: "field-factory",
+        name: "Tổ 3 – công nhân khu công nghiệp, Thành phố Dĩ An",
+        unit: "724",
+        place: "workplace",
+        reasons: &["worker", "temporary_resident"],
+    },
+];
+
+pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let l = |vi, en| lang.pick(vi, en);
+    let root = demo_dir(args.dir.as_deref(), lang)?;
+    let units = Units::from_csv(UNITS_2023).context("the built-in unit list")?;
+    let say = |text: String| {
+        if !args.json {
+            println!("{text}");
+        }
+    };
+    say(format!(
+        "{} {}",
+        l("Thư mục demo:", "Demo directory:"),
+        root.display()
+    ));
+
+    // 1. Three laptops, offline: records are validated and stored locally.
+    let mut stores = Vec::new();
+    for (i, team) in TEAMS.iter().enumerate() {
+        let dir = root.join(team.dir);
+        let mut store = FieldStore::init(
+            &dir,
+            &InitOptions {
+                device_name: team.name.to_owned(),
+                unit_code: team.unit.to_owned(),
+                units_csv: Some((UNITS_2023_SOURCE.to_owned(), UNITS_2023.to_vec())),
+            },
+            Utc::now(),
+        )?;
+        let stored = enroll_generated(&mut store, &units, team, args.records, i as u64 + 1)?;
+        say(format!(
+            "{}: {} {} ({})",
+            team.name,
+            stored,
+            l("hồ sơ đã lưu ngoại tuyến", "records stored offline"),
+            dir.display()
+        ));
+        stores.push(store);
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        // 2. Central is down: a sync attempt fails and every record stays queued.
+        let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot find a free loopback port")?;
+        let addr = probe.local_addr()?;
+        drop(probe);
+        let server = format!("http://{addr}");
+        let offline = SyncOptions {
+            retry: RetryPolicy {
+                base: Duration::from_millis(100),
+                cap: Duration::from_millis(200),
+                retries: 1,
+            },
+            ..SyncOptions::default()
+        };
+        let client = Client::new(&server, Duration::from_secs(30))?;
+        let first = sync_outbox(&mut stores[0], &client, &offline, &mut ()).await?;
+        say(format!(
+            "{} {server}: {} — {} {}",
+            l(
+                "Thử đồng bộ khi trung tâm chưa chạy",
+                "Sync attempt while central is down"
+            ),
+            first.error.as_deref().unwrap_or("?"),
+            first.outbox_after,
+            l("hồ sơ vẫn chờ gửi", "records still pending")
+        ));
+
+        // 3. Central comes up on that port with its embedded store.
+        let central = SqliteCentral::open_or_create(
+            &root.join("central"),
+            Some(UnitSource {
+                source: UNITS_2023_SOURCE.to_owned(),
+                csv: UNITS_2023.to_vec(),
+            }),
+            Utc::now(),
+        )?;
+        let central = Arc::new(central);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(AppState::new(Arc::clone(&central)));
+        let server_task = tokio::spawn(doorstep_central::http::serve(listener, app, async {
+            let _ = stop_rx.await;
+        }));
+        say(format!(
+            "{} {server}",
+            l("Trung tâm đã chạy tại", "Central is up at")
+        ));
+
+        // 4. The three laptops sync at the same time.
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for mut store in stores {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let report =
+                    sync_outbox(&mut store, &client, &SyncOptions::default(), &mut ()).await;
+                (store, report, t.elapsed())
+            }));
+        }
+        let mut summaries = Vec::new();
+        for (team, task) in TEAMS.iter().zip(tasks) {
+            let (store, report, took) = task.await.context("a sync task stopped")?;
+            let report: SyncReport = report?;
+            let st = store.status()?;
+            summaries.push(json!({
+                "device": team.name, "device_id": store.device().device_id,
+                "sent": report.records_sent, "accepted": report.accepted,
+                "duplicate": report.duplicate, "rejected": report.rejected,
+                "confirmed": st.by_status.iter().find(|s| s.0 == "confirmed").map_or(0, |s| s.1),
+                "pending": st.outbox, "batches": report.batches, "bytes_sent": report.bytes_sent,
+                "seconds": took.as_secs_f64(),
+            }));
+        }
+        let elapsed = started.elapsed();
+        let status = central.status().await?;
+        let _ = stop_tx.send(());
+        let _ = server_task.await;
+
+        if args.json {
+            println!(
+                "{}",
+                json!({"dir": root, "server": server, "devices": summaries, "central": status,
+                       "sync_seconds": elapsed.as_secs_f64()})
+            );
+            return anyhow::Ok(());
+        }
+        println!();
+        let rows: Vec<[String; 6]> = summaries
+            .iter()
+            .map(|s| {
+                [
+                    s["device"].as_str().unwrap_or_default().to_owned(),
+                    s["sent"].to_string(),
+                    s["accepted"].to_string(),
+                    s["confirmed"].to_string(),
+                    s["pending"].to_string(),
+                    format!("{:.2}", s["seconds"].as_f64().unwrap_or_default()),
+                ]
+            })
+            .collect();
+        let mut out = std::io::stdout().lock();
+        crate::table::write(
+            &mut out,
+            &[
+                l("thiết bị", "device"),
+                l("đã gửi", "sent"),
+                l("tiếp nhận", "accepted"),
+                l("đã xác nhận", "confirmed"),
+                l("còn chờ", "pending"),
+                l("giây", "seconds"),
+            ],
+            &rows,
+        )?;
+        drop(out);
+        println!();
+        println!(
+            "{}: {} {} ({} {:.2} s)",
+            l("Trung tâm", "Central"),
+            status.records,
+            l("hồ sơ", "records"),
+            l("đồng bộ trong", "synced in"),
+            elapsed.as_secs_f64()
+        );
+        for (kind, n) in &status.by_kind {
+            println!("  {kind}: {n}");
+        }
+        let gaps: usize = status.devices.iter().map(|d| d.gaps.len()).sum();
+        println!(
+            "  {}: {}, {}: {}",
+            l("thiết bị", "devices"),
+            status.devices.len(),
+            l("khoảng trống số thứ tự", "sequence gaps"),
+            gaps
+        );
+        println!(
+            "{} doorstep central status --data-dir {}",
+            l("Xem thêm:", "More:"),
+            root.join("central").display()
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// A new, empty directory for the demo.
+fn demo_dir(dir: Option<&Path>, lang: Lang) -> anyhow::Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!(
+            "doorstep-demo-{}",
+            Utc::now().format("%Y%m%d-%H%M%S-%3f")
+        )),
+    };
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(UserError(format!(
+            "--dir {}: {}",
+            dir.display(),
+            lang.pick(
+                "thư mục đã có dữ liệu; chọn một thư mục mới hoặc trống",
+                "the directory is not empty; choose a new or empty one"
+            )
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Generates `count` records for a team's kind of visits and enrolls them.
+fn enroll_generated(
+    store: &mut FieldStore,
+    units: &Units,
+    team: &Team,
+    count: u64,
+    seed: u64,
+) -> anyhow::Result<u64> {
+    let opts = crate::gen_cmd::options_for(units, team.unit, seed);
+    let generator = Generator::new(opts).map_err(|e| anyhow::anyhow!("cannot generate: {e}"))?;
+    let now = Utc::now();
+    let ctx = ValidationContext { units, now };
+    let mut stored = 0;
+    let mut batch = Vec::new();
+    for (i, mut record) in generator
+        .take(usize::try_from(count).unwrap_or(usize::MAX))
+        .enumerate()
+    {
+        if let Some(visit) = record.get_mut("visit").and_then(Value::as_object_mut) {
+            visit.insert("place".into(), team.place.into());
+            visit.insert("reason".into(), team.reasons[i % team.reasons.len()].into());
+        }
+        // The generator makes valid records; one that is not is skipped, not stored.
+        if let Ok(body) = validate(&record, &ctx) {
+            batch.push(PreparedBody::new(body));
+        }
+        if batch.len() == 1_000 {
+            stored += count_stored(&store.enroll(&std::mem::take(&mut batch), now)?);
+        }
+    }
+    stored += count_stored(&store.enroll(&batch, now)?);
+    Ok(stored)
+}
+
+fn count_stored(outcomes: &[EnrollOutcome]) -> u64 {
+    outcomes
+        .iter()
+        .filter(|o| matches!(o, EnrollOutcome::Stored { .. }))
+        .count() as u64
+}

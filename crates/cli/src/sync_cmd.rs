@@ -1,0 +1,228 @@
+//! `doorstep field sync` and `doorstep field sync-log`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+use doorstep_store::FieldStore;
+use doorstep_sync::{Client, Progress, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::{SyncArgs, SyncLogArgs};
+use crate::lang::{Lang, Pick};
+use crate::{Outcome, UserError};
+
+pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let server = check_server_url(&args.server, lang)?;
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    let opts = SyncOptions {
+        batch_records: args.batch_size.max(1),
+        retry: RetryPolicy {
+            retries: args.retries,
+            cap: Duration::from_secs(args.max_backoff.max(1)),
+            ..RetryPolicy::default()
+        },
+        ..SyncOptions::default()
+    };
+    let client = Client::new(&server, Duration::from_secs(args.timeout.max(1)))
+        .context("cannot set up the HTTP client")?;
+    let mut bar = Bar::new(
+        !args.no_progress && !args.json && std::io::stderr().is_terminal(),
+        lang,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = rt.block_on(sync_outbox(&mut store, &client, &opts, &mut bar))?;
+    bar.finish();
+    print_report(&report, args.json, lang);
+    if report.outbox_after == 0 {
+        Ok(Outcome::Ok)
+    } else {
+        Ok(Outcome::Failed)
+    }
+}
+
+/// A base URL the client can use: http(s), host, optional port.
+pub fn check_server_url(raw: &str, lang: Lang) -> Result<String, UserError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(UserError(format!(
+            "--server `{raw}`: {}",
+            lang.pick(
+                "cần một địa chỉ http:// hoặc https://, ví dụ http://127.0.0.1:8750",
+                "needs an http:// or https:// URL, e.g. http://127.0.0.1:8750"
+            )
+        ))),
+    }
+}
+
+fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
+    if as_json {
+        println!("{}", json!(r));
+        return;
+    }
+    let l = |vi, en| lang.pick(vi, en);
+    println!(
+        "{} {} ({} {}, {} {})",
+        l("Đồng bộ với", "Synced with"),
+        r.server,
+        r.batches,
+        l("lô", "batches"),
+        r.records_sent,
+        l("hồ sơ đã gửi", "records sent")
+    );
+    println!(
+        "  {}: {}  {}: {}  {}: {}  {}: {}",
+        l("tiếp nhận mới", "accepted"),
+        r.accepted,
+        l("đã có (trùng)", "duplicate"),
+        r.duplicate,
+        l("xung đột", "conflict"),
+        r.conflict,
+        l("không hợp lệ", "invalid"),
+        r.invalid
+    );
+    if r.rejected > 0 {
+        println!(
+            "  {} {} — {}",
+            r.rejected,
+            l("hồ sơ bị từ chối", "records rejected"),
+            l(
+                "xem `doorstep field list --status rejected` để biết lý do và lập hồ sơ đính chính",
+                "see `doorstep field list --status rejected` for the reasons, and enroll corrections"
+            )
+        );
+    }
+    if let Some(e) = &r.error {
+        println!("  {}: {e}", l("dừng vì lỗi", "stopped by an error"));
+    }
+    if r.outbox_after == 0 {
+        println!(
+            "  {}",
+            l(
+                "Hàng đợi trống: mọi hồ sơ đã được xử lý.",
+                "The queue is empty: every record was answered."
+            )
+        );
+    } else {
+        println!(
+            "  {}: {} — {}",
+            l("còn trong hàng đợi", "still queued"),
+            r.outbox_after,
+            l(
+                "chạy lại `doorstep field sync` khi có mạng",
+                "run `doorstep field sync` again when the network is back"
+            )
+        );
+    }
+}
+
+/// Progress bar on a terminal (records sent of the outbox).
+struct Bar {
+    bar: Option<ProgressBar>,
+    lang: Lang,
+}
+
+impl Bar {
+    fn new(show: bool, lang: Lang) -> Bar {
+        Bar {
+            bar: show.then(ProgressBar::hidden),
+            lang,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, outbox: u64) {
+        if let Some(bar) = &mut self.bar {
+            let b = ProgressBar::new(outbox);
+            b.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_message(self.lang.pick("đang gửi", "sending").to_owned());
+            *bar = b;
+        }
+    }
+
+    fn sent(&mut self, records: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(records);
+        }
+    }
+
+    fn retrying(&mut self, retry: u32, delay: Duration, why: &str) {
+        let text = format!(
+            "{} {retry} {} {:.1}s: {why}",
+            self.lang.pick("thử lại lần", "retry"),
+            self.lang.pick("sau", "in"),
+            delay.as_secs_f64()
+        );
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+pub fn log(args: SyncLogArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = FieldStore::open(&args.dir.data_dir)?;
+    let entries = store.sync_log(args.limit)?;
+    if args.json {
+        println!("{}", json!(entries));
+        return Ok(Outcome::Ok);
+    }
+    let l = |vi, en| lang.pick(vi, en);
+    let rows: Vec<[String; 6]> = entries
+        .iter()
+        .map(|e| {
+            let ev = &e.event;
+            [
+                e.at.clone(),
+                ev.event.as_str().to_owned(),
+                ev.server.clone(),
+                if ev.records > 0 {
+                    ev.records.to_string()
+                } else {
+                    String::new()
+                },
+                if ev.event == doorstep_store::SyncEventKind::BatchSent {
+                    format!(
+                        "{}/{}/{}/{}",
+                        ev.accepted, ev.duplicate, ev.conflict, ev.invalid
+                    )
+                } else {
+                    String::new()
+                },
+                ev.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    crate::table::write(
+        &mut out,
+        &[
+            l("thời điểm (UTC)", "at (UTC)"),
+            l("sự kiện", "event"),
+            l("máy chủ", "server"),
+            l("hồ sơ", "records"),
+            l("mới/trùng/xung đột/sai", "acc/dup/conf/inv"),
+            l("chi tiết", "detail"),
+        ],
+        &rows,
+    )?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,157 @@
+//! One HTTP exchange with an ingest node: post a batch, get its receipt.
+//! Classifies failures into "retry later" and "will never work".
+
+use std::time::Duration;
+
+use doorstep_wire::{
+    BATCHES_PATH, CLIENT_HEADER, HEALTH_PATH, Health, PROBLEM_JSON, Problem, Receipt,
+};
+
+/// Why a batch did not get a receipt.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No answer: refused or dropped connection, timeout, reset.
+    #[error("cannot reach {server}: {detail}")]
+    Network {
+        server: String,
+        /// The innermost cause ("Connection refused", "operation timed out").
+        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error body.
+    #[error("{server} refused the batch: {problem}")]
+    Problem { server: String, problem: Problem },
+    /// The server answered something that is not protocol v1.
+    #[error(
+        "{server} answered HTTP {status} with a body that is not a v1 receipt or problem: {detail}"
+    )]
+    Unexpected {
+        server: String,
+        status: u16,
+        detail: String,
+    },
+}
+
+impl SendError {
+    /// Whether sending the same batch again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SendError::Network { .. } => true,
+            SendError::Problem { problem, .. } => problem.is_retryable(),
+            SendError::Unexpected { status, .. } => {
+                *status >= 500 || *status == 429 || *status == 408
+            }
+        }
+    }
+}
+
+/// An HTTP client bound to one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// `server` is the base URL, e.g. `http://127.0.0.1:8750`.
+    pub fn new(server: &str, timeout: Duration) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .user_agent(concat!("doorstep/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            base: server.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /healthz`: is the server there, and who is it?
+    pub async fn health(&self) -> Result<Health, SendError> {
+        let resp = self
+            .http
+            .get(format!("{}{HEALTH_PATH}", self.base))
+            .send()
+            .await
+            .map_err(|source| self.network(source))?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|source| self.network(source))?;
+        serde_json::from_slice(&body).map_err(|e| SendError::Unexpected {
+            server: self.base.clone(),
+            status,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Posts one encoded batch (`body`, zstd-compressed when `zstd`).
+    /// Returns the receipt and its exact bytes.
+    pub async fn post_batch(
+        &self,
+        body: Vec<u8>,
+        zstd: bool,
+    ) -> Result<(Receipt, Vec<u8>), SendError> {
+        let mut req = self
+            .http
+            .post(format!("{}{BATCHES_PATH}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                CLIENT_HEADER,
+                concat!("doorstep/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(body);
+        if zstd {
+            req = req.header(reqwest::header::CONTENT_ENCODING, "zstd");
+        }
+        let resp = req.send().await.map_err(|source| self.network(source))?;
+        let status = resp.status().as_u16();
+        let is_problem = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+        let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
+        if status == 200 {
+            return match serde_json::from_slice::<Receipt>(&bytes) {
+                Ok(receipt) => Ok((receipt, bytes.to_vec())),
+                Err(e) => Err(SendError::Unexpected {
+                    server: self.base.clone(),
+                    status,
+                    detail: e.to_string(),
+                }),
+            };
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) if is_problem || problem.status == status => Err(SendError::Problem {
+                server: self.base.clone(),
+                problem,
+            }),
+            _ => Err(SendError::Unexpected {
+                server: self.base.clone(),
+                status,
+                detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+
+    fn network(&self, source: reqwest::Error) -> SendError {
+        let mut detail = source.to_string();
+        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&source);
+        while let Some(c) = cause {
+            detail = c.to_string();
+            cause = c.source();
+        }
+        if source.is_timeout() {
+            detail = format!("timed out ({detail})");
+        }
+        SendError::Network {
+            server: self.base.clone(),
+            detail,
+            source,
+        }
+    }
+}

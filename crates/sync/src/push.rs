@@ -1,0 +1,335 @@
+//! Pushing the outbox: read a page of records from SQLite, send it as one
+//! batch (retrying), store the receipt and apply it in one transaction,
+//! move on. Memory holds one batch at a time, whatever the backlog.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use doorstep_store::{
+    Ack, FieldStore, OutboxItem, ReceiptToStore, StoreError, SyncEvent, SyncEventKind,
+};
+use doorstep_wire::{
+    Batch, BatchRecord, MAX_BATCH_RECORDS, NodeRole, Outcome, PROTOCOL_VERSION, Receipt, Sender,
+};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::backoff::RetryPolicy;
+use crate::client::{Client, SendError};
+
+/// Records per batch unless told otherwise.
+pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
+
+/// How to sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub batch_records: usize,
+    pub retry: RetryPolicy,
+    /// zstd level for request bodies (0: send uncompressed).
+    pub zstd_level: i32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch_records: DEFAULT_BATCH_RECORDS,
+            retry: RetryPolicy::default(),
+            zstd_level: 3,
+        }
+    }
+}
+
+/// What one sync run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncReport {
+    pub session_id: Uuid,
+    pub server: String,
+    /// Records in the outbox when the run started.
+    pub outbox_before: u64,
+    /// Records still in the outbox at the end.
+    pub outbox_after: u64,
+    pub batches: u64,
+    pub records_sent: u64,
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub conflict: u64,
+    pub invalid: u64,
+    /// Records whose outcome this build does not know (left queued).
+    pub unknown: u64,
+    pub confirmed: u64,
+    pub held: u64,
+    pub rejected: u64,
+    pub bytes_sent: u64,
+    pub retries: u64,
+    /// Why the run stopped early, if it did.
+    pub error: Option<String>,
+}
+
+/// Progress callbacks for a terminal progress bar.
+pub trait Progress {
+    fn start(&mut self, _outbox: u64) {}
+    fn sent(&mut self, _records: u64) {}
+    fn retrying(&mut self, _retry: u32, _delay: Duration, _why: &str) {}
+}
+
+/// No progress display.
+impl Progress for () {}
+
+/// Why a sync run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] Box<SendError>),
+    #[error("the receipt from {server} does not match the batch sent: {detail}")]
+    BadReceipt { server: String, detail: String },
+    #[error("cannot encode a batch: {0}")]
+    Encode(String),
+}
+
+/// Pushes the whole outbox of `store` to `client`'s server. Returns a
+/// report when the run went to the end or stopped on a delivery failure
+/// (see [`SyncReport::error`]); an `Err` only for local failures (store).
+pub async fn sync_outbox(
+    store: &mut FieldStore,
+    client: &Client,
+    opts: &SyncOptions,
+    progress: &mut (dyn Progress + Send),
+) -> Result<SyncReport, StoreError> {
+    let session_id = Uuid::now_v7();
+    let server = client.server().to_owned();
+    let outbox_before = store.status()?.outbox;
+    let mut report = SyncReport {
+        session_id,
+        server: server.clone(),
+        outbox_before,
+        ..SyncReport::default()
+    };
+    progress.start(outbox_before);
+    store.log_sync_event(
+        &SyncEvent::new(session_id, SyncEventKind::SessionStarted, &server),
+        Utc::now(),
+    )?;
+    let sender = Sender {
+        node_id: store.device().device_id,
+        role: NodeRole::Field,
+        name: Some(store.device().device_name.clone()),
+        client_version: concat!("doorstep/", env!("CARGO_PKG_VERSION")).to_owned(),
+    };
+    let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
+    let mut after_seq = 0;
+    loop {
+        let items = store.outbox(after_seq, per_batch as u64)?;
+        let Some(last) = items.last() else { break };
+        after_seq = last.device_seq;
+        match send_batch(
+            store,
+            client,
+            opts,
+            &sender,
+            session_id,
+            &items,
+            &mut report,
+            progress,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(SyncError::Store(e)) => return Err(e),
+            Err(e) => {
+                report.error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    report.outbox_after = store.status()?.outbox;
+    let mut done = SyncEvent::new(session_id, SyncEventKind::SessionFinished, &server);
+    done.records = report.records_sent;
+    done.accepted = report.accepted;
+    done.duplicate = report.duplicate;
+    done.conflict = report.conflict;
+    done.invalid = report.invalid;
+    done.bytes_sent = report.bytes_sent;
+    done.detail = Some(match &report.error {
+        Some(e) => format!("stopped: {e}; {} records still queued", report.outbox_after),
+        None => format!("{} records still queued", report.outbox_after),
+    });
+    store.log_sync_event(&done, Utc::now())?;
+    Ok(report)
+}
+
+/// Sends one page of the outbox until it has a receipt, then applies it.
+#[allow(clippy::too_many_arguments)]
+async fn send_batch(
+    store: &mut FieldStore,
+    client: &Client,
+    opts: &SyncOptions,
+    sender: &Sender,
+    session_id: Uuid,
+    items: &[OutboxItem],
+    report: &mut SyncReport,
+    progress: &mut (dyn Progress + Send),
+) -> Result<(), SyncError> {
+    let batch_id = Uuid::now_v7();
+    let body = encode_batch(batch_id, session_id, sender, items, opts.zstd_level)?;
+    let bytes = body.len() as u64;
+    let ids: Vec<Uuid> = items.iter().map(|i| i.record_id).collect();
+    let mut retry = 0;
+    let (receipt, raw) = loop {
+        report.bytes_sent += bytes;
+        match client.post_batch(body.clone(), opts.zstd_level > 0).await {
+            Ok(ok) => break ok,
+            Err(e) => {
+                let retryable = e.is_retryable();
+                let mut ev =
+                    SyncEvent::new(session_id, SyncEventKind::BatchFailed, client.server());
+                ev.batch_id = Some(batch_id);
+                ev.records = items.len() as u64;
+                ev.bytes_sent = bytes;
+                ev.detail = Some(e.to_string());
+                store.record_failed_attempt(&ids, &ev, Utc::now())?;
+                if !retryable || retry >= opts.retry.retries {
+                    return Err(Box::new(e).into());
+                }
+                retry += 1;
+                report.retries += 1;
+                let delay = opts.retry.delay(retry);
+                tracing::info!(retry, ?delay, error = %e, "batch not delivered; retrying");
+                progress.retrying(retry, delay, &e.to_string());
+                tokio::time::sleep(delay).await;
+            }
+        }
+    };
+    let acks =
+        check_receipt(&receipt, batch_id, items).map_err(|detail| SyncError::BadReceipt {
+            server: client.server().to_owned(),
+            detail,
+        })?;
+    let mut ev = SyncEvent::new(session_id, SyncEventKind::BatchSent, client.server());
+    ev.batch_id = Some(batch_id);
+    ev.records = items.len() as u64;
+    ev.accepted = receipt.counts.accepted;
+    ev.duplicate = receipt.counts.duplicate;
+    ev.conflict = receipt.counts.conflict;
+    ev.invalid = receipt.counts.invalid;
+    ev.bytes_sent = bytes;
+    // Receipts are kept compressed: they are mostly IDs and hashes.
+    let stored = zstd::bulk::compress(&raw, 3).map_err(|e| SyncError::Encode(e.to_string()))?;
+    let counts = store.apply_receipt(
+        &ReceiptToStore {
+            batch_id,
+            session_id,
+            issuer_id: receipt.issuer.node_id,
+            issuer_role: receipt.issuer.role.as_str(),
+            received_at: &receipt.received_at,
+            encoding: "zstd",
+            body: &stored,
+        },
+        &acks,
+        &ev,
+        Utc::now(),
+    )?;
+    report.batches += 1;
+    report.records_sent += items.len() as u64;
+    report.accepted += receipt.counts.accepted;
+    report.duplicate += receipt.counts.duplicate;
+    report.conflict += receipt.counts.conflict;
+    report.invalid += receipt.counts.invalid;
+    report.unknown += receipt
+        .records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Unknown)
+        .count() as u64;
+    report.confirmed += counts.confirmed;
+    report.held += counts.held;
+    report.rejected += counts.rejected;
+    progress.sent(items.len() as u64);
+    Ok(())
+}
+
+/// The request body of one batch: canonical records embedded verbatim.
+fn encode_batch(
+    batch_id: Uuid,
+    session_id: Uuid,
+    sender: &Sender,
+    items: &[OutboxItem],
+    zstd_level: i32,
+) -> Result<Vec<u8>, SyncError> {
+    let mut records = Vec::with_capacity(items.len());
+    for item in items {
+        let text = String::from_utf8(item.canonical.clone())
+            .map_err(|_| SyncError::Encode(format!("record #{} is not UTF-8", item.device_seq)))?;
+        let record = RawValue::from_string(text)
+            .map_err(|e| SyncError::Encode(format!("record #{}: {e}", item.device_seq)))?;
+        records.push(BatchRecord {
+            content_hash: item.content_hash.to_hex(),
+            record,
+        });
+    }
+    let batch = Batch {
+        protocol: PROTOCOL_VERSION,
+        batch_id,
+        session_id,
+        sender: sender.clone(),
+        records,
+    };
+    let json = serde_json::to_vec(&batch).map_err(|e| SyncError::Encode(e.to_string()))?;
+    if zstd_level == 0 {
+        return Ok(json);
+    }
+    zstd::bulk::compress(&json, zstd_level).map_err(|e| SyncError::Encode(e.to_string()))
+}
+
+/// Checks that `receipt` answers the batch sent, line by line, and turns
+/// it into acknowledgements. A receipt that does not match is not applied.
+fn check_receipt(
+    receipt: &Receipt,
+    batch_id: Uuid,
+    items: &[OutboxItem],
+) -> Result<Vec<(Uuid, Ack)>, String> {
+    if receipt.batch_id != batch_id {
+        return Err(format!(
+            "receipt for batch {}, sent batch {batch_id}",
+            receipt.batch_id
+        ));
+    }
+    if receipt.records.len() != items.len() {
+        return Err(format!(
+            "{} receipt lines for {} records",
+            receipt.records.len(),
+            items.len()
+        ));
+    }
+    let mut acks = Vec::with_capacity(items.len());
+    for (i, (line, item)) in receipt.records.iter().zip(items).enumerate() {
+        if line.index as usize != i || line.content_hash != item.content_hash.to_hex() {
+            return Err(format!(
+                "line {i} does not answer record #{}",
+                item.device_seq
+            ));
+        }
+        if line.record_id.is_some_and(|id| id != item.record_id) {
+            return Err(format!("line {i} names another record ID"));
+        }
+        let ack = match line.outcome {
+            Outcome::Accepted | Outcome::Duplicate => match receipt.issuer.role {
+                NodeRole::Central => Ack::Confirmed,
+                NodeRole::Station | NodeRole::Field => Ack::Held {
+                    by: receipt.issuer.node_id.to_string(),
+                },
+            },
+            Outcome::Conflict | Outcome::Invalid => Ack::Rejected {
+                code: line
+                    .code
+                    .clone()
+                    .unwrap_or_else(|| line.outcome.as_str().to_owned()),
+                reason: line.reason.clone().unwrap_or_default(),
+                reason_vi: line.reason_vi.clone().unwrap_or_default(),
+            },
+            Outcome::Unknown => continue,
+        };
+        acks.push((item.record_id, ack));
+    }
+    Ok(acks)
+}
