@@ -99,40 +99,49 @@ pub fn check_one(
             Vec::new(),
         ));
     }
-    match recheck(bytes, &claimed, ctx) {
-        Ok(rec) => {
-            if let Some(sender) = sender_device
-                && sender != rec.device_id
-            {
-                let mut r = refused(
-                    record,
-                    Some(false),
-                    "record.foreign_device",
-                    format!(
-                        "the record was enrolled by device {}, not by the sending device {sender}; a laptop sends only its own records",
-                        rec.device_id
-                    ),
-                    format!(
-                        "hồ sơ do thiết bị {} tạo, không phải thiết bị gửi {sender}; máy chỉ được gửi hồ sơ của chính mình",
-                        rec.device_id
-                    ),
-                    Vec::new(),
-                );
-                r.record_id = Some(rec.record_id);
-                r.device_id = Some(rec.device_id);
-                r.device_seq = Some(rec.device_seq);
-                return Incoming::Invalid(r);
-            }
-            Incoming::Valid(CheckedRecord {
-                content_hash: claimed,
-                record_id: rec.record_id,
-                device_id: rec.device_id,
-                device_seq: rec.device_seq,
-                kind: rec.body.kind,
-                enrolled_at: doorstep_core::canonical::format_utc_millis(&rec.enrolled_at),
-                canonical: bytes.to_vec(),
-            })
-        }
+    let result = recheck(bytes, &claimed, ctx);
+    let ids = match &result {
+        Ok(rec) => Some((rec.record_id, rec.device_id, rec.device_seq)),
+        Err(_) => decode_ids(bytes),
+    };
+    // Whose record it is comes first: a laptop sends only its own records,
+    // valid or not, and never speaks for another device's sequence.
+    if let (Some(sender), Some((_, device, _))) = (sender_device, ids)
+        && sender != device
+    {
+        return Incoming::Invalid(refused(
+            record,
+            None,
+            "record.foreign_device",
+            format!(
+                "the record was enrolled by device {device}, not by the sending device {sender}; a laptop sends only its own records"
+            ),
+            format!(
+                "hồ sơ do thiết bị {device} tạo, không phải thiết bị gửi {sender}; máy chỉ được gửi hồ sơ của chính mình"
+            ),
+            Vec::new(),
+        ));
+    }
+    if let Some((_, _, 0)) = ids {
+        return Incoming::Invalid(refused(
+            record,
+            None,
+            "record.bad_sequence",
+            "device_seq starts at 1; 0 is never a device's sequence number".into(),
+            "số thứ tự của thiết bị bắt đầu từ 1".into(),
+            Vec::new(),
+        ));
+    }
+    match result {
+        Ok(rec) => Incoming::Valid(CheckedRecord {
+            content_hash: claimed,
+            record_id: rec.record_id,
+            device_id: rec.device_id,
+            device_seq: rec.device_seq,
+            kind: rec.body.kind,
+            enrolled_at: doorstep_core::canonical::format_utc_millis(&rec.enrolled_at),
+            canonical: bytes.to_vec(),
+        }),
         Err(e) => {
             let seen = matches!(e, RecheckError::Invalid(_) | RecheckError::NotClean);
             let violations = e

@@ -264,7 +264,8 @@ async fn read_body(body: Body) -> Result<Bytes, ProblemResponse> {
         .await
         .map_err(|e| {
             // The length limit is the only failure a client causes on purpose;
-            // anything else is a broken connection (the client retries).
+            // anything else is a broken upload, which the client sees as a
+            // network error and retries.
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util_limit::LengthLimitError>());
             if too_large || e.to_string().contains("length limit") {

@@ -252,6 +252,23 @@ impl SqliteCentral {
                         violations: Vec::new(),
                     }
                 }
+                Incoming::Invalid(refused) if held_as_is(&tx, refused).map_err(err)? => {
+                    // Held already, byte for byte: the rules central checks
+                    // against may have changed since (unit list), but the
+                    // record was accepted then and is not refused now.
+                    RecordReceipt {
+                        index,
+                        record_id: refused.record_id,
+                        device_id: refused.device_id,
+                        device_seq: refused.device_seq,
+                        content_hash: refused.content_hash.clone(),
+                        outcome: Outcome::Duplicate,
+                        code: None,
+                        reason: None,
+                        reason_vi: None,
+                        violations: Vec::new(),
+                    }
+                }
                 Incoming::Invalid(refused) => {
                     insert_refusal(
                         &tx,
@@ -567,6 +584,20 @@ fn apply_valid(
         relayed_by,
     ])?;
     Ok((Outcome::Accepted, None))
+}
+
+/// Whether a record refused by the checks is one central already holds
+/// with exactly these bytes (only for records that decoded and hashed
+/// correctly: their content broke a rule).
+fn held_as_is(tx: &Transaction<'_>, r: &Refused) -> rusqlite::Result<bool> {
+    let (true, Some(id)) = (r.seq_seen, r.record_id) else {
+        return Ok(false);
+    };
+    let held: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT content_hash FROM records WHERE record_id = ?1")?
+        .query_row([id.to_string()], |row| row.get(0))
+        .optional()?;
+    Ok(held.is_some_and(|h| hex::encode(h) == r.content_hash))
 }
 
 fn insert_refusal(

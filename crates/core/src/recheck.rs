@@ -61,6 +61,12 @@ impl RecheckError {
 
 /// Checks one received record. `claimed` is the content hash sent beside
 /// the bytes.
+///
+/// The clock of the rules ("not in the future") is the later of the
+/// receiver's `ctx.now` and the record's own `enrolled_at`: a receiver never
+/// refuses, because its clock is behind the laptop's, a record the laptop
+/// rightly accepted, and a record that passes once passes whenever it is
+/// checked again.
 pub fn recheck(
     bytes: &[u8],
     claimed: &ContentHash,
@@ -77,7 +83,11 @@ pub fn recheck(
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| RecheckError::NotCanonical(CanonicalError::Shape(e)))?;
     let body = doc.get("body").unwrap_or(&Value::Null);
-    let cleaned = validate(body, ctx).map_err(RecheckError::Invalid)?;
+    let ctx = ValidationContext {
+        units: ctx.units,
+        now: ctx.now.max(record.enrolled_at),
+    };
+    let cleaned = validate(body, &ctx).map_err(RecheckError::Invalid)?;
     if cleaned != record.body {
         return Err(RecheckError::NotClean);
     }

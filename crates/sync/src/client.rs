@@ -21,7 +21,12 @@ pub enum SendError {
     },
     /// The server answered with an error body.
     #[error("{server} refused the batch: {problem}")]
-    Problem { server: String, problem: Problem },
+    Problem {
+        server: String,
+        /// The HTTP status of the answer (decides retrying, whatever the body says).
+        status: u16,
+        problem: Problem,
+    },
     /// The server answered something that is not protocol v1.
     #[error(
         "{server} answered HTTP {status} with a body that is not a v1 receipt or problem: {detail}"
@@ -128,6 +133,7 @@ impl Client {
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) if is_problem || problem.status == status => Err(SendError::Problem {
                 server: self.base.clone(),
+                status,
                 problem,
             }),
             _ => Err(SendError::Unexpected {

@@ -216,7 +216,9 @@ pub struct Receipt {
     pub protocol: u32,
     pub batch_id: Uuid,
     pub issuer: Issuer,
-    /// When the receiver committed the batch (UTC, RFC 3339, milliseconds).
+    /// When the receiver received the batch and began checking it (UTC,
+    /// RFC 3339, milliseconds); the batch is committed before the receipt
+    /// is sent.
     pub received_at: String,
     pub counts: OutcomeCounts,
     /// One entry per record of the batch, in the batch's order.
