@@ -208,6 +208,8 @@ pub struct RecordSummary {
     pub held_by: Option<String>,
     pub reject_code: Option<String>,
     pub reject_reason: Option<String>,
+    /// The refusal reason in Vietnamese, for officers.
+    pub reject_reason_vi: Option<String>,
     pub attempts: u64,
     pub last_error: Option<String>,
 }
@@ -226,8 +228,6 @@ pub struct ListFilter {
 pub struct StatusReport {
     pub device: DeviceInfo,
     pub total: u64,
-    /// The refusal reason in Vietnamese, for officers.
-    pub reject_reason_vi: Option<String>,
     pub by_status: Vec<(String, u64)>,
     pub by_kind: Vec<(String, u64)>,
     pub outbox: u64,
@@ -590,6 +590,7 @@ impl FieldStore {
                         r.get::<_, Option<String>>(12)?,
                         r.get::<_, i64>(13)?,
                         r.get::<_, Option<String>>(14)?,
+                        r.get::<_, Option<String>>(15)?,
                     ),
                 ))
             })
@@ -619,6 +620,7 @@ impl FieldStore {
                 held_by,
                 reject_code,
                 reject_reason,
+                reject_reason_vi,
                 attempts: u64::try_from(attempts).unwrap_or(0),
                 last_error,
             });
@@ -629,7 +631,6 @@ impl FieldStore {
 
     /// Counts by state and kind, and the last record time.
     pub fn status(&self) -> Result<StatusReport, StoreError> {
-                        r.get::<_, Option<String>>(15)?,
         let err = self.err();
         let count_by = |col: &str| -> Result<Vec<(String, u64)>, StoreError> {
             let mut stmt = self
@@ -659,7 +660,6 @@ impl FieldStore {
             .conn
             .query_row(
                 "SELECT COUNT(*), (SELECT COUNT(*) FROM outbox), MAX(enrolled_at) FROM records",
-                reject_reason_vi,
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
