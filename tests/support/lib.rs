@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod server;
+pub use server::{Server, free_port};
+
 /// File name of the store inside a data directory (as in doorstep-store).
 pub const DB_FILE: &str = "field.sqlite3";
 

@@ -171,8 +171,15 @@ pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
                     short(by)
                 ));
             }
-            if let Some(reason) = &r.reject_reason {
+            let reason = match lang {
+                Lang::Vi => r.reject_reason_vi.as_ref().or(r.reject_reason.as_ref()),
+                Lang::En => r.reject_reason.as_ref(),
+            };
+            if let Some(reason) = reason.filter(|t| !t.is_empty()) {
                 status.push_str(&format!(": {reason}"));
+            }
+            if let Some(code) = &r.reject_code {
+                status.push_str(&format!(" [{code}]"));
             }
             [
                 r.device_seq.to_string(),

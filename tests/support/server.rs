@@ -1,0 +1,143 @@
+//! Server processes for the end-to-end tests: `doorstep central serve`
+//! (and later stations) on loopback, killed when the guard is dropped so a
+//! failing test never leaks a process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{doorstep, units_csv};
+
+/// How long a server may take to print its address.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running server process.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+}
+
+/// A loopback port that was free a moment ago (for a server that must
+/// come back on the same address after a restart).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("local address").port()
+}
+
+impl Server {
+    /// `doorstep central serve` on `127.0.0.1:port` (0: any free port)
+    /// with the repository's 2023 unit list.
+    pub fn central(data_dir: &Path, port: u16) -> Server {
+        Self::central_with_units(data_dir, port, Some(&units_csv()))
+    }
+
+    /// Like [`Server::central`], with another unit list (None: the
+    /// built-in 63 provinces).
+    pub fn central_with_units(data_dir: &Path, port: u16, units: Option<&Path>) -> Server {
+        let mut args = vec![
+            "--lang".to_owned(),
+            "en".to_owned(),
+            "central".to_owned(),
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+        ];
+        if let Some(u) = units {
+            args.push("--units".to_owned());
+            args.push(u.display().to_string());
+        }
+        Self::start(data_dir, args)
+    }
+
+    fn start(data_dir: &Path, args: Vec<String>) -> Server {
+        let mut child = doorstep()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(START_DEADLINE) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("server `{}` did not start: {status:?}", args.join(" "));
+            }
+        };
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line}"))
+            .trim()
+            .to_owned();
+        Server {
+            child: Some(child),
+            url,
+            data_dir: data_dir.to_path_buf(),
+            args,
+        }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in the URL")
+    }
+
+    /// SIGKILL (no graceful shutdown) and wait for the process to go.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the same server again (same arguments, same port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut args = self.args.clone();
+        if let Some(pos) = args.iter().position(|a| a == "--listen") {
+            args[pos + 1] = format!("127.0.0.1:{}", self.port());
+        }
+        // The port was just released; retry briefly if the kernel has not
+        // let go of it yet.
+        for attempt in 0..50 {
+            let try_start = std::panic::catch_unwind(|| Self::start(&self.data_dir, args.clone()));
+            match try_start {
+                Ok(server) => {
+                    *self = server;
+                    return;
+                }
+                Err(_) if attempt < 49 => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
