@@ -9,14 +9,31 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 /// NFC input ("Nguyễn") give the same result.
 pub fn clean(input: &str) -> String {
     // Fast path: most input is already NFC (the quick check answers
-    // without normalising) with single spaces.
-    if is_nfc_quick(input.chars()) == IsNormalized::Yes {
+    // without normalising) with single spaces. Text made only of ASCII and
+    // precomposed Vietnamese letters is NFC without looking anything up.
+    if input
+        .chars()
+        .all(|c| c.is_ascii() || is_vietnamese_letter(c))
+        || is_nfc_quick(input.chars()) == IsNormalized::Yes
+    {
         if is_tidy(input) {
             return input.to_owned();
         }
         return collapse(input.chars(), input.len());
     }
     collapse(input.nfc(), input.len())
+}
+
+/// A precomposed letter of the Vietnamese alphabet (with its tone mark), in
+/// upper or lower case, outside ASCII: each is alphabetic, is its own NFC
+/// form and has combining class 0 (checked for every one by a test), so
+/// text made of these and ASCII needs no Unicode table look-ups.
+fn is_vietnamese_letter(c: char) -> bool {
+    matches!(c,
+        'À'..='Ã' | 'È'..='Ê' | 'Ì' | 'Í' | 'Ò'..='Õ' | 'Ù' | 'Ú' | 'Ý'
+        | 'à'..='ã' | 'è'..='ê' | 'ì' | 'í' | 'ò'..='õ' | 'ù' | 'ú' | 'ý'
+        | 'Ă' | 'ă' | 'Đ' | 'đ' | 'Ĩ' | 'ĩ' | 'Ũ' | 'ũ' | 'Ơ' | 'ơ' | 'Ư' | 'ư'
+        | '\u{1EA0}'..='\u{1EF9}')
 }
 
 /// No leading, trailing or repeated whitespace and no whitespace but ' '.
@@ -75,12 +92,12 @@ pub fn check_name(cleaned: &str) -> Result<(), NameProblem> {
     if cleaned.is_empty() {
         return Err(NameProblem::Empty);
     }
-    if cleaned.chars().count() > MAX_NAME_CHARS {
+    if cleaned.len() > MAX_NAME_CHARS && cleaned.chars().count() > MAX_NAME_CHARS {
         return Err(NameProblem::TooLong);
     }
     let mut letters = 0usize;
     for c in cleaned.chars() {
-        if c.is_alphabetic() {
+        if c.is_ascii_alphabetic() || is_vietnamese_letter(c) || c.is_alphabetic() {
             letters += 1;
         } else if !(is_combining_mark(c) || c == ' ' || c == '\'' || c == '\u{2019}' || c == '-') {
             return Err(NameProblem::InvalidCharacter(c));
@@ -129,6 +146,22 @@ mod tests {
         assert_ne!(nfc, nfd);
         assert_eq!(clean(&nfd), nfc);
         assert_eq!(clean(nfc), nfc);
+    }
+
+    #[test]
+    fn vietnamese_letters_are_nfc_letters_without_combining_class() {
+        use unicode_normalization::char::canonical_combining_class;
+        let all: Vec<char> = ('\u{80}'..='\u{1FFF}')
+            .filter(|&c| is_vietnamese_letter(c))
+            .collect();
+        // 32 in Latin-1, 12 in Latin Extended-A/B, 90 from U+1EA0.
+        assert_eq!(all.len(), 134);
+        for c in all {
+            assert!(c.is_alphabetic(), "{c}");
+            assert_eq!(canonical_combining_class(c), 0, "{c}");
+            assert_eq!(is_nfc_quick(std::iter::once(c)), IsNormalized::Yes, "{c}");
+            assert_eq!(std::iter::once(c).nfc().collect::<String>(), c.to_string());
+        }
     }
 
     #[test]

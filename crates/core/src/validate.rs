@@ -3,7 +3,9 @@
 //! with its JSON path. Correct, complete, clean, live.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, SubsecRound, Timelike, Utc};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
 use crate::personal_id::{self, PersonalIdProblem};
@@ -39,6 +41,38 @@ pub struct ValidationContext<'a> {
 
 /// Validates and cleans one record given as JSON.
 pub fn validate(input: &Value, ctx: &ValidationContext<'_>) -> Result<RecordBody, Vec<Violation>> {
+    check(input, ctx)
+}
+
+/// Why [`validate_text`] refused a record: the text is not JSON, or the
+/// record breaks rules.
+#[derive(Debug)]
+pub enum TextError {
+    Syntax(serde_json::Error),
+    Invalid(Vec<Violation>),
+}
+
+/// Validates one record given as JSON text; the same result as parsing it
+/// into a [`Value`] and calling [`validate`], faster for valid records.
+///
+/// The record is first read into a light tree that borrows its strings
+/// from `text` (no map or string allocations) and checked by the same
+/// rules; only if that finds a problem is the text parsed again into a
+/// [`Value`] and validated as before, so invalid records are explained
+/// exactly as [`validate`] explains them.
+pub fn validate_text(text: &str, ctx: &ValidationContext<'_>) -> Result<RecordBody, TextError> {
+    if let Ok(light) = serde_json::from_str::<Light<'_>>(text)
+        && let Ok(body) = check(&light, ctx)
+    {
+        return Ok(body);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Err(e) => Err(TextError::Syntax(e)),
+        Ok(value) => validate(&value, ctx).map_err(TextError::Invalid),
+    }
+}
+
+fn check<V: Json>(input: &V, ctx: &ValidationContext<'_>) -> Result<RecordBody, Vec<Violation>> {
     let mut v = Validator {
         ctx,
         out: Vec::new(),
@@ -91,9 +125,241 @@ struct Validator<'c, 'u> {
     out: Vec<Violation>,
 }
 
+/// What the rules need from a parsed JSON value: implemented by
+/// serde_json's [`Value`] and by [`Light`].
+trait Json: Sized + std::fmt::Display {
+    type Map: JsonMap<Self>;
+    fn as_object(&self) -> Option<&Self::Map>;
+    fn as_array(&self) -> Option<&[Self]>;
+    fn as_str(&self) -> Option<&str>;
+    fn as_bool(&self) -> Option<bool>;
+    fn as_u64(&self) -> Option<u64>;
+    fn is_null(&self) -> bool;
+    /// English and Vietnamese names of the value's JSON type.
+    fn type_names(&self) -> (&'static str, &'static str);
+}
+
+trait JsonMap<V> {
+    /// The value of `key` (the last one, if the key is repeated).
+    fn get(&self, key: &str) -> Option<&V>;
+    fn keys(&self) -> impl Iterator<Item = &str>;
+}
+
+impl Json for Value {
+    type Map = Map<String, Value>;
+    fn as_object(&self) -> Option<&Self::Map> {
+        Value::as_object(self)
+    }
+    fn as_array(&self) -> Option<&[Self]> {
+        Value::as_array(self).map(Vec::as_slice)
+    }
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
+    }
+    fn as_bool(&self) -> Option<bool> {
+        Value::as_bool(self)
+    }
+    fn as_u64(&self) -> Option<u64> {
+        Value::as_u64(self)
+    }
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+    fn type_names(&self) -> (&'static str, &'static str) {
+        (type_name(self), type_name_vi(self))
+    }
+}
+
+impl JsonMap<Value> for Map<String, Value> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Map::get(self, key)
+    }
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        Map::keys(self).map(String::as_str)
+    }
+}
+
+/// A JSON value whose strings borrow from the input text when they can
+/// (no escapes), with objects as lists of members: what validating a good
+/// record needs, without the allocations of a [`Value`] tree.
+#[derive(Debug, Clone, PartialEq)]
+enum Light<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Light<'a>>),
+    Object(Members<'a>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Members<'a>(Vec<(Cow<'a, str>, Light<'a>)>);
+
+impl<'a> Json for Light<'a> {
+    type Map = Members<'a>;
+    fn as_object(&self) -> Option<&Self::Map> {
+        match self {
+            Light::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+    fn as_array(&self) -> Option<&[Self]> {
+        match self {
+            Light::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Light::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Light::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_u64(&self) -> Option<u64> {
+        match self {
+            Light::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Light::Null)
+    }
+    fn type_names(&self) -> (&'static str, &'static str) {
+        let (en, vi) = match self {
+            Light::Null => ("null", "null"),
+            Light::Bool(_) => ("a boolean", "giá trị đúng/sai"),
+            Light::Number(_) => ("a number", "một số"),
+            Light::String(_) => ("a string", "một chuỗi"),
+            Light::Array(_) => ("an array", "một danh sách"),
+            Light::Object(_) => ("an object", "một đối tượng"),
+        };
+        (en, vi)
+    }
+}
+
+impl<'a> JsonMap<Light<'a>> for Members<'a> {
+    fn get(&self, key: &str) -> Option<&Light<'a>> {
+        // serde_json keeps the last of repeated keys: so does this.
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_ref())
+    }
+}
+
+/// Only ever shown for a record that is then validated again as a
+/// [`Value`] (whose text is what the officer sees): a short form suffices.
+impl std::fmt::Display for Light<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Light::Null => f.write_str("null"),
+            Light::Bool(b) => write!(f, "{b}"),
+            Light::Number(n) => write!(f, "{n}"),
+            Light::String(s) => write!(f, "{:?}", s.as_ref()),
+            Light::Array(_) => f.write_str("[...]"),
+            Light::Object(_) => f.write_str("{...}"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Light<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LightVisitor)
+    }
+}
+
+struct LightVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LightVisitor {
+    type Value = Light<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Light::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Light::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Light::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // As serde_json's Value: a non-finite number becomes null.
+        Ok(Number::from_f64(v).map_or(Light::Null, Light::Number))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Light::String(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Light::String(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Light::String(Cow::Owned(v)))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Light::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Light::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Light::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(8);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            members.push((key.0, map.next_value()?));
+        }
+        Ok(Light::Object(Members(members)))
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
 /// A JSON object being read, with its path.
-struct Obj<'v> {
-    map: &'v Map<String, Value>,
+struct Obj<'v, V: Json + 'v> {
+    map: &'v V::Map,
     path: String,
 }
 
@@ -121,7 +387,7 @@ impl From<JPath<'_>> for String {
     }
 }
 
-impl<'v> Obj<'v> {
+impl<'v, V: Json + 'v> Obj<'v, V> {
     fn at(&self, key: &str) -> String {
         format!("{}.{}", self.path, key)
     }
@@ -134,7 +400,7 @@ impl<'v> Obj<'v> {
     }
 
     /// The value of `key`, treating JSON null as absent.
-    fn get(&self, key: &str) -> Option<&'v Value> {
+    fn get(&self, key: &str) -> Option<&'v V> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 }
@@ -150,16 +416,19 @@ impl Validator<'_, '_> {
         self.out.push(Violation::new(path, code, en, vi));
     }
 
-    fn object<'v>(&mut self, value: &'v Value, path: String, allowed: &[&str]) -> Option<Obj<'v>> {
+    fn object<'v, V: Json + 'v>(
+        &mut self,
+        value: &'v V,
+        path: String,
+        allowed: &[&str],
+    ) -> Option<Obj<'v, V>> {
         let Some(map) = value.as_object() else {
+            let (en, vi) = value.type_names();
             self.push(
                 path,
                 "type.object",
-                format!("must be a JSON object, found {}", type_name(value)),
-                format!(
-                    "phải là một đối tượng JSON, nhận được {}",
-                    type_name_vi(value)
-                ),
+                format!("must be a JSON object, found {en}"),
+                format!("phải là một đối tượng JSON, nhận được {vi}"),
             );
             return None;
         };
@@ -180,7 +449,7 @@ impl Validator<'_, '_> {
         Some(Obj { map, path })
     }
 
-    fn required<'v>(&mut self, obj: &Obj<'v>, key: &str) -> Option<&'v Value> {
+    fn required<'v, V: Json + 'v>(&mut self, obj: &Obj<'v, V>, key: &str) -> Option<&'v V> {
         let value = obj.get(key);
         if value.is_none() {
             self.push(
@@ -193,25 +462,26 @@ impl Validator<'_, '_> {
         value
     }
 
-    fn string<'v>(&mut self, value: &'v Value, path: JPath<'_>) -> Option<&'v str> {
+    fn string<'v, V: Json + 'v>(&mut self, value: &'v V, path: JPath<'_>) -> Option<&'v str> {
         let s = value.as_str();
         if s.is_none() {
+            let (en, vi) = value.type_names();
             self.push(
                 path,
                 "type.string",
-                format!("must be a string, found {}", type_name(value)),
-                format!("phải là chuỗi ký tự, nhận được {}", type_name_vi(value)),
+                format!("must be a string, found {en}"),
+                format!("phải là chuỗi ký tự, nhận được {vi}"),
             );
         }
         s
     }
 
-    fn req_str<'v>(&mut self, obj: &Obj<'v>, key: &str) -> Option<&'v str> {
+    fn req_str<'v, V: Json + 'v>(&mut self, obj: &Obj<'v, V>, key: &str) -> Option<&'v str> {
         let value = self.required(obj, key)?;
         self.string(value, obj.p(key))
     }
 
-    fn opt_str<'v>(&mut self, obj: &Obj<'v>, key: &str) -> Option<&'v str> {
+    fn opt_str<'v, V: Json + 'v>(&mut self, obj: &Obj<'v, V>, key: &str) -> Option<&'v str> {
         let value = obj.get(key)?;
         self.string(value, obj.p(key))
     }
@@ -221,10 +491,12 @@ impl Validator<'_, '_> {
         raw: &str,
         path: JPath<'_>,
         parse: fn(&str) -> Option<T>,
-        allowed: String,
+        allowed: fn() -> String,
     ) -> Option<T> {
         let found = parse(raw.trim());
         if found.is_none() {
+            // Built only for the message: valid records never pay for it.
+            let allowed = allowed();
             self.push(
                 path,
                 "value.not_allowed",
@@ -259,7 +531,7 @@ impl Validator<'_, '_> {
             );
             return None;
         }
-        if cleaned.chars().count() > MAX_TEXT_CHARS {
+        if cleaned.len() > MAX_TEXT_CHARS && cleaned.chars().count() > MAX_TEXT_CHARS {
             self.push(
                 path,
                 "text.too_long",
@@ -298,17 +570,17 @@ impl Validator<'_, '_> {
         parsed
     }
 
-    fn record(&mut self, input: &Value) -> Option<RecordBody> {
+    fn record<V: Json>(&mut self, input: &V) -> Option<RecordBody> {
         let rec = self.object(input, "$".into(), RECORD_KEYS)?;
         let kind = self
             .req_str(&rec, "kind")
-            .and_then(|k| self.choice(k, rec.p("kind"), RecordKind::parse, RecordKind::allowed()));
+            .and_then(|k| self.choice(k, rec.p("kind"), RecordKind::parse, RecordKind::allowed));
         let visit = self
             .required(&rec, "visit")
             .and_then(|v| self.visit(v, rec.at("visit")));
         let wants_under_14 = rec
             .get("under_14_request")
-            .and_then(Value::as_bool)
+            .and_then(V::as_bool)
             .unwrap_or(false);
         let citizen = self
             .required(&rec, "citizen")
@@ -353,20 +625,15 @@ impl Validator<'_, '_> {
         Some(id.to_owned())
     }
 
-    fn visit(&mut self, value: &Value, path: String) -> Option<Visit> {
+    fn visit<V: Json>(&mut self, value: &V, path: String) -> Option<Visit> {
         let obj = self.object(value, path, VISIT_KEYS)?;
         let place = self
             .req_str(&obj, "place")
-            .and_then(|p| self.choice(p, obj.p("place"), VisitPlace::parse, VisitPlace::allowed()));
+            .and_then(|p| self.choice(p, obj.p("place"), VisitPlace::parse, VisitPlace::allowed));
         let reason = match self.opt_str(&obj, "reason") {
             None => Ok(None),
             Some(r) => self
-                .choice(
-                    r,
-                    obj.p("reason"),
-                    VisitReason::parse,
-                    VisitReason::allowed(),
-                )
+                .choice(r, obj.p("reason"), VisitReason::parse, VisitReason::allowed)
                 .map(Some)
                 .ok_or(()),
         };
@@ -419,7 +686,12 @@ impl Validator<'_, '_> {
         Some(at)
     }
 
-    fn address(&mut self, value: &Value, path: String, detail_required: bool) -> Option<Address> {
+    fn address<V: Json>(
+        &mut self,
+        value: &V,
+        path: String,
+        detail_required: bool,
+    ) -> Option<Address> {
         let obj = self.object(value, path, ADDRESS_KEYS)?;
         let unit_code = self
             .req_str(&obj, "unit_code")
@@ -443,9 +715,9 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn citizen(
+    fn citizen<V: Json>(
         &mut self,
-        value: &Value,
+        value: &V,
         path: String,
         kind: Option<RecordKind>,
         visit: Option<&Visit>,
@@ -461,7 +733,7 @@ impl Validator<'_, '_> {
             .and_then(|n| self.full_name(n, obj.p("full_name")));
         let sex = self
             .req_str(&obj, "sex")
-            .and_then(|s| self.choice(s, obj.p("sex"), Sex::parse, Sex::allowed()));
+            .and_then(|s| self.choice(s, obj.p("sex"), Sex::parse, Sex::allowed));
         let dob_path = obj.p("date_of_birth");
         let dob = self
             .req_str(&obj, "date_of_birth")
@@ -618,9 +890,9 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn age_rules(
+    fn age_rules<V: Json>(
         &mut self,
-        obj: &Obj<'_>,
+        obj: &Obj<'_, V>,
         kind: RecordKind,
         dob: NaiveDate,
         visit: &Visit,
@@ -650,7 +922,11 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn phone(&mut self, obj: &Obj<'_>, kind: Option<RecordKind>) -> Result<Option<String>, ()> {
+    fn phone<V: Json>(
+        &mut self,
+        obj: &Obj<'_, V>,
+        kind: Option<RecordKind>,
+    ) -> Result<Option<String>, ()> {
         let path = obj.p("phone");
         let Some(raw) = self.opt_str(obj, "phone") else {
             if obj.get("phone").is_some() {
@@ -681,9 +957,9 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn eid_level(
+    fn eid_level<V: Json>(
         &mut self,
-        rec: &Obj<'_>,
+        rec: &Obj<'_, V>,
         kind: Option<RecordKind>,
     ) -> Result<Option<EidLevel>, ()> {
         let path = rec.p("eid_level");
@@ -714,9 +990,9 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn under_14(
+    fn under_14<V: Json>(
         &mut self,
-        rec: &Obj<'_>,
+        rec: &Obj<'_, V>,
         kind: Option<RecordKind>,
         citizen: Option<&Citizen>,
         visit: Option<&Visit>,
@@ -760,7 +1036,7 @@ impl Validator<'_, '_> {
         Ok(true)
     }
 
-    fn supersedes(&mut self, rec: &Obj<'_>) -> Result<Option<Uuid>, ()> {
+    fn supersedes<V: Json>(&mut self, rec: &Obj<'_, V>) -> Result<Option<Uuid>, ()> {
         let path = rec.p("supersedes");
         let Some(raw) = self.opt_str(rec, "supersedes") else {
             return if rec.get("supersedes").is_some() {
@@ -798,15 +1074,15 @@ impl Validator<'_, '_> {
     /// An object that belongs to one record kind (`driver_license` to
     /// driver_license_link, `correction` to info_correction): required
     /// there, refused elsewhere. `Ok(None)` when absent and not required.
-    fn kind_specific<'v>(
+    fn kind_specific<'v, V: Json + 'v>(
         &mut self,
-        rec: &Obj<'v>,
+        rec: &Obj<'v, V>,
         key: &'static str,
         kind: Option<RecordKind>,
         owner: RecordKind,
         allowed: &[&str],
         missing: (&str, &str),
-    ) -> Result<Option<Obj<'v>>, ()> {
+    ) -> Result<Option<Obj<'v, V>>, ()> {
         let path = rec.p(key);
         let Some(value) = rec.get(key) else {
             if kind == Some(owner) {
@@ -824,9 +1100,9 @@ impl Validator<'_, '_> {
             .ok_or(())
     }
 
-    fn driver_license(
+    fn driver_license<V: Json>(
         &mut self,
-        rec: &Obj<'_>,
+        rec: &Obj<'_, V>,
         kind: Option<RecordKind>,
     ) -> Result<Option<DriverLicense>, ()> {
         let Some(obj) = self.kind_specific(
@@ -856,9 +1132,9 @@ impl Validator<'_, '_> {
         Ok(Some(DriverLicense { number }))
     }
 
-    fn correction(
+    fn correction<V: Json>(
         &mut self,
-        rec: &Obj<'_>,
+        rec: &Obj<'_, V>,
         kind: Option<RecordKind>,
     ) -> Result<Option<Correction>, ()> {
         let Some(obj) = self.kind_specific(
@@ -878,13 +1154,13 @@ impl Validator<'_, '_> {
         let fields_path = obj.at("fields");
         let mut fields = Vec::new();
         let mut ok = true;
-        match self.required(&obj, "fields") {
-            Some(Value::Array(items)) if !items.is_empty() => {
+        match self.required(&obj, "fields").map(|v| v.as_array()) {
+            Some(Some(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
                     let p = format!("{fields_path}[{i}]");
                     let p = JPath { base: &p, key: "" };
                     match self.string(item, p).and_then(|s| {
-                        self.choice(s, p, CorrectionField::parse, CorrectionField::allowed())
+                        self.choice(s, p, CorrectionField::parse, CorrectionField::allowed)
                     }) {
                         Some(f) if !fields.contains(&f) => fields.push(f),
                         Some(_) => {}
