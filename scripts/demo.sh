@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults, no server needed: create an officer's
-# laptop store for Thuận Giao ward (Bình Dương), generate a day's worth of
-# realistic synthetic enrollments, enroll them offline and show the queue.
-#   scripts/demo.sh [COUNT]      (default 10000; data in ./demo-data, recreated each run)
+# The main job on embedded defaults, no server to install: `doorstep demo`
+# starts central on a loopback port with its embedded SQLite store, creates
+# three officers' laptops (home visits, hospital beds, a factory), enrolls
+# generated records on them while central is still down, brings central up,
+# syncs, and prints a per-laptop summary and central's totals.
+#   scripts/demo.sh [RECORDS_PER_LAPTOP]   (default 2000; data in ./demo-data, recreated each run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count="${1:-10000}"
+records="${1:-2000}"
 cargo build --release --locked -p doorstep-cli
 bin=target/release/doorstep
 dir=demo-data
 rm -rf "$dir"   # demo data only: a real store is never deleted
-"$bin" field init --data-dir "$dir/laptop" --unit 725 \
-  --device-name "Tổ công tác số 3 - Công an TP Thuận An" --units data/units/units_2023.csv
-"$bin" gen --count "$count" --seed 2023 --data-dir "$dir/laptop" > "$dir/records.ndjson"
-echo "== enroll $count records offline"
-"$bin" field enroll --data-dir "$dir/laptop" "$dir/records.ndjson" > "$dir/record-ids.txt"
-echo "== status"
-"$bin" field status --data-dir "$dir/laptop"
-echo "== the five newest records"
-"$bin" field list --data-dir "$dir/laptop" --limit 5
-echo "== store check"
-"$bin" field check --data-dir "$dir/laptop"
+"$bin" demo --dir "$dir" --records "$records"
