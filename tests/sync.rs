@@ -167,6 +167,25 @@ fn the_same_batch_replayed_is_all_duplicate() {
         assert_eq!(line["outcome"], "duplicate", "{line}");
     }
     assert_eq!(central_status(&central.data_dir)["records"], 20);
+    let metrics = client
+        .get(format!("{}/metrics", central.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"doorstep_records_total{outcome="duplicate"} 20"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("doorstep_batches_total 2"), "{metrics}");
+    let health: Value = client
+        .get(format!("{}/healthz", central.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["role"], "central", "{health}");
 
     // Bad input never gives a 500: every error is a problem document.
     for (ctype, encoding, body) in [
