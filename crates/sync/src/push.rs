@@ -17,6 +17,9 @@ use uuid::Uuid;
 use crate::backoff::RetryPolicy;
 use crate::client::{Client, SendError};
 
+/// SQLite page cache while syncing, in KiB.
+const SYNC_PAGE_CACHE_KIB: u32 = 4 * 1024;
+
 /// Records per batch unless told otherwise.
 pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
 
@@ -99,6 +102,9 @@ pub async fn sync_outbox(
 ) -> Result<SyncReport, StoreError> {
     let session_id = Uuid::now_v7();
     let server = client.server().to_owned();
+    // The outbox is read once, in order: a small page cache keeps the
+    // client's memory flat however long the queue.
+    store.limit_page_cache(SYNC_PAGE_CACHE_KIB)?;
     let outbox_before = store.status()?.outbox;
     let mut report = SyncReport {
         session_id,

@@ -305,6 +305,15 @@ impl FieldStore {
         Ok(out)
     }
 
+    /// Caps SQLite's page cache of this connection (the store opens with a
+    /// large cache for bulk enrolls; a sync only streams through the outbox
+    /// once and needs little).
+    pub fn limit_page_cache(&self, kib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib};"))
+            .map_err(|e| StoreError::sqlite(&self.path, e))
+    }
+
     /// Number of receipts stored.
     pub fn receipt_count(&self) -> Result<u64, StoreError> {
         self.conn
