@@ -167,5 +167,40 @@ pub fn status(args: CentralStatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ],
         &rows,
     )?;
+    if !st.recent_sessions.is_empty() {
+        println!();
+        println!("{}", l("Phiên đồng bộ gần nhất", "Recent sync sessions"));
+        let rows: Vec<[String; 7]> = st
+            .recent_sessions
+            .iter()
+            .map(|s| {
+                [
+                    s.node_id.to_string(),
+                    s.role.clone(),
+                    s.started_at.clone(),
+                    s.batches.to_string(),
+                    format!(
+                        "{}/{}/{}/{}",
+                        s.counts.accepted, s.counts.duplicate, s.counts.conflict, s.counts.invalid
+                    ),
+                    s.bytes_in.to_string(),
+                    format!("{} ms, {}", s.busy_ms, s.client_version),
+                ]
+            })
+            .collect();
+        crate::table::write(
+            &mut out,
+            &[
+                l("thiết bị gửi", "sender"),
+                l("vai trò", "role"),
+                l("bắt đầu (UTC)", "started (UTC)"),
+                l("lô", "batches"),
+                l("mới/trùng/xung đột/sai", "acc/dup/conf/inv"),
+                l("byte nhận", "bytes in"),
+                l("thời gian xử lý, phiên bản", "time spent, client"),
+            ],
+            &rows,
+        )?;
+    }
     Ok(Outcome::Ok)
 }
