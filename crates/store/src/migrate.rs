@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_custody.sql"),
     include_str!("../migrations/0003_sync_log.sql"),
+    include_str!("../migrations/0004_no_body_key_index.sql"),
 ];
 
 /// Schema version this build writes.
