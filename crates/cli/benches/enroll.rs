@@ -18,7 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use doorstep_core::{ValidationContext, validate};
+use doorstep_core::ValidationContext;
+use doorstep_core::validate::validate_text;
 use doorstep_store::{FieldStore, PreparedBody};
 use rusqlite::Connection;
 
@@ -177,7 +178,8 @@ fn main() {
     raw_times.sort();
     let raw_time = percentile(&raw_times, 0.5);
 
-    // 3. In-process breakdown: parse + validate + canonical body encoding.
+    // 3. In-process breakdown: parse + validate + canonical body encoding,
+    //    from the text of each line as `field enroll` does.
     let store = FieldStore::open(&store_dir).unwrap();
     let units = store.units().clone();
     drop(store);
@@ -189,10 +191,10 @@ fn main() {
     let start = Instant::now();
     let mut bodies = Vec::with_capacity(n);
     for line in &lines {
-        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let text = std::str::from_utf8(line).unwrap();
         bodies.push(PreparedBody::new(
-            validate(
-                &value,
+            validate_text(
+                text,
                 &ValidationContext {
                     units: &units,
                     now: Utc::now(),
@@ -221,9 +223,8 @@ fn main() {
     let mut single: Vec<Duration> = Vec::new();
     for line in lines.iter().take(300) {
         let start = Instant::now();
-        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
-        let body = validate(
-            &value,
+        let body = validate_text(
+            std::str::from_utf8(line).unwrap(),
             &ValidationContext {
                 units: store3.units(),
                 now: Utc::now(),

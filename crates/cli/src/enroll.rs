@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use doorstep_core::canonical::Envelope;
+use doorstep_core::validate::{TextError, validate_text};
 use doorstep_core::violation::Violation;
 use doorstep_core::{ContentHash, Units, ValidationContext, validate};
 use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
@@ -26,7 +27,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::cli::EnrollArgs;
-use crate::input::{Counting, InputError, Item, Records};
+use crate::input::{self, Counting, InputError, Item, Payload, Records};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
@@ -38,6 +39,14 @@ const MAX_BATCH: usize = 10_000;
 /// enrolling one record waits this much at most; a bulk file gets few,
 /// large transactions.
 const BATCH_WINDOW: Duration = Duration::from_millis(25);
+/// Most spare record buffers kept for the validators (about 1 KiB each).
+const MAX_SPARE: usize = 3 * MAX_BATCH;
+
+/// Buffers of stored records, handed back from the writer to the
+/// validators: each ~1 KiB buffer is allocated once, not once per record
+/// on one thread and freed on another (the allocator then kept faulting
+/// in fresh, zeroed memory on the validating threads).
+type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
 
 /// A record after validation, in input order.
 struct Checked {
@@ -86,11 +95,13 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .map_err(|e| input_error(e, lang))?;
 
     let progress = progress_bar(&args, total_bytes);
+    let spare: Spare = Arc::new(Mutex::new(Vec::new()));
     let (pipeline, results) = Pipeline::start(
         records,
         store.units_shared(),
         store.device().device_id,
         store.device().last_seq,
+        Arc::clone(&spare),
     )
     .context("cannot start the enroll threads")?;
 
@@ -139,7 +150,6 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
             continue;
         }
         // Move the valid bodies out (no copies); keep each record's place.
-        bodies.clear();
         batch.clear();
         for c in chunks.drain(..).flatten() {
             batch.push(match c.result {
@@ -198,6 +208,11 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 print_text(&mut out, position, line, &report, lang)?;
             }
         }
+        if let Ok(mut spare) = spare.lock() {
+            let room = MAX_SPARE.saturating_sub(spare.len());
+            spare.extend(bodies.drain(..).take(room).map(PreparedBody::into_buffer));
+        }
+        bodies.clear();
         out.flush()?;
         progress.set_position(bytes_read.load(Ordering::Relaxed));
         progress.set_message(format!(
@@ -274,6 +289,7 @@ impl Pipeline {
         units: Arc<Units>,
         device_id: Uuid,
         base_seq: u64,
+        spare: Spare,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -326,6 +342,7 @@ impl Pipeline {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
             let units = Arc::clone(&units);
+            let spare = Arc::clone(&spare);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("enroll-check-{n}"))
@@ -339,9 +356,20 @@ impl Pipeline {
                             // One timestamp per chunk: `enrolled_at` is the laptop's
                             // clock when the record was prepared for storing.
                             let envelope = Envelope::new(&device_id, &Utc::now());
+                            let mut buffers = match spare.lock() {
+                                Ok(mut spare) => {
+                                    let keep = spare.len().saturating_sub(items.len());
+                                    spare.split_off(keep)
+                                }
+                                Err(_) => Vec::new(),
+                            };
                             let checked = items
                                 .into_iter()
-                                .map(|i| check(i, &units, Some((&envelope, base_seq))))
+                                .map(|i| {
+                                    let buf =
+                                        buffers.pop().unwrap_or_else(|| Vec::with_capacity(1024));
+                                    check(i, &units, Some((&envelope, base_seq, buf)))
+                                })
                                 .collect();
                             if done_tx.send((number, Ok(checked))).is_err() {
                                 return;
@@ -420,35 +448,43 @@ impl InOrder {
 /// Validates one record and prepares its bytes; with `seal`, also makes
 /// the whole canonical record for the sequence number it will get if every
 /// record before it is stored (the usual case in a bulk file).
-fn check(item: Item, units: &Units, seal: Option<(&Envelope, u64)>) -> Checked {
+fn check(item: Item, units: &Units, seal: Option<(&Envelope, u64, Vec<u8>)>) -> Checked {
     let position = item.position;
     let line = item.line;
-    let result = match item.into_value() {
-        Err(msg) => Err(vec![Violation::new(
-            "$",
-            "json.syntax",
-            msg.clone(),
-            format!("dòng này không phải JSON hợp lệ: {msg}"),
-        )]),
-        Ok(value) => validate(
-            &value,
-            &ValidationContext {
-                units,
-                now: Utc::now(),
-            },
-        )
-        .map(|body| match seal {
-            Some((envelope, base_seq)) => {
-                PreparedBody::with_envelope(body, envelope, base_seq + position)
-            }
-            None => PreparedBody::new(body),
-        }),
+    let ctx = ValidationContext {
+        units,
+        now: Utc::now(),
     };
+    // A line of NDJSON is validated from its text (no JSON tree unless the
+    // record is invalid and must be explained).
+    let validated = match item.payload {
+        Payload::Line(text) => validate_text(&text, &ctx).map_err(|e| match e {
+            TextError::Syntax(e) => syntax_violation(&input::syntax_message(&e)),
+            TextError::Invalid(violations) => violations,
+        }),
+        Payload::Parsed(value) => validate(&value, &ctx),
+    };
+    let result = validated.map(|body| match seal {
+        Some((envelope, base_seq, buf)) => {
+            PreparedBody::with_envelope_in(buf, body, envelope, base_seq + position)
+        }
+        None => PreparedBody::new(body),
+    });
     Checked {
         position,
         line,
         result,
     }
+}
+
+/// A record whose text is not JSON.
+fn syntax_violation(msg: &str) -> Vec<Violation> {
+    vec![Violation::new(
+        "$",
+        "json.syntax",
+        msg,
+        format!("dòng này không phải JSON hợp lệ: {msg}"),
+    )]
 }
 
 fn input_error(e: InputError, lang: Lang) -> UserError {

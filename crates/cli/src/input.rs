@@ -30,13 +30,20 @@ pub enum Payload {
 
 impl Item {
     /// The JSON value, or why the text is not JSON.
+    #[cfg(test)]
     pub fn into_value(self) -> Result<Value, String> {
         match self.payload {
             Payload::Parsed(v) => Ok(v),
-            Payload::Line(text) => serde_json::from_str::<Value>(&text)
-                .map_err(|e| format!("not valid JSON at column {}: {e}", e.column())),
+            Payload::Line(text) => {
+                serde_json::from_str::<Value>(&text).map_err(|e| syntax_message(&e))
+            }
         }
     }
+}
+
+/// Why a line is not JSON, as listed to the officer.
+pub fn syntax_message(e: &serde_json::Error) -> String {
+    format!("not valid JSON at column {}: {e}", e.column())
 }
 
 /// Where a record is, in the officer's language: `#3 (line 5)` /
