@@ -154,6 +154,44 @@ pub enum FieldCommand {
 
     /// The local sync log: every sync session, batch and failure, newest last.
     SyncLog(SyncLogArgs),
+
+    /// Serve the local HTTP API for the enrollment front end, and sync in the background.
+    ///
+    /// JSON endpoints (see docs/LOCAL-API.md): `POST /api/records` validates and stores
+    /// records exactly like `field enroll`, `GET /api/records`, `GET /api/status`,
+    /// `POST /api/sync`, `GET /api/sync-log`, `GET /healthz`. Listens on 127.0.0.1 only
+    /// unless told otherwise (the API has no login and serves citizens' personal data); port
+    /// 0 picks a free port and the first line on standard output is `listening on
+    /// http://ADDR`. Every --sync-interval seconds, and shortly after records are stored, a
+    /// background loop checks whether --server answers and, when records are queued, syncs
+    /// them; while the server is unreachable it waits longer between checks (up to
+    /// --max-backoff). A failed sync never stops the API: it shows in `/api/status` and in
+    /// `field sync-log`. Ctrl-C or SIGTERM stops it gracefully.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Base URL of central or of the commune station to sync with, e.g. http://127.0.0.1:8750.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Address of the local API (IP:PORT).
+    #[arg(long, default_value = "127.0.0.1:8760", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Seconds between two background checks of the server (and syncs when records are queued).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub sync_interval: u64,
+    /// Longest wait between two checks while the server is unreachable, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub max_backoff: u64,
+    /// Records per sync batch (at most 5000).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: usize,
+    /// Time limit of one request to the server, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

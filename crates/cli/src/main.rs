@@ -11,6 +11,7 @@ mod gen_cmd;
 mod input;
 mod lang;
 mod messages;
+mod serve;
 mod sync_cmd;
 mod table;
 
@@ -85,6 +86,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::Check(args) => field::check(args, lang),
             FieldCommand::Sync(args) => sync_cmd::run(args, lang),
             FieldCommand::SyncLog(args) => sync_cmd::log(args, lang),
+            FieldCommand::Serve(args) => serve::run(args, lang),
         },
         Command::Gen(args) => gen_cmd::run(args),
         Command::Central(cmd) => match cmd {

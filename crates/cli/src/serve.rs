@@ -1,0 +1,890 @@
+//! `doorstep field serve`: the laptop's local HTTP API for the enrollment
+//! front end, and a background loop that syncs the outbox whenever central
+//! is reachable.
+//!
+//! Two connections to the same store file (SQLite WAL lets them work side
+//! by side): one for the API, behind a mutex and used only on blocking
+//! threads; one owned by the sync loop (and `POST /api/sync`), behind an
+//! async mutex so only one sync runs at a time. The API is described in
+//! `docs/LOCAL-API.md`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use doorstep_central::http::ProblemResponse;
+use doorstep_core::canonical::format_utc_millis;
+use doorstep_core::violation::Violation;
+use doorstep_core::{Units, ValidationContext, validate};
+use doorstep_store::{
+    EnrollOutcome, FieldStore, ListFilter, PreparedBody, RecordStatus, StatusReport, StoreError,
+};
+use doorstep_sync::{Client, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::cli::ServeArgs;
+use crate::lang::{Lang, Pick};
+use crate::{Outcome, UserError};
+
+/// Largest request body accepted by `POST /api/records`.
+const MAX_BODY_BYTES: usize = 32 << 20;
+/// Most records in one `POST /api/records`.
+const MAX_RECORDS: usize = 10_000;
+/// Default and largest `limit` of `GET /api/sync-log`.
+const SYNC_LOG_DEFAULT: u64 = 50;
+const SYNC_LOG_MAX: u64 = 10_000;
+/// After an enroll, the loop waits this long for more before it syncs, so
+/// an officer saving records one by one does not start a sync per record.
+const DEBOUNCE: Duration = Duration::from_secs(1);
+/// How long requests in flight may take to finish after Ctrl-C / SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let server = crate::sync_cmd::check_server_url(&args.server, lang)?;
+    let api_store = FieldStore::open(&args.dir.data_dir)?;
+    api_store.verify()?;
+    let sync_store = FieldStore::open(&args.dir.data_dir)?;
+    let client = Client::new(&server, Duration::from_secs(args.timeout.max(1)))
+        .context("cannot set up the HTTP client")?;
+    let interval = Duration::from_secs(args.sync_interval.max(1));
+    let syncer = Arc::new(Syncer {
+        store: tokio::sync::Mutex::new(sync_store),
+        client,
+        opts: SyncOptions {
+            batch_records: args.batch_size.max(1),
+            // Short: the loop itself tries again later, and `POST /api/sync`
+            // should answer while the officer is still looking.
+            retry: RetryPolicy {
+                retries: 2,
+                cap: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+            ..SyncOptions::default()
+        },
+        state: Mutex::new(SyncState {
+            server: server.clone(),
+            interval_seconds: interval.as_secs(),
+            ..SyncState::default()
+        }),
+        wake: Notify::new(),
+        interval,
+        max_backoff: Duration::from_secs(args.max_backoff).max(interval),
+    });
+    let app = Arc::new(App {
+        units: api_store.units_shared(),
+        device_id: api_store.device().device_id,
+        store: Mutex::new(api_store),
+        syncer: Arc::clone(&syncer),
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| UserError(format!("--listen {}: {e}", args.listen)))?;
+        let addr = listener.local_addr().context("no local address")?;
+        println!("listening on http://{addr}");
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "{}",
+                lang.pick(
+                    "cảnh báo: API cục bộ không có đăng nhập và trả về dữ liệu cá nhân của công dân; \
+                     chỉ nên nghe trên 127.0.0.1",
+                    "warning: the local API has no login and serves citizens' personal data; \
+                     keep it on 127.0.0.1"
+                )
+            );
+        }
+        eprintln!(
+            "{} {server} {} {}s",
+            lang.pick("đồng bộ nền với", "background sync with"),
+            lang.pick("mỗi", "every"),
+            interval.as_secs()
+        );
+        tracing::info!(%addr, server = %server, "field API listening");
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            crate::central_cmd::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let sync_task = tokio::spawn(sync_loop(Arc::clone(&syncer), stop_rx.clone()));
+
+        let app = router(app, addr);
+        let mut graceful = stop_rx.clone();
+        let server_fut = doorstep_central::http::serve(listener, app, async move {
+            let _ = graceful.wait_for(|stop| *stop).await;
+        });
+        let mut grace = stop_rx.clone();
+        tokio::select! {
+            res = server_fut => res.context("the HTTP server stopped")?,
+            () = async move {
+                let _ = grace.wait_for(|stop| *stop).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("requests still running after the grace period; stopping anyway");
+            }
+        }
+        // The loop stops at the same signal; a sync cut short is safe (records
+        // are acknowledged only with their stored receipt) and resumes next start.
+        if tokio::time::timeout(Duration::from_secs(5), sync_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the sync loop did not stop in time");
+        }
+        eprintln!(
+            "{}",
+            lang.pick("API cục bộ đã dừng", "the local API stopped")
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+struct App {
+    /// The API's own connection; used only inside `spawn_blocking`.
+    store: Mutex<FieldStore>,
+    units: Arc<Units>,
+    device_id: Uuid,
+    syncer: Arc<Syncer>,
+}
+
+impl App {
+    /// Runs `f` with the API store on a blocking thread.
+    async fn with_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        lang: Lang,
+        f: impl FnOnce(&mut FieldStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ProblemResponse> {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut store = app.store.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut store)
+        })
+        .await
+        .map_err(|e| internal(lang, e.to_string()))?
+        .map_err(|e| store_problem(&e, lang))
+    }
+}
+
+/// The background sync: its own store connection, the client, and what
+/// `GET /api/status` shows about it.
+#[derive(Debug)]
+struct Syncer {
+    /// Held for the whole of a sync run: one at a time.
+    store: tokio::sync::Mutex<FieldStore>,
+    client: Client,
+    opts: SyncOptions,
+    state: Mutex<SyncState>,
+    /// Signalled after records are stored.
+    wake: Notify,
+    interval: Duration,
+    max_backoff: Duration,
+}
+
+/// The background sync's state, as shown by `GET /api/status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct SyncState {
+    server: String,
+    interval_seconds: u64,
+    /// A sync run is sending records right now.
+    running: bool,
+    /// Whether central answered the last check (`None`: not checked yet).
+    central_reachable: Option<bool>,
+    central_node_id: Option<Uuid>,
+    last_check_at: Option<String>,
+    next_check_at: Option<String>,
+    last_attempt_at: Option<String>,
+    last_success_at: Option<String>,
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+    /// Failed checks or runs in a row; the wait between checks doubles with each.
+    consecutive_failures: u32,
+    last_report: Option<SyncReport>,
+}
+
+impl Syncer {
+    fn update(&self, f: impl FnOnce(&mut SyncState)) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut state);
+    }
+
+    fn snapshot(&self) -> SyncState {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn failed(&self, error: String) {
+        self.update(|s| {
+            s.last_error = Some(error);
+            s.last_error_at = Some(now_text());
+            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+        });
+    }
+
+    /// One sync run of the whole outbox (waits for a run in progress to end
+    /// first). Delivery failures are in the report; `Err` is a local store error.
+    async fn run_sync(&self) -> Result<SyncReport, StoreError> {
+        let mut store = self.store.lock().await;
+        self.update(|s| {
+            s.running = true;
+            s.last_attempt_at = Some(now_text());
+        });
+        let result = sync_outbox(&mut store, &self.client, &self.opts, &mut ()).await;
+        drop(store);
+        self.update(|s| s.running = false);
+        match &result {
+            Ok(report) => match &report.error {
+                None => self.update(|s| {
+                    s.central_reachable = Some(true);
+                    s.last_success_at = Some(now_text());
+                    s.consecutive_failures = 0;
+                    s.last_report = Some(report.clone());
+                }),
+                Some(e) => {
+                    self.failed(e.clone());
+                    self.update(|s| s.last_report = Some(report.clone()));
+                }
+            },
+            Err(e) => self.failed(format!("local store: {e}")),
+        }
+        result
+    }
+
+    /// Asks central whether it is there; when it is and records are
+    /// queued, syncs. True when everything went well.
+    async fn check_and_sync(&self) -> bool {
+        self.update(|s| s.last_check_at = Some(now_text()));
+        match self.client.health().await {
+            Ok(health) => self.update(|s| {
+                s.central_reachable = Some(true);
+                s.central_node_id = Some(health.node_id);
+            }),
+            Err(e) => {
+                self.update(|s| s.central_reachable = Some(false));
+                self.failed(e.to_string());
+                return false;
+            }
+        }
+        let queued = {
+            let store = self.store.lock().await;
+            store.status().map(|st| st.outbox)
+        };
+        match queued {
+            Ok(0) => {
+                self.update(|s| s.consecutive_failures = 0);
+                true
+            }
+            Ok(_) => matches!(self.run_sync().await, Ok(r) if r.error.is_none()),
+            Err(e) => {
+                self.failed(format!("local store: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Wait before the next check: the interval, doubled after each failure
+    /// in a row up to the longest backoff.
+    fn next_delay(&self) -> Duration {
+        let failures = self.snapshot().consecutive_failures;
+        if failures == 0 {
+            return self.interval;
+        }
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1).min(20))
+            .unwrap_or(u32::MAX);
+        self.interval.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// Every interval (sooner after an enroll, later while central is
+/// unreachable): check central, sync when records are queued. Never stops
+/// on a failure; stops when `stop` turns true.
+async fn sync_loop(syncer: Arc<Syncer>, mut stop: watch::Receiver<bool>) {
+    let mut due = Instant::now();
+    let mut last_check: Option<Instant> = None;
+    loop {
+        let woken = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep_until(due) => false,
+            () = syncer.wake.notified() => true,
+        };
+        if woken {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep(DEBOUNCE) => {}
+            }
+            // While central is unreachable an enroll does not shorten the
+            // backoff below one interval between checks.
+            let unreachable = syncer.snapshot().central_reachable == Some(false);
+            if unreachable && last_check.is_some_and(|t| t.elapsed() < syncer.interval) {
+                continue;
+            }
+        }
+        last_check = Some(Instant::now());
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            ok = syncer.check_and_sync() => {
+                if !ok {
+                    tracing::info!(error = ?syncer.snapshot().last_error, "background sync did not get through");
+                }
+            }
+        }
+        let delay = syncer.next_delay();
+        due = Instant::now() + delay;
+        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        syncer.update(|s| s.next_check_at = Some(format_utc_millis(&at)));
+    }
+}
+
+fn now_text() -> String {
+    format_utc_millis(&Utc::now())
+}
+
+fn router(app: Arc<App>, addr: SocketAddr) -> Router {
+    Router::new()
+        .route("/api/records", post(post_records).get(get_records))
+        .route("/api/status", get(get_status))
+        .route("/api/sync", post(post_sync))
+        .route("/api/sync-log", get(get_sync_log))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+        .layer(middleware::from_fn_with_state(addr, check_host))
+}
+
+/// The language of people-facing messages in a request: `?lang=`, else
+/// `Accept-Language`, else Vietnamese.
+#[derive(Debug, Clone, Copy)]
+struct ReqLang(Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang(request_lang(&parts.uri, &parts.headers)))
+    }
+}
+
+fn request_lang(uri: &Uri, headers: &HeaderMap) -> Lang {
+    let from_query = uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.strip_prefix("lang="))
+            .find_map(Lang::parse)
+    });
+    from_query
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(accept_language)
+        })
+        .unwrap_or_default()
+}
+
+/// The preferred of vi / en in an `Accept-Language` header.
+fn accept_language(header: &str) -> Option<Lang> {
+    let mut best: Option<(f32, Lang)> = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim();
+        let primary = tag.split(['-', '_']).next().unwrap_or("");
+        let Some(lang) = Lang::parse(primary) else {
+            continue;
+        };
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, l)| l)
+}
+
+/// Refuses requests whose `Host` is not this server's own address or
+/// `localhost`: a web page elsewhere cannot reach the API through DNS
+/// rebinding.
+async fn check_host(State(addr): State<SocketAddr>, req: Request, next: Next) -> Response {
+    if addr.ip().is_unspecified() {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(host_without_port);
+    let allowed = match host {
+        None => true,
+        Some(h) => {
+            h.eq_ignore_ascii_case("localhost")
+                || h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || ip == addr.ip())
+        }
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        let lang = request_lang(req.uri(), req.headers());
+        problem(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host.not_allowed",
+            lang,
+            "Địa chỉ máy chủ (Host) không được phép",
+            "Host not allowed",
+            Some(format!(
+                "use http://{addr} or http://localhost:{}",
+                addr.port()
+            )),
+        )
+        .into_response()
+    }
+}
+
+fn host_without_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:8760
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn problem(
+    status: StatusCode,
+    code: &str,
+    lang: Lang,
+    vi: &str,
+    en: &str,
+    detail: Option<String>,
+) -> ProblemResponse {
+    ProblemResponse::new(status, code, lang.pick(vi, en), detail)
+}
+
+fn internal(lang: Lang, detail: String) -> ProblemResponse {
+    tracing::error!(%detail, "internal error");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        lang,
+        "Lỗi nội bộ",
+        "Internal error",
+        Some(detail),
+    )
+}
+
+fn store_problem(e: &StoreError, lang: Lang) -> ProblemResponse {
+    let detail = match lang {
+        Lang::Vi => crate::messages::store_error_vi(e).unwrap_or_else(|| e.to_string()),
+        Lang::En => e.to_string(),
+    };
+    if matches!(e, StoreError::Busy { .. }) {
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store.busy",
+            lang,
+            "Kho dữ liệu đang bận; hãy thử lại",
+            "The store is busy; retry",
+            Some(detail),
+        )
+    } else {
+        tracing::error!(error = %e, "store failed");
+        problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store.failed",
+            lang,
+            "Không đọc/ghi được kho dữ liệu",
+            "The store failed",
+            Some(detail),
+        )
+    }
+}
+
+fn bad_query(lang: Lang, detail: String) -> ProblemResponse {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "query.invalid",
+        lang,
+        "Tham số truy vấn không hợp lệ",
+        "Invalid query parameter",
+        Some(detail),
+    )
+}
+
+async fn not_found(ReqLang(lang): ReqLang) -> ProblemResponse {
+    problem(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        lang,
+        "Không có địa chỉ này",
+        "No such endpoint",
+        Some("see docs/LOCAL-API.md".into()),
+    )
+}
+
+async fn method_not_allowed(ReqLang(lang): ReqLang) -> ProblemResponse {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        lang,
+        "Phương thức không được phép ở địa chỉ này",
+        "Method not allowed on this endpoint",
+        None,
+    )
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!({
+        "status": "ok",
+        "device_id": app.device_id,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+    .into_response()
+}
+
+/// One record's outcome in a `POST /api/records` answer.
+fn outcome_json(index: usize, result: Result<EnrollOutcome, Vec<Violation>>, lang: Lang) -> Value {
+    let violations = |vs: &[Violation]| -> Vec<Value> {
+        vs.iter()
+            .map(|v| json!({"path": v.path, "code": v.code, "message": v.message_in(lang)}))
+            .collect()
+    };
+    match result {
+        Ok(EnrollOutcome::Stored {
+            record_id,
+            device_seq,
+            content_hash,
+        }) => json!({
+            "index": index, "status": "stored", "record_id": record_id,
+            "device_seq": device_seq, "content_hash": content_hash.to_hex(),
+        }),
+        Ok(EnrollOutcome::AlreadyStored {
+            record_id,
+            device_seq,
+        }) => json!({
+            "index": index, "status": "already_stored", "record_id": record_id,
+            "device_seq": device_seq,
+        }),
+        Ok(EnrollOutcome::Refused(v)) => json!({
+            "index": index, "status": "refused", "violations": violations(std::slice::from_ref(&v)),
+        }),
+        Err(vs) => json!({"index": index, "status": "invalid", "violations": violations(&vs)}),
+    }
+}
+
+async fn post_records(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+    req: Request,
+) -> Result<Response, ProblemResponse> {
+    let (parts, body) = req.into_parts();
+    let json_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type.unsupported",
+            lang,
+            "Hồ sơ phải được gửi dạng application/json",
+            "Records are sent as application/json",
+            None,
+        ));
+    }
+    let values = read_records(body, lang).await?;
+    let units = Arc::clone(&app.units);
+    let results = app
+        .with_store(lang, move |store| {
+            let ctx = ValidationContext {
+                units: &units,
+                now: Utc::now(),
+            };
+            let mut bodies = Vec::new();
+            let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
+            for value in &values {
+                match validate(value, &ctx) {
+                    Ok(body) => {
+                        bodies.push(PreparedBody::new(body));
+                        invalid.push(None);
+                    }
+                    Err(vs) => invalid.push(Some(vs)),
+                }
+            }
+            drop(values);
+            let mut outcomes = if bodies.is_empty() {
+                Vec::new()
+            } else {
+                store.enroll(&bodies, Utc::now())?
+            }
+            .into_iter();
+            let results: Vec<Result<EnrollOutcome, Vec<Violation>>> = invalid
+                .into_iter()
+                .map(|slot| match slot {
+                    Some(vs) => Err(vs),
+                    None => outcomes.next().ok_or_else(|| {
+                        vec![Violation::new(
+                            "$",
+                            "internal",
+                            "internal error: no outcome for this record",
+                            "lỗi nội bộ: không có kết quả cho hồ sơ này",
+                        )]
+                    }),
+                })
+                .collect();
+            Ok(results)
+        })
+        .await?;
+    let mut counts: HashMap<&str, u64> = HashMap::new();
+    let mut items = Vec::with_capacity(results.len());
+    for (index, result) in results.into_iter().enumerate() {
+        let item = outcome_json(index, result, lang);
+        if let Some(s) = item["status"].as_str() {
+            let key = match s {
+                "stored" => "stored",
+                "already_stored" => "already_stored",
+                "refused" => "refused",
+                _ => "invalid",
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        items.push(item);
+    }
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    if count("stored") > 0 {
+        app.syncer.wake.notify_one();
+    }
+    let status = if count("invalid") + count("refused") > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let doc = json!({
+        "stored": count("stored"), "already_stored": count("already_stored"),
+        "invalid": count("invalid"), "refused": count("refused"), "results": items,
+    });
+    Ok((status, axum::Json(doc)).into_response())
+}
+
+/// The body of `POST /api/records`: one record object or an array of them.
+async fn read_records(body: Body, lang: Lang) -> Result<Vec<Value>, ProblemResponse> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = e.to_string().contains("length limit")
+                || std::error::Error::source(&e)
+                    .is_some_and(|s| s.to_string().contains("length limit"));
+            if too_large {
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body.too_large",
+                    lang,
+                    "Nội dung gửi lên quá lớn",
+                    "The request body is too large",
+                    Some(format!("at most {MAX_BODY_BYTES} bytes")),
+                )
+            } else {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "body.unreadable",
+                    lang,
+                    "Không đọc được nội dung gửi lên",
+                    "The request body could not be read",
+                    Some(e.to_string()),
+                )
+            }
+        })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            "body.malformed",
+            lang,
+            "Nội dung gửi lên không phải JSON hợp lệ",
+            "The body is not valid JSON",
+            Some(e.to_string()),
+        )
+    })?;
+    let values = match value {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        _ => {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "body.not_records",
+                lang,
+                "Cần một hồ sơ (đối tượng JSON) hoặc một mảng hồ sơ",
+                "Expected one record (a JSON object) or an array of records",
+                None,
+            ));
+        }
+    };
+    if values.len() > MAX_RECORDS {
+        return Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body.too_many_records",
+            lang,
+            "Quá nhiều hồ sơ trong một lần gửi",
+            "Too many records in one request",
+            Some(format!(
+                "{} records; at most {MAX_RECORDS} per request",
+                values.len()
+            )),
+        ));
+    }
+    Ok(values)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    kind: Option<String>,
+    limit: Option<String>,
+}
+
+fn parse_limit(raw: Option<&str>, lang: Lang) -> Result<Option<u64>, ProblemResponse> {
+    raw.map(|l| {
+        l.trim()
+            .parse::<u64>()
+            .map_err(|_| bad_query(lang, format!("limit `{l}`: expected a whole number")))
+    })
+    .transpose()
+}
+
+async fn get_records(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ProblemResponse> {
+    let Query(q) = query.map_err(|e| bad_query(lang, e.body_text()))?;
+    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(RecordStatus::parse(s).ok_or_else(|| {
+            bad_query(
+                lang,
+                format!("status `{s}`: expected pending, held, confirmed or rejected"),
+            )
+        })?),
+    };
+    let filter = ListFilter {
+        status,
+        kind: q
+            .kind
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty()),
+        limit: parse_limit(q.limit.as_deref(), lang)?,
+    };
+    let records = app.with_store(lang, move |s| s.list(&filter)).await?;
+    Ok(axum::Json(records).into_response())
+}
+
+/// `field status --json`'s document (counts as objects).
+fn status_json(report: &StatusReport) -> Value {
+    let map = |pairs: &[(String, u64)]| -> serde_json::Map<String, Value> {
+        pairs.iter().map(|(k, n)| (k.clone(), json!(n))).collect()
+    };
+    json!({
+        "device": report.device, "total": report.total, "by_status": map(&report.by_status),
+        "by_kind": map(&report.by_kind), "outbox": report.outbox,
+        "last_enrolled_at": report.last_enrolled_at, "schema_version": report.schema_version,
+        "units_source": report.units_source, "units_count": report.units_count,
+    })
+}
+
+async fn get_status(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+) -> Result<Response, ProblemResponse> {
+    let report = app.with_store(lang, |s| s.status()).await?;
+    let mut doc = status_json(&report);
+    doc["sync"] = json!(app.syncer.snapshot());
+    Ok(axum::Json(doc).into_response())
+}
+
+/// Runs one sync now. A run already in progress (the background loop's)
+/// is waited for, then this one sends whatever is still queued.
+async fn post_sync(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+) -> Result<Response, ProblemResponse> {
+    // On its own task: a client that hangs up does not cut the run short.
+    let syncer = Arc::clone(&app.syncer);
+    let report = tokio::spawn(async move { syncer.run_sync().await })
+        .await
+        .map_err(|e| internal(lang, e.to_string()))?
+        .map_err(|e| store_problem(&e, lang))?;
+    Ok(axum::Json(report).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LogQuery {
+    limit: Option<String>,
+}
+
+async fn get_sync_log(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+    query: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Response, ProblemResponse> {
+    let Query(q) = query.map_err(|e| bad_query(lang, e.body_text()))?;
+    let limit = parse_limit(q.limit.as_deref(), lang)?
+        .unwrap_or(SYNC_LOG_DEFAULT)
+        .min(SYNC_LOG_MAX);
+    let entries = app.with_store(lang, move |s| s.sync_log(limit)).await?;
+    Ok(axum::Json(entries).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_preferred_known_language() {
+        assert_eq!(accept_language("en-US,en;q=0.9"), Some(Lang::En));
+        assert_eq!(accept_language("vi-VN,vi;q=0.9,en;q=0.8"), Some(Lang::Vi));
+        assert_eq!(accept_language("fr, en;q=0.5, vi;q=0.7"), Some(Lang::Vi));
+        assert_eq!(accept_language("fr"), None);
+        assert_eq!(accept_language("en;q=0"), None);
+    }
+
+    #[test]
+    fn host_port_is_stripped() {
+        assert_eq!(host_without_port("127.0.0.1:8760"), "127.0.0.1");
+        assert_eq!(host_without_port("localhost"), "localhost");
+        assert_eq!(host_without_port("[::1]:8760"), "::1");
+    }
+}

@@ -1,0 +1,490 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests of `doorstep field serve`, with real processes on
+//! loopback: records posted to the local API are validated like `field
+//! enroll` (violations in Vietnamese by default), stored, and delivered to
+//! central by the background loop; while central is down the API keeps
+//! working and `/api/status` shows why nothing is sent, and once central is
+//! up the queue drains without anyone asking.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use doorstep_tests::{Store, args, doorstep, run, temp_dir, units_csv};
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+
+/// Letters found in Vietnamese text and not in English.
+const VIETNAMESE: &[char] = &[
+    'ă', 'â', 'đ', 'ê', 'ô', 'ơ', 'ư', 'ố', 'ệ', 'ợ', 'ữ', 'ị', 'ạ',
+];
+/// How long a server may take to print its address.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the background loop may take to deliver the queue.
+const SYNC_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running doorstep server process, killed when dropped (a failing test
+/// never leaks it). Its standard error is kept for assertion messages.
+struct Proc {
+    child: Option<Child>,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+    what: String,
+}
+
+impl Proc {
+    fn start(args: Vec<std::ffi::OsString>) -> Proc {
+        let what = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = doorstep()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `doorstep {what}`: {e}"));
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut err_pipe = child.stderr.take().expect("stderr piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let mut proc = Proc {
+            child: Some(child),
+            url: String::new(),
+            stderr,
+            what,
+        };
+        let line = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
+            proc.kill();
+            panic!(
+                "`doorstep {}` did not print its address; stderr:\n{}",
+                proc.what,
+                proc.stderr()
+            )
+        });
+        proc.url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim()
+            .to_owned();
+        proc
+    }
+
+    fn central(data_dir: &Path, listen: &str) -> Proc {
+        Proc::start(args![
+            "--lang",
+            "en",
+            "central",
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--listen",
+            listen,
+            "--units",
+            units_csv()
+        ])
+    }
+
+    fn field_serve(data_dir: &Path, server: &str) -> Proc {
+        Proc::start(args![
+            "field",
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--server",
+            server,
+            "--listen",
+            "127.0.0.1:0",
+            "--sync-interval",
+            "1",
+            "--max-backoff",
+            "2"
+        ])
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("process running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`doorstep {}` did not stop on SIGTERM", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn http() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Status and JSON body of a response.
+fn parts(resp: Response) -> (u16, String, Value) {
+    let status = resp.status().as_u16();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = resp.text().unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, ctype, body)
+}
+
+fn get(url: &str) -> (u16, String, Value) {
+    parts(http().get(url).send().unwrap())
+}
+
+fn post_json(url: &str, body: &Value) -> (u16, String, Value) {
+    parts(http().post(url).json(body).send().unwrap())
+}
+
+fn central_status(dir: &Path) -> Value {
+    let out = run(args![
+        "--lang",
+        "en",
+        "central",
+        "status",
+        "--data-dir",
+        dir,
+        "--json"
+    ]);
+    out.assert_success();
+    out.json()
+}
+
+/// Polls `/api/status` until `done` holds (at most [`SYNC_DEADLINE`]).
+fn wait_for_status(serve: &Proc, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let (code, _, st) = get(&format!("{}/api/status", serve.url));
+        assert_eq!(code, 200, "{st}");
+        if done(&st) {
+            return st;
+        }
+        if start.elapsed() > SYNC_DEADLINE {
+            panic!(
+                "waited {SYNC_DEADLINE:?} for {what}; last status: {st}\nstderr:\n{}",
+                serve.stderr()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `personal_id` with its birth-year digits changed: breaks
+/// `personal_id.year_mismatch`.
+fn with_wrong_year(record: &Value) -> Value {
+    let mut r = record.clone();
+    let id = r["citizen"]["personal_id"].as_str().unwrap().to_owned();
+    let yy: u32 = id[4..6].parse().unwrap();
+    r["citizen"]["personal_id"] = json!(format!("{}{:02}{}", &id[..4], (yy + 1) % 100, &id[6..]));
+    r
+}
+
+fn is_problem(ctype: &str, body: &Value, status: u16, code: &str) {
+    assert!(ctype.starts_with("application/problem+json"), "{ctype}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:doorstep:problem:{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+}
+
+#[test]
+fn posted_records_are_validated_stored_and_synced_in_the_background() {
+    let tmp = temp_dir();
+    let central_dir = tmp.path().join("central");
+    let central = Proc::central(&central_dir, "127.0.0.1:0");
+    let store = Store::new();
+    let records = store.records(20, 11);
+    let serve = Proc::field_serve(&store.dir, &central.url);
+    let api = |path: &str| format!("{}{path}", serve.url);
+
+    let (code, _, health) = get(&api("/healthz"));
+    assert_eq!(code, 200);
+    assert_eq!(health["status"], "ok");
+
+    // 18 valid records and 2 invalid ones, in one array.
+    let mut batch: Vec<Value> = records[..18].to_vec();
+    batch.insert(3, with_wrong_year(&records[18]));
+    let mut no_name = records[19].clone();
+    no_name["citizen"]
+        .as_object_mut()
+        .unwrap()
+        .remove("full_name");
+    batch.push(no_name.clone());
+    let (code, _, doc) = post_json(&api("/api/records"), &Value::Array(batch.clone()));
+    assert_eq!(code, 422, "{doc}");
+    assert_eq!(doc["stored"], 18, "{doc}");
+    assert_eq!(doc["invalid"], 2, "{doc}");
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 20);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["index"], i, "{r}");
+        if i == 3 || i == 19 {
+            assert_eq!(r["status"], "invalid", "{r}");
+            assert!(r.get("record_id").is_none(), "{r}");
+        } else {
+            assert_eq!(r["status"], "stored", "{r}");
+            assert!(doorstep_tests::is_uuid_v7(r["record_id"].as_str().unwrap()));
+            assert!(r["device_seq"].as_u64().unwrap() >= 1, "{r}");
+        }
+    }
+    let year = &results[3]["violations"][0];
+    assert_eq!(year["code"], "personal_id.year_mismatch", "{year}");
+    assert_eq!(year["path"], "$.citizen.personal_id", "{year}");
+    let vi_message = year["message"].as_str().unwrap().to_owned();
+    assert!(
+        vi_message.contains(VIETNAMESE),
+        "Vietnamese by default: {vi_message}"
+    );
+    let missing = &results[19]["violations"][0];
+    assert_eq!(missing["path"], "$.citizen.full_name", "{missing}");
+
+    // English on request, by Accept-Language or ?lang=; the same records
+    // again are already stored, nothing twice.
+    let resp = http()
+        .post(api("/api/records"))
+        .header("accept-language", "en-US,en;q=0.9")
+        .json(&json!([with_wrong_year(&records[18]), records[0]]))
+        .send()
+        .unwrap();
+    let (code, _, doc) = parts(resp);
+    assert_eq!(code, 422, "{doc}");
+    let en_message = doc["results"][0]["violations"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert_ne!(en_message, vi_message);
+    assert!(!en_message.contains(VIETNAMESE), "{en_message}");
+    assert_eq!(doc["results"][1]["status"], "already_stored", "{doc}");
+    assert_eq!(doc["results"][1]["record_id"], results[0]["record_id"]);
+    let (code, _, doc) = post_json(&api("/api/records?lang=en"), &records[1]);
+    assert_eq!(code, 200, "one object, already stored: {doc}");
+    assert_eq!(doc["already_stored"], 1, "{doc}");
+
+    // The background loop delivers everything, without being asked.
+    let st = wait_for_status(&serve, "an empty outbox", |st| {
+        st["outbox"] == 0
+            && st["by_status"]["confirmed"] == 18
+            && st["sync"]["last_success_at"].is_string()
+    });
+    assert_eq!(st["total"], 18, "{st}");
+    assert_eq!(st["sync"]["central_reachable"], true, "{st}");
+    assert!(st["sync"]["last_success_at"].is_string(), "{st}");
+    let cs = central_status(&central_dir);
+    assert_eq!(cs["records"], 18, "{cs}");
+    assert_eq!(cs["devices"][0]["contiguous_seq"], 18, "{cs}");
+
+    // Listing, with filters.
+    let (code, _, list) = get(&api("/api/records?status=confirmed"));
+    assert_eq!(code, 200);
+    assert_eq!(list.as_array().unwrap().len(), 18, "{list}");
+    assert!(list[0].get("reject_reason_vi").is_some(), "{}", list[0]);
+    let (_, _, list) = get(&api("/api/records?limit=5"));
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    let (_, _, list) = get(&api("/api/records?status=pending"));
+    assert_eq!(list, json!([]));
+
+    // Sync on request: nothing left to send.
+    let (code, _, report) = parts(http().post(api("/api/sync")).send().unwrap());
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["records_sent"], 0, "{report}");
+    assert_eq!(report["outbox_after"], 0, "{report}");
+    assert!(report["error"].is_null(), "{report}");
+    let (code, _, log) = get(&api("/api/sync-log?limit=500"));
+    assert_eq!(code, 200);
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "batch_sent" && e["accepted"] == 18),
+        "{log}"
+    );
+    let (_, _, log) = get(&api("/api/sync-log?limit=1"));
+    assert_eq!(log.as_array().unwrap().len(), 1);
+
+    // Errors are problem documents, Vietnamese unless asked otherwise.
+    let (code, ctype, p) = get(&api("/api/records?status=lost"));
+    assert_eq!(code, 400);
+    is_problem(&ctype, &p, 400, "query.invalid");
+    assert!(p["title"].as_str().unwrap().contains(VIETNAMESE), "{p}");
+    let (code, ctype, p) = get(&api("/api/records?limit=many&lang=en"));
+    assert_eq!(code, 400);
+    is_problem(&ctype, &p, 400, "query.invalid");
+    assert_eq!(p["title"], "Invalid query parameter");
+    let (code, ctype, p) = get(&api("/api/nothing"));
+    assert_eq!(code, 404);
+    is_problem(&ctype, &p, 404, "not_found");
+    let (code, ctype, p) = parts(http().delete(api("/api/records")).send().unwrap());
+    assert_eq!(code, 405);
+    is_problem(&ctype, &p, 405, "method_not_allowed");
+    let resp = http()
+        .post(api("/api/records"))
+        .header("content-type", "text/plain")
+        .body(records[0].to_string())
+        .send()
+        .unwrap();
+    let (code, ctype, p) = parts(resp);
+    assert_eq!(
+        code, 415,
+        "a plain form post from a web page is refused: {p}"
+    );
+    is_problem(&ctype, &p, 415, "content_type.unsupported");
+    let resp = http()
+        .post(api("/api/records"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    let (code, ctype, p) = parts(resp);
+    assert_eq!(code, 400);
+    is_problem(&ctype, &p, 400, "body.malformed");
+    let (code, ctype, p) = post_json(&api("/api/records"), &json!(42));
+    assert_eq!(code, 400);
+    is_problem(&ctype, &p, 400, "body.not_records");
+    let resp = http()
+        .get(api("/api/status"))
+        .header("host", format!("attacker.example:{}", serve.port()))
+        .send()
+        .unwrap();
+    let (code, ctype, p) = parts(resp);
+    assert_eq!(code, 421, "a rebound DNS name is refused: {p}");
+    is_problem(&ctype, &p, 421, "host.not_allowed");
+
+    // SIGTERM stops it gracefully; the store is intact.
+    let mut serve = serve;
+    let status = serve.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    store.assert_check_ok();
+    drop(central);
+}
+
+#[test]
+fn records_wait_while_central_is_down_and_go_once_it_is_up() {
+    let tmp = temp_dir();
+    let central_dir = tmp.path().join("central");
+    let store = Store::new();
+    let records = store.records(10, 12);
+    // A port nothing listens on yet; central starts there later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let central_url = format!("http://127.0.0.1:{port}");
+    let serve = Proc::field_serve(&store.dir, &central_url);
+    let api = |path: &str| format!("{}{path}", serve.url);
+
+    let (code, _, doc) = post_json(&api("/api/records"), &Value::Array(records.clone()));
+    assert_eq!(code, 200, "{doc}");
+    assert_eq!(doc["stored"], 10, "{doc}");
+
+    // Central is down: the API keeps answering, the status says why
+    // nothing is sent, the records stay queued.
+    let st = wait_for_status(&serve, "the unreachable central to show", |st| {
+        st["sync"]["central_reachable"] == false && st["sync"]["last_error"].is_string()
+    });
+    assert_eq!(st["outbox"], 10, "{st}");
+    assert!(
+        st["sync"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{st}"
+    );
+    assert!(
+        st["sync"]["consecutive_failures"].as_u64().unwrap() >= 1,
+        "{st}"
+    );
+    // A sync asked for now fails the same way, and says so in its report.
+    let (code, _, report) = parts(http().post(api("/api/sync")).send().unwrap());
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["outbox_after"], 10, "{report}");
+    assert!(report["error"].is_string(), "{report}");
+    let (code, _, health) = get(&api("/healthz"));
+    assert_eq!(code, 200, "{health}");
+    let (_, _, pending) = get(&api("/api/records?status=pending"));
+    assert_eq!(pending.as_array().unwrap().len(), 10);
+
+    // Central comes up: the background loop delivers, once.
+    let central = Proc::central(&central_dir, &format!("127.0.0.1:{port}"));
+    assert_eq!(central.url, central_url);
+    let st = wait_for_status(&serve, "the queue to drain after central came up", |st| {
+        st["outbox"] == 0 && st["sync"]["last_success_at"].is_string()
+    });
+    assert_eq!(st["by_status"]["confirmed"], 10, "{st}");
+    assert_eq!(st["sync"]["central_reachable"], true, "{st}");
+    assert_eq!(st["sync"]["consecutive_failures"], 0, "{st}");
+    assert!(st["sync"]["last_success_at"].is_string(), "{st}");
+    let cs = central_status(&central_dir);
+    assert_eq!(cs["records"], 10, "{cs}");
+    assert_eq!(cs["outcomes"]["duplicate"], 0, "{cs}");
+    drop(serve);
+    drop(central);
+}
