@@ -31,7 +31,14 @@ fn record(device: Uuid, seq: u64, name: &str) -> (Uuid, Vec<u8>) {
         "officer_id": "CA-74-0012"
     });
     let units = Units::builtin_provinces();
-    let body = validate(&input, &ValidationContext { units: &units, now: now() }).unwrap();
+    let body = validate(
+        &input,
+        &ValidationContext {
+            units: &units,
+            now: now(),
+        },
+    )
+    .unwrap();
     let id = Uuid::now_v7();
     let rec = Record {
         record_id: id,
@@ -107,7 +114,13 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     assert_eq!(outcomes(&lines), [Outcome::Conflict, Outcome::Conflict]);
     assert_eq!(lines[0].code.as_deref(), Some("conflict.record_id"));
     assert_eq!(lines[1].code.as_deref(), Some("conflict.device_seq"));
-    assert!(lines[0].reason_vi.as_deref().unwrap().contains("nội dung khác"));
+    assert!(
+        lines[0]
+            .reason_vi
+            .as_deref()
+            .unwrap()
+            .contains("nội dung khác")
+    );
 
     // Invalid: a wrong content hash; not stored, its number not counted.
     let (_, r3) = record(device, 3, "Phạm Thị Dung");

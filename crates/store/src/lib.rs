@@ -11,7 +11,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use field::{
-    Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry,
-    DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem, PreparedBody,
-    RecordStatus, RecordSummary, StatusReport,
+    Ack, AckCounts, DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem,
+    PreparedBody, ReceiptToStore, RecordStatus, RecordSummary, StatusReport, SyncEvent,
+    SyncEventKind, SyncLogEntry,
 };
