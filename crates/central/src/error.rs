@@ -13,6 +13,15 @@ pub enum CentralError {
     )]
     NotInitialized { path: PathBuf },
 
+    #[error(
+        "{path} is a {found} store, not a {wanted} store: use the matching command or another data directory"
+    )]
+    WrongRole {
+        path: PathBuf,
+        found: String,
+        wanted: &'static str,
+    },
+
     #[error("central store data is inconsistent: {0}")]
     Inconsistent(String),
 
@@ -29,7 +38,7 @@ impl CentralError {
     pub fn is_user_error(&self) -> bool {
         match self {
             CentralError::Store(e) => e.is_user_error(),
-            CentralError::NotInitialized { .. } => true,
+            CentralError::NotInitialized { .. } | CentralError::WrongRole { .. } => true,
             _ => false,
         }
     }

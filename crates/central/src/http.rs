@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_wire::{
-    BATCHES_PATH, Batch, HEALTH_PATH, Health, Issuer, MAX_BATCH_RECORDS, MAX_BODY_BYTES,
-    MAX_DECODED_BODY_BYTES, NodeRole, OutcomeCounts, PROBLEM_JSON, PROTOCOL_VERSION, Problem,
-    Receipt,
+    BATCHES_PATH, Batch, CUSTODY_PATH, CustodyAnswer, CustodyQuery, HEALTH_PATH, Health, Issuer,
+    MAX_BATCH_RECORDS, MAX_BODY_BYTES, MAX_DECODED_BODY_BYTES, NodeRole, OutcomeCounts,
+    PROBLEM_JSON, PROTOCOL_VERSION, Problem, Receipt,
 };
 
 use crate::check::check_batch;
@@ -57,6 +57,7 @@ impl<S: CentralStore> AppState<S> {
 pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
     Router::new()
         .route(BATCHES_PATH, post(post_batch::<S>))
+        .route(CUSTODY_PATH, post(post_custody::<S>))
         .route(HEALTH_PATH, get(health::<S>))
         .route("/metrics", get(metrics::<S>))
         .fallback(not_found)
@@ -157,6 +158,69 @@ async fn post_batch<S: CentralStore>(State(state): State<AppState<S>>, req: Requ
             problem.into_response()
         }
     }
+}
+
+async fn post_custody<S: CentralStore>(State(state): State<AppState<S>>, req: Request) -> Response {
+    match custody(state.clone(), req).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(problem) => {
+            state.metrics.count_problem(&problem.0.code);
+            problem.into_response()
+        }
+    }
+}
+
+async fn custody<S: CentralStore>(
+    state: AppState<S>,
+    req: Request,
+) -> Result<CustodyAnswer, ProblemResponse> {
+    let (parts, body) = req.into_parts();
+    check_content_type(&parts.headers)?;
+    let raw = read_body(body).await?;
+    let decoded = decode_body(&parts.headers, raw)?;
+    let query: CustodyQuery = serde_json::from_slice(&decoded).map_err(|e| {
+        ProblemResponse::new(
+            StatusCode::BAD_REQUEST,
+            "custody.malformed",
+            "The body is not a v1 custody query",
+            Some(e.to_string()),
+        )
+    })?;
+    if query.protocol != PROTOCOL_VERSION {
+        return Err(ProblemResponse::new(
+            StatusCode::BAD_REQUEST,
+            "protocol.unsupported",
+            "Unsupported protocol version",
+            Some(format!(
+                "this server speaks protocol {PROTOCOL_VERSION}, the query says {}",
+                query.protocol
+            )),
+        ));
+    }
+    if query.records.len() > MAX_BATCH_RECORDS {
+        return Err(ProblemResponse::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "custody.too_many_records",
+            "Too many records in one custody query",
+            Some(format!(
+                "{} records; at most {MAX_BATCH_RECORDS} per query",
+                query.records.len()
+            )),
+        ));
+    }
+    let records = state
+        .store
+        .custody(query.records)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(CustodyAnswer {
+        protocol: PROTOCOL_VERSION,
+        issuer: Issuer {
+            node_id: state.store.node_id(),
+            role: state.role,
+        },
+        records,
+    })
 }
 
 async fn ingest<S: CentralStore>(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_core::{ContentHash, Units};
 use doorstep_store::sqlite::{apply_migrations, integrity_check, open_wal};
-use doorstep_wire::{Outcome, OutcomeCounts, RecordReceipt};
+use doorstep_wire::{NodeRole, Outcome, OutcomeCounts, RecordReceipt};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
@@ -24,7 +24,13 @@ use crate::store::{
 /// File name of central's database inside its data directory.
 pub const DB_FILE: &str = "central.sqlite3";
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+mod forward;
+pub use forward::{ForwardItem, UpstreamAck};
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_station.sql"),
+];
 
 /// The unit list to create a central store with.
 #[derive(Debug, Clone)]
@@ -41,6 +47,7 @@ pub struct SqliteCentral {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
     node_id: Uuid,
+    role: NodeRole,
     units: Arc<Units>,
     units_source: String,
 }
@@ -55,6 +62,18 @@ impl SqliteCentral {
     /// existing store, its unit list is replaced when it differs.
     pub fn open_or_create(
         dir: &Path,
+        units: Option<UnitSource>,
+        now: DateTime<Utc>,
+    ) -> Result<SqliteCentral, CentralError> {
+        Self::open_or_create_as(dir, NodeRole::Central, units, now)
+    }
+
+    /// Like [`SqliteCentral::open_or_create`] for a node of `role`
+    /// (central or station). A store made for one role is refused for the
+    /// other: a station's data directory is never served as central.
+    pub fn open_or_create_as(
+        dir: &Path,
+        role: NodeRole,
         units: Option<UnitSource>,
         now: DateTime<Utc>,
     ) -> Result<SqliteCentral, CentralError> {
@@ -80,13 +99,23 @@ impl SqliteCentral {
             None => {
                 let id = Uuid::now_v7();
                 tx.execute(
-                    "INSERT INTO node (id, node_id, created_at) VALUES (1, ?1, ?2)",
-                    params![id.to_string(), at],
+                    "INSERT INTO node (id, node_id, created_at, role) VALUES (1, ?1, ?2, ?3)",
+                    params![id.to_string(), at, role.as_str()],
                 )
                 .map_err(err)?;
                 id
             }
         };
+        let stored_role: String = tx
+            .query_row("SELECT role FROM node WHERE id = 1", [], |r| r.get(0))
+            .map_err(err)?;
+        if stored_role != role.as_str() {
+            return Err(CentralError::WrongRole {
+                path: path.clone(),
+                found: stored_role,
+                wanted: role.as_str(),
+            });
+        }
         let stored: Option<(String, String)> = tx
             .query_row(
                 "SELECT source, sha256 FROM unit_list WHERE id = 1",
@@ -137,19 +166,37 @@ impl SqliteCentral {
             conn: Arc::new(Mutex::new(conn)),
             path,
             node_id,
+            role,
             units: Arc::new(units),
             units_source,
         })
     }
 
-    /// Opens an existing store; refuses a directory without one.
+    /// Opens an existing store (of either role); refuses a directory
+    /// without one.
     pub fn open(dir: &Path) -> Result<SqliteCentral, CentralError> {
-        if !Self::db_path(dir).exists() {
+        let path = Self::db_path(dir);
+        if !path.exists() {
             return Err(CentralError::NotInitialized {
                 path: dir.to_path_buf(),
             });
         }
-        Self::open_or_create(dir, None, Utc::now())
+        let conn = open_wal(&path, false)?;
+        let role: Option<String> = conn
+            .query_row("SELECT role FROM node WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .unwrap_or(None);
+        drop(conn);
+        let role = match role.as_deref() {
+            Some("station") => NodeRole::Station,
+            _ => NodeRole::Central,
+        };
+        Self::open_or_create_as(dir, role, None, Utc::now())
+    }
+
+    /// The role this store was made for.
+    pub fn role(&self) -> NodeRole {
+        self.role
     }
 
     pub fn path(&self) -> &Path {
@@ -499,6 +546,15 @@ impl CentralStore for SqliteCentral {
 
     async fn apply(&self, batch: IncomingBatch) -> Result<Vec<RecordReceipt>, CentralError> {
         self.blocking(move |conn, path| SqliteCentral::apply_blocking(conn, path, &batch))
+            .await
+    }
+
+    async fn custody(
+        &self,
+        keys: Vec<doorstep_wire::CustodyKey>,
+    ) -> Result<Vec<doorstep_wire::CustodyLine>, CentralError> {
+        let role = self.role;
+        self.blocking(move |conn, path| forward::custody(conn, path, role, &keys))
             .await
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use doorstep_core::{ContentHash, RecordKind, Units};
-use doorstep_wire::{OutcomeCounts, RecordReceipt, Sender, WireViolation};
+use doorstep_wire::{CustodyKey, CustodyLine, OutcomeCounts, RecordReceipt, Sender, WireViolation};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -85,6 +85,9 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// What central holds.
     async fn status(&self) -> Result<CentralStatus, CentralError>;
+
+    /// Where each record stands here (see [`doorstep_wire::CustodyState`]).
+    async fn custody(&self, keys: Vec<CustodyKey>) -> Result<Vec<CustodyLine>, CentralError>;
 }
 
 /// `doorstep central status`.

@@ -16,6 +16,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Path of the batch endpoint.
 pub const BATCHES_PATH: &str = "/v1/batches";
+/// Path of the custody query endpoint.
+pub const CUSTODY_PATH: &str = "/v1/custody";
 /// Path of the liveness endpoint.
 pub const HEALTH_PATH: &str = "/healthz";
 
@@ -264,6 +266,61 @@ impl std::fmt::Display for Problem {
         }
         Ok(())
     }
+}
+
+/// `POST /v1/custody` request: where do these records stand? A laptop asks
+/// the node that acknowledged them (a station answers "held" until central
+/// has confirmed; central answers for what it holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyQuery {
+    pub protocol: u32,
+    /// At most [`MAX_BATCH_RECORDS`].
+    pub records: Vec<CustodyKey>,
+}
+
+/// One record asked about: its ID and the content hash the asker holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyKey {
+    pub record_id: Uuid,
+    pub content_hash: String,
+}
+
+/// Where a record stands at the answering node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustodyState {
+    /// Central holds it (with this content hash).
+    Confirmed,
+    /// This station holds it and has not had central's answer yet.
+    Held,
+    /// Refused for good (by this node or by central through it).
+    Rejected,
+    /// The node does not hold this record (with this content hash).
+    Unknown,
+    /// A value this build does not know: nothing changes.
+    #[serde(other)]
+    Other,
+}
+
+/// One line of a custody answer, in the query's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyLine {
+    pub record_id: Uuid,
+    pub state: CustodyState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_vi: Option<String>,
+}
+
+/// `POST /v1/custody` response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyAnswer {
+    pub protocol: u32,
+    pub issuer: Issuer,
+    pub records: Vec<CustodyLine>,
 }
 
 /// `GET /healthz` response body.
