@@ -57,6 +57,29 @@ impl Server {
         Self::start(data_dir, args)
     }
 
+    /// `doorstep station serve` on `127.0.0.1:port` (0: any free port),
+    /// forwarding to `upstream`, with the repository's 2023 unit list and
+    /// a one-second forwarding interval.
+    pub fn station(data_dir: &Path, upstream: &str, port: u16) -> Server {
+        let args = vec![
+            "--lang".to_owned(),
+            "en".to_owned(),
+            "station".to_owned(),
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--upstream".to_owned(),
+            upstream.to_owned(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--units".to_owned(),
+            units_csv().display().to_string(),
+            "--forward-interval".to_owned(),
+            "1".to_owned(),
+        ];
+        Self::start(data_dir, args)
+    }
+
     fn start(data_dir: &Path, args: Vec<String>) -> Server {
         let mut child = doorstep()
             .args(&args)

@@ -42,6 +42,11 @@ pub enum Command {
     #[command(subcommand)]
     Central(CentralCommand),
 
+    /// Run a commune station: laptops sync to it over the LAN (or bring bundle files); it
+    /// holds their records and forwards them to central exactly once.
+    #[command(subcommand)]
+    Station(StationCommand),
+
     /// Show the whole flow on this machine: central on loopback, three field laptops
     /// enrolling offline while central is down, then syncing when it comes up.
     ///
@@ -64,6 +69,42 @@ pub enum CentralCommand {
     /// What central holds: records by kind and outcome, and per device its highest
     /// contiguous sequence number, its gaps and its last sync.
     Status(CentralStatusArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StationCommand {
+    /// Serve the same /v1 API as central, for the laptops of the commune, and forward upstream.
+    ///
+    /// Each batch a laptop sends is stored durably before the laptop gets its receipt
+    /// ("held by station S"). A background loop forwards held records to --upstream (central)
+    /// in batches, retrying until central answers, across restarts; each record keeps its
+    /// origin device, sequence number and content hash, and central records which station
+    /// relayed it. Laptops learn central's answers from the station (`POST /v1/custody`).
+    /// The store is created in --data-dir on first start. Binds loopback unless told
+    /// otherwise; the first line on standard output is `listening on http://ADDR`.
+    Serve(StationServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StationServeArgs {
+    /// Directory of the station's store.
+    #[arg(long, env = "DOORSTEP_STATION_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Base URL of central, e.g. https://central.example:8750.
+    #[arg(long, env = "DOORSTEP_UPSTREAM", value_name = "URL")]
+    pub upstream: String,
+    /// Address to listen on (IP:PORT); use the LAN address to serve the commune's laptops.
+    #[arg(long, default_value = "127.0.0.1:8751", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Unit list CSV records are validated against (stored in the data directory).
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+    /// Seconds between forwarding rounds when there is nothing new.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub forward_interval: u64,
+    /// Records per forwarded batch.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod input;
 mod lang;
 mod messages;
 mod serve;
+mod station_cmd;
 mod sync_cmd;
 mod table;
 
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{CentralCommand, Cli, Command, FieldCommand};
+use crate::cli::{CentralCommand, Cli, Command, FieldCommand, StationCommand};
 use crate::lang::{Lang, Pick};
 
 // Enrolling is allocation-heavy (JSON trees, strings); mimalloc is markedly
@@ -44,6 +45,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -93,8 +95,30 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             CentralCommand::Serve(args) => central_cmd::serve(args, lang),
             CentralCommand::Status(args) => central_cmd::status(args, lang),
         },
+        Command::Station(cmd) => match cmd {
+            StationCommand::Serve(args) => station_cmd::serve(args, lang),
+        },
         Command::Demo(args) => demo::run(args, lang),
     }
+}
+
+/// `doorstep … | head` closes the pipe early; Rust's `println!` then
+/// panics. Exit quietly instead, as command-line tools do (the standard
+/// library offers no safe way to restore the default SIGPIPE action).
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// The error and its causes on one line: "what: why: deeper why".

@@ -38,7 +38,9 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let report = rt.block_on(sync_outbox(&mut store, &client, &opts, &mut bar))?;
     bar.finish();
     print_report(&report, args.json, lang);
-    if report.outbox_after == 0 {
+    // Done when nothing is left unacknowledged: records a station holds
+    // are in its custody and reach central through it.
+    if report.pending_after == 0 && report.error.is_none() {
         Ok(Outcome::Ok)
     } else {
         Ok(Outcome::Failed)
@@ -102,6 +104,17 @@ fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
     if let Some(e) = &r.error {
         println!("  {}: {e}", l("dừng vì lỗi", "stopped by an error"));
     }
+    if r.held_after > 0 {
+        println!(
+            "  {}: {} — {}",
+            l("trạm đang giữ", "held by the station"),
+            r.held_after,
+            l(
+                "trạm sẽ chuyển lên trung tâm; lần đồng bộ sau sẽ cập nhật xác nhận",
+                "the station forwards them to central; a later sync learns central's answers"
+            )
+        );
+    }
     if r.outbox_after == 0 {
         println!(
             "  {}",
@@ -110,11 +123,11 @@ fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
                 "The queue is empty: every record was answered."
             )
         );
-    } else {
+    } else if r.pending_after > 0 {
         println!(
             "  {}: {} — {}",
             l("còn trong hàng đợi", "still queued"),
-            r.outbox_after,
+            r.pending_after,
             l(
                 "chạy lại `doorstep field sync` khi có mạng",
                 "run `doorstep field sync` again when the network is back"

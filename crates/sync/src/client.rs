@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use doorstep_wire::{
-    BATCHES_PATH, CLIENT_HEADER, HEALTH_PATH, Health, PROBLEM_JSON, Problem, Receipt,
+    BATCHES_PATH, CLIENT_HEADER, CUSTODY_PATH, CustodyAnswer, CustodyQuery, HEALTH_PATH, Health,
+    PROBLEM_JSON, Problem, Receipt,
 };
 
 /// Why a batch did not get a receipt.
@@ -137,6 +138,48 @@ impl Client {
                 problem,
             }),
             _ => Err(SendError::Unexpected {
+                server: self.base.clone(),
+                status,
+                detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+
+    /// `POST /v1/custody`: where the given records stand at this server.
+    pub async fn custody(&self, query: &CustodyQuery) -> Result<CustodyAnswer, SendError> {
+        let body = serde_json::to_vec(query).map_err(|e| SendError::Unexpected {
+            server: self.base.clone(),
+            status: 0,
+            detail: e.to_string(),
+        })?;
+        let resp = self
+            .http
+            .post(format!("{}{CUSTODY_PATH}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                CLIENT_HEADER,
+                concat!("doorstep/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| self.network(source))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
+        if status == 200 {
+            return serde_json::from_slice(&bytes).map_err(|e| SendError::Unexpected {
+                server: self.base.clone(),
+                status,
+                detail: e.to_string(),
+            });
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(SendError::Problem {
+                server: self.base.clone(),
+                status,
+                problem,
+            }),
+            Err(_) => Err(SendError::Unexpected {
                 server: self.base.clone(),
                 status,
                 detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),

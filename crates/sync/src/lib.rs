@@ -10,8 +10,10 @@
 
 pub mod backoff;
 pub mod client;
+pub mod forward;
 pub mod push;
 
 pub use backoff::RetryPolicy;
 pub use client::{Client, SendError};
+pub use forward::{ForwardReport, forward_all};
 pub use push::{Progress, SyncError, SyncOptions, SyncReport, sync_outbox};

@@ -9,7 +9,8 @@ use doorstep_store::{
     Ack, FieldStore, OutboxItem, ReceiptToStore, StoreError, SyncEvent, SyncEventKind,
 };
 use doorstep_wire::{
-    Batch, BatchRecord, MAX_BATCH_RECORDS, NodeRole, Outcome, PROTOCOL_VERSION, Receipt, Sender,
+    Batch, BatchRecord, CustodyKey, CustodyQuery, CustodyState, MAX_BATCH_RECORDS, NodeRole,
+    Outcome, PROTOCOL_VERSION, Receipt, Sender,
 };
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -49,8 +50,14 @@ pub struct SyncReport {
     pub server: String,
     /// Records in the outbox when the run started.
     pub outbox_before: u64,
-    /// Records still in the outbox at the end.
+    /// Records still in the outbox at the end (pending + held).
     pub outbox_after: u64,
+    /// Records never acknowledged at the end: the run succeeded when 0.
+    pub pending_after: u64,
+    /// Records a station holds, waiting for central's answer.
+    pub held_after: u64,
+    /// Role of the server that answered (`central` or `station`).
+    pub server_role: Option<String>,
     pub batches: u64,
     pub records_sent: u64,
     pub accepted: u64,
@@ -124,32 +131,41 @@ pub async fn sync_outbox(
         client_version: concat!("doorstep/", env!("CARGO_PKG_VERSION")).to_owned(),
     };
     let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
-    let mut after_seq = 0;
-    loop {
-        let items = store.outbox(after_seq, per_batch as u64)?;
-        let Some(last) = items.last() else { break };
-        after_seq = last.device_seq;
-        match send_batch(
+    // Send what was never acknowledged, then ask about what a station
+    // holds; records central turns out not to hold yet are sent to it
+    // directly (once per run).
+    for round in 0..2 {
+        let delivered = send_pending(
             store,
             client,
             opts,
             &sender,
             session_id,
-            &items,
+            per_batch,
             &mut report,
             progress,
         )
-        .await
-        {
-            Ok(()) => {}
+        .await?;
+        if !delivered {
+            break;
+        }
+        let requeued = match ask_custody(store, client, session_id, &mut report).await {
+            Ok(n) => n,
             Err(SyncError::Store(e)) => return Err(e),
             Err(e) => {
                 report.error = Some(e.to_string());
                 break;
             }
+        };
+        if requeued == 0 || round == 1 {
+            break;
         }
     }
-    report.outbox_after = store.status()?.outbox;
+    let st = store.status()?;
+    let count = |name: &str| st.by_status.iter().find(|s| s.0 == name).map_or(0, |s| s.1);
+    report.pending_after = count("pending");
+    report.held_after = count("held");
+    report.outbox_after = st.outbox;
     let mut done = SyncEvent::new(session_id, SyncEventKind::SessionFinished, &server);
     done.records = report.records_sent;
     done.accepted = report.accepted;
@@ -165,6 +181,126 @@ pub async fn sync_outbox(
     Ok(report)
 }
 
+/// Sends every pending record; false when a batch could not be delivered
+/// (the reason is in the report).
+#[allow(clippy::too_many_arguments)]
+async fn send_pending(
+    store: &mut FieldStore,
+    client: &Client,
+    opts: &SyncOptions,
+    sender: &Sender,
+    session_id: Uuid,
+    per_batch: usize,
+    report: &mut SyncReport,
+    progress: &mut (dyn Progress + Send),
+) -> Result<bool, StoreError> {
+    let mut after_seq = 0;
+    loop {
+        let items = store.pending_outbox(after_seq, per_batch as u64)?;
+        let Some(last) = items.last() else {
+            return Ok(true);
+        };
+        after_seq = last.device_seq;
+        match send_batch(
+            store, client, opts, sender, session_id, &items, report, progress,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(SyncError::Store(e)) => return Err(e),
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Asks the server where the records it (or a station) holds stand and
+/// applies the answers: confirmed, rejected. Returns how many held records
+/// were put back to pending because central does not hold them yet.
+async fn ask_custody(
+    store: &mut FieldStore,
+    client: &Client,
+    session_id: Uuid,
+    report: &mut SyncReport,
+) -> Result<usize, SyncError> {
+    let mut after_seq = 0;
+    let mut requeue = Vec::new();
+    loop {
+        let held = store.held_records(after_seq, MAX_BATCH_RECORDS as u64)?;
+        let Some(last) = held.last() else { break };
+        after_seq = last.0;
+        let query = CustodyQuery {
+            protocol: PROTOCOL_VERSION,
+            records: held
+                .iter()
+                .map(|(_, id, hash)| CustodyKey {
+                    record_id: *id,
+                    content_hash: hash.to_hex(),
+                })
+                .collect(),
+        };
+        let answer = match client.custody(&query).await {
+            Ok(a) => a,
+            // A server without custody queries: nothing to learn from it.
+            Err(SendError::Problem { status: 404, .. }) => return Ok(0),
+            Err(e) => return Err(Box::new(e).into()),
+        };
+        report.server_role = Some(answer.issuer.role.as_str().to_owned());
+        if answer.records.len() != held.len() {
+            return Err(SyncError::BadReceipt {
+                server: client.server().to_owned(),
+                detail: format!(
+                    "{} custody lines for {} records",
+                    answer.records.len(),
+                    held.len()
+                ),
+            });
+        }
+        let mut acks = Vec::new();
+        for (line, (_, id, _)) in answer.records.iter().zip(&held) {
+            if line.record_id != *id {
+                return Err(SyncError::BadReceipt {
+                    server: client.server().to_owned(),
+                    detail: format!("custody line for {} where {id} was asked", line.record_id),
+                });
+            }
+            match line.state {
+                CustodyState::Confirmed => acks.push((*id, Ack::Confirmed)),
+                CustodyState::Rejected => acks.push((
+                    *id,
+                    Ack::Rejected {
+                        code: line.code.clone().unwrap_or_else(|| "rejected".into()),
+                        reason: line.reason.clone().unwrap_or_default(),
+                        reason_vi: line
+                            .reason_vi
+                            .clone()
+                            .or_else(|| line.reason.clone())
+                            .unwrap_or_default(),
+                    },
+                )),
+                CustodyState::Unknown if answer.issuer.role == NodeRole::Central => {
+                    requeue.push(*id);
+                }
+                _ => {}
+            }
+        }
+        if !acks.is_empty() {
+            let mut ev = SyncEvent::new(session_id, SyncEventKind::BatchSent, client.server());
+            ev.detail = Some(format!(
+                "custody: {} of {} held records answered",
+                acks.len(),
+                held.len()
+            ));
+            let counts = store.apply_receipt(None, &acks, &ev, Utc::now())?;
+            report.confirmed += counts.confirmed;
+            report.rejected += counts.rejected;
+        }
+    }
+    Ok(store.requeue_held(&requeue, Utc::now())?)
+}
+
 /// Sends one page of the outbox until it has a receipt, then applies it.
 #[allow(clippy::too_many_arguments)]
 async fn send_batch(
@@ -178,7 +314,15 @@ async fn send_batch(
     progress: &mut (dyn Progress + Send),
 ) -> Result<(), SyncError> {
     let batch_id = Uuid::now_v7();
-    let body = encode_batch(batch_id, session_id, sender, items, opts.zstd_level)?;
+    let body = encode_batch(
+        batch_id,
+        session_id,
+        sender,
+        items
+            .iter()
+            .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
+        opts.zstd_level,
+    )?;
     let bytes = body.len() as u64;
     let ids: Vec<Uuid> = items.iter().map(|i| i.record_id).collect();
     let mut retry = 0;
@@ -222,8 +366,9 @@ async fn send_batch(
     ev.bytes_sent = bytes;
     // Receipts are kept compressed: they are mostly IDs and hashes.
     let stored = zstd::bulk::compress(&raw, 3).map_err(|e| SyncError::Encode(e.to_string()))?;
+    report.server_role = Some(receipt.issuer.role.as_str().to_owned());
     let counts = store.apply_receipt(
-        &ReceiptToStore {
+        Some(&ReceiptToStore {
             batch_id,
             session_id,
             issuer_id: receipt.issuer.node_id,
@@ -231,7 +376,7 @@ async fn send_batch(
             received_at: &receipt.received_at,
             encoding: "zstd",
             body: &stored,
-        },
+        }),
         &acks,
         &ev,
         Utc::now(),
@@ -255,21 +400,22 @@ async fn send_batch(
 }
 
 /// The request body of one batch: canonical records embedded verbatim.
-fn encode_batch(
+/// `items` are (sequence number for messages, content hash, canonical bytes).
+pub(crate) fn encode_batch<'a>(
     batch_id: Uuid,
     session_id: Uuid,
     sender: &Sender,
-    items: &[OutboxItem],
+    items: impl Iterator<Item = (u64, &'a doorstep_core::ContentHash, &'a [u8])>,
     zstd_level: i32,
 ) -> Result<Vec<u8>, SyncError> {
-    let mut records = Vec::with_capacity(items.len());
-    for item in items {
-        let text = String::from_utf8(item.canonical.clone())
-            .map_err(|_| SyncError::Encode(format!("record #{} is not UTF-8", item.device_seq)))?;
+    let mut records = Vec::new();
+    for (seq, hash, canonical) in items {
+        let text = String::from_utf8(canonical.to_vec())
+            .map_err(|_| SyncError::Encode(format!("record #{seq} is not UTF-8")))?;
         let record = RawValue::from_string(text)
-            .map_err(|e| SyncError::Encode(format!("record #{}: {e}", item.device_seq)))?;
+            .map_err(|e| SyncError::Encode(format!("record #{seq}: {e}")))?;
         records.push(BatchRecord {
-            content_hash: item.content_hash.to_hex(),
+            content_hash: hash.to_hex(),
             record,
         });
     }

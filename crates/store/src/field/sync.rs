@@ -128,7 +128,7 @@ impl FieldStore {
     /// again; a rejected one changes only to confirmed.
     pub fn apply_receipt(
         &mut self,
-        receipt: &ReceiptToStore<'_>,
+        receipt: Option<&ReceiptToStore<'_>>,
         acks: &[(Uuid, Ack)],
         event: &SyncEvent,
         now: DateTime<Utc>,
@@ -140,7 +140,8 @@ impl FieldStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
+        if let Some(receipt) = receipt {
+            tx.execute(
             "INSERT INTO receipts (batch_id, session_id, issuer_id, issuer_role, received_at, stored_at, encoding, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(batch_id) DO UPDATE SET session_id = excluded.session_id,
@@ -159,6 +160,7 @@ impl FieldStore {
             ],
         )
         .map_err(err)?;
+        }
         let mut counts = AckCounts::default();
         {
             let mut confirm = tx
@@ -303,6 +305,127 @@ impl FieldStore {
             });
         }
         Ok(out)
+    }
+
+    /// Records never acknowledged (`pending`), in sequence order after
+    /// `after_seq`: what a sync sends.
+    pub fn pending_outbox(
+        &self,
+        after_seq: u64,
+        limit: u64,
+    ) -> Result<Vec<super::OutboxItem>, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT device_seq, record_id, content_hash, canonical FROM records
+                 WHERE status = 'pending' AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(after_seq).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                },
+            )
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, hash, canonical) = row.map_err(err)?;
+            let bad =
+                || StoreError::Inconsistent(format!("record #{seq} has a malformed ID or hash"));
+            out.push(super::OutboxItem {
+                device_seq: u64::try_from(seq).unwrap_or(0),
+                record_id: Uuid::parse_str(&id).map_err(|_| bad())?,
+                content_hash: <[u8; 32]>::try_from(hash.as_slice())
+                    .map(doorstep_core::ContentHash)
+                    .map_err(|_| bad())?,
+                canonical,
+                status: super::RecordStatus::Pending,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a station holds for this laptop (`held`), after `after_seq`:
+    /// (sequence, record ID, content hash).
+    pub fn held_records(
+        &self,
+        after_seq: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Uuid, doorstep_core::ContentHash)>, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT device_seq, record_id, content_hash FROM records
+                 WHERE status = 'held' AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(after_seq).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                },
+            )
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, hash) = row.map_err(err)?;
+            let bad =
+                || StoreError::Inconsistent(format!("record #{seq} has a malformed ID or hash"));
+            out.push((
+                u64::try_from(seq).unwrap_or(0),
+                Uuid::parse_str(&id).map_err(|_| bad())?,
+                <[u8; 32]>::try_from(hash.as_slice())
+                    .map(doorstep_core::ContentHash)
+                    .map_err(|_| bad())?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Puts held records back to pending so they are sent again (to
+    /// central directly, when it does not hold them yet). Resending is
+    /// always safe: the record ID is central's key.
+    pub fn requeue_held(&mut self, ids: &[Uuid], now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| StoreError::sqlite(&path, e);
+        let at = format_utc_millis(&now);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut n = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE records SET status = 'pending', status_at = ?2 WHERE record_id = ?1 AND status = 'held'",
+                )
+                .map_err(err)?;
+            for id in ids {
+                n += stmt.execute(params![id.to_string(), at]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(n)
     }
 
     /// Caps SQLite's page cache of this connection (the store opens with a

@@ -1,0 +1,200 @@
+//! A station forwarding what it holds to central: read a page of records
+//! upstream has not answered, send it as one batch (sender role `station`,
+//! each record with its origin device, sequence and hash untouched), retry
+//! until central answers, record the answers in one transaction, go on.
+//! A crash anywhere only means records are sent again and answered
+//! `duplicate`.
+
+use chrono::Utc;
+use doorstep_central::SqliteCentral;
+use doorstep_central::sqlite::{ForwardItem, UpstreamAck};
+use doorstep_wire::{MAX_BATCH_RECORDS, NodeRole, Outcome, OutcomeCounts, Receipt, Sender};
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::push::{SyncError, SyncOptions, encode_batch};
+
+/// What one forwarding round did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ForwardReport {
+    pub batches: u64,
+    pub records: u64,
+    pub counts: OutcomeCounts,
+    pub retries: u64,
+    /// Held records upstream has not answered yet, after the round.
+    pub backlog: u64,
+    pub error: Option<String>,
+}
+
+/// Forwards everything `store` holds that upstream has not answered.
+/// Stops at the first batch that cannot be delivered (retries used up)
+/// and says why in [`ForwardReport::error`]; `Err` only for local failures.
+pub async fn forward_all(
+    store: &SqliteCentral,
+    client: &Client,
+    name: Option<String>,
+    opts: &SyncOptions,
+) -> Result<ForwardReport, doorstep_central::CentralError> {
+    let mut report = ForwardReport::default();
+    let sender = Sender {
+        node_id: doorstep_central::CentralStore::node_id(store),
+        role: NodeRole::Station,
+        name,
+        client_version: concat!("doorstep/", env!("CARGO_PKG_VERSION")).to_owned(),
+    };
+    let session_id = Uuid::now_v7();
+    let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
+    let mut after = None;
+    loop {
+        let items = tokio::task::block_in_place(|| store.to_forward(after, per_batch))?;
+        let Some(last) = items.last() else { break };
+        after = Some((last.device_id, last.device_seq));
+        match forward_batch(
+            store,
+            client,
+            opts,
+            &sender,
+            session_id,
+            &items,
+            &mut report,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(ForwardError::Local(e)) => return Err(e),
+            Err(ForwardError::Delivery(e)) => {
+                report.error = Some(e);
+                break;
+            }
+        }
+    }
+    report.backlog = tokio::task::block_in_place(|| store.forward_backlog())?;
+    Ok(report)
+}
+
+enum ForwardError {
+    Local(doorstep_central::CentralError),
+    Delivery(String),
+}
+
+async fn forward_batch(
+    store: &SqliteCentral,
+    client: &Client,
+    opts: &SyncOptions,
+    sender: &Sender,
+    session_id: Uuid,
+    items: &[ForwardItem],
+    report: &mut ForwardReport,
+) -> Result<(), ForwardError> {
+    let batch_id = Uuid::now_v7();
+    let body = encode_batch(
+        batch_id,
+        session_id,
+        sender,
+        items
+            .iter()
+            .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
+        opts.zstd_level,
+    )
+    .map_err(|e| ForwardError::Delivery(e.to_string()))?;
+    let mut retry = 0;
+    let receipt = loop {
+        match client.post_batch(body.clone(), opts.zstd_level > 0).await {
+            Ok((receipt, _raw)) => break receipt,
+            Err(e) => {
+                let text = e.to_string();
+                tokio::task::block_in_place(|| {
+                    store.log_forward_failure(
+                        client.server(),
+                        batch_id,
+                        items.len(),
+                        &text,
+                        Utc::now(),
+                    )
+                })
+                .map_err(ForwardError::Local)?;
+                if !e.is_retryable() || retry >= opts.retry.retries {
+                    return Err(ForwardError::Delivery(text));
+                }
+                retry += 1;
+                report.retries += 1;
+                let delay = opts.retry.delay(retry);
+                tracing::info!(retry, ?delay, error = %text, "forwarding: batch not delivered; retrying");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    };
+    let acks = check_forward_receipt(&receipt, batch_id, items).map_err(|detail| {
+        ForwardError::Delivery(
+            SyncError::BadReceipt {
+                server: client.server().to_owned(),
+                detail,
+            }
+            .to_string(),
+        )
+    })?;
+    tokio::task::block_in_place(|| {
+        store.apply_upstream(
+            client.server(),
+            batch_id,
+            &acks,
+            &receipt.counts,
+            Utc::now(),
+        )
+    })
+    .map_err(ForwardError::Local)?;
+    report.batches += 1;
+    report.records += items.len() as u64;
+    report.counts.merge(&receipt.counts);
+    Ok(())
+}
+
+/// Upstream's answers per record; only central's answers settle a record.
+fn check_forward_receipt(
+    receipt: &Receipt,
+    batch_id: Uuid,
+    items: &[ForwardItem],
+) -> Result<Vec<(Uuid, UpstreamAck)>, String> {
+    if receipt.batch_id != batch_id {
+        return Err(format!(
+            "receipt for batch {}, sent batch {batch_id}",
+            receipt.batch_id
+        ));
+    }
+    if receipt.records.len() != items.len() {
+        return Err(format!(
+            "{} receipt lines for {} records",
+            receipt.records.len(),
+            items.len()
+        ));
+    }
+    if receipt.issuer.role != NodeRole::Central {
+        return Err(format!(
+            "upstream is a {} node; a station forwards to central",
+            receipt.issuer.role.as_str()
+        ));
+    }
+    let mut acks = Vec::with_capacity(items.len());
+    for (i, (line, item)) in receipt.records.iter().zip(items).enumerate() {
+        if line.index as usize != i || line.content_hash != item.content_hash.to_hex() {
+            return Err(format!(
+                "line {i} does not answer record {}",
+                item.record_id
+            ));
+        }
+        let ack = match line.outcome {
+            Outcome::Accepted | Outcome::Duplicate => UpstreamAck::Confirmed,
+            Outcome::Conflict | Outcome::Invalid => UpstreamAck::Rejected {
+                code: line
+                    .code
+                    .clone()
+                    .unwrap_or_else(|| line.outcome.as_str().to_owned()),
+                reason: line.reason.clone().unwrap_or_default(),
+                reason_vi: line.reason_vi.clone().unwrap_or_default(),
+            },
+            Outcome::Unknown => continue,
+        };
+        acks.push((item.record_id, ack));
+    }
+    Ok(acks)
+}
