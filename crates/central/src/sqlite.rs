@@ -25,7 +25,7 @@ use crate::store::{
 pub const DB_FILE: &str = "central.sqlite3";
 
 mod forward;
-pub use forward::{ForwardItem, UpstreamAck};
+pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),

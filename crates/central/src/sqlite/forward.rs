@@ -268,3 +268,132 @@ pub(super) fn custody(
     }
     Ok(out)
 }
+
+/// Per device, what a station received and what became of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StationDeviceReport {
+    pub device_id: Uuid,
+    pub name: Option<String>,
+    pub received: u64,
+    pub forwarded_confirmed: u64,
+    pub forwarded_rejected: u64,
+    pub waiting: u64,
+    /// Records this device sent again that the station already held.
+    pub duplicates: u64,
+    pub contiguous_seq: u64,
+    pub max_seq: u64,
+    pub gaps: Vec<(u64, u64)>,
+}
+
+/// Records about the same citizen and kind from more than one device:
+/// flagged for review, never dropped.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SameCitizen {
+    pub personal_id: String,
+    pub kind: String,
+    pub records: Vec<(Uuid, Uuid)>,
+}
+
+/// `doorstep station report`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StationReport {
+    pub node_id: Uuid,
+    pub devices: Vec<StationDeviceReport>,
+    pub same_citizen: Vec<SameCitizen>,
+}
+
+impl SqliteCentral {
+    /// The merge report of a station (or of central: nothing forwarded).
+    pub async fn station_report(&self) -> Result<StationReport, CentralError> {
+        let status = doorstep_central_status(self).await?;
+        let node_id = self.node_id;
+        self.blocking(move |conn, path| {
+            let err = |e| CentralError::sqlite(path, e);
+            let tx = conn.transaction().map_err(err)?;
+            let mut devices = Vec::new();
+            for d in status.devices {
+                let id = d.device_id.to_string();
+                let n = |sql: &str| -> Result<u64, CentralError> {
+                    tx.query_row(sql, [&id], |r| r.get::<_, i64>(0))
+                        .map(|v| u64::try_from(v).unwrap_or(0))
+                        .map_err(err)
+                };
+                devices.push(StationDeviceReport {
+                    received: n("SELECT COUNT(*) FROM records WHERE device_id = ?1")?,
+                    forwarded_confirmed: n(
+                        "SELECT COUNT(*) FROM records WHERE device_id = ?1 AND upstream_status = 'confirmed'",
+                    )?,
+                    forwarded_rejected: n(
+                        "SELECT COUNT(*) FROM records WHERE device_id = ?1 AND upstream_status = 'rejected'",
+                    )?,
+                    waiting: n(
+                        "SELECT COUNT(*) FROM records WHERE device_id = ?1 AND upstream_status IS NULL",
+                    )?,
+                    duplicates: n(
+                        "SELECT COALESCE(SUM(duplicate), 0) FROM sessions WHERE node_id = ?1",
+                    )?,
+                    device_id: d.device_id,
+                    name: d.name,
+                    contiguous_seq: d.contiguous_seq,
+                    max_seq: d.max_seq,
+                    gaps: d.gaps,
+                });
+            }
+            let mut same_citizen = Vec::new();
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "WITH c AS (SELECT record_id, device_id, kind,
+                                           json_extract(CAST(canonical AS TEXT), '$.body.citizen.personal_id') AS pid
+                                    FROM records)
+                         SELECT c.pid, c.kind, c.record_id, c.device_id FROM c
+                         JOIN (SELECT pid, kind FROM c GROUP BY pid, kind HAVING COUNT(DISTINCT device_id) > 1) m
+                           ON m.pid = c.pid AND m.kind = c.kind
+                         ORDER BY c.pid, c.kind, c.device_id",
+                    )
+                    .map_err(err)?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })
+                    .map_err(err)?;
+                for row in rows {
+                    let (pid, kind, rid, did) = row.map_err(err)?;
+                    let pair = (
+                        Uuid::parse_str(&rid).unwrap_or_default(),
+                        Uuid::parse_str(&did).unwrap_or_default(),
+                    );
+                    match same_citizen.last_mut() {
+                        Some(SameCitizen {
+                            personal_id,
+                            kind: k,
+                            records,
+                        }) if *personal_id == pid && *k == kind => records.push(pair),
+                        _ => same_citizen.push(SameCitizen {
+                            personal_id: pid,
+                            kind,
+                            records: vec![pair],
+                        }),
+                    }
+                }
+            }
+            Ok(StationReport {
+                node_id,
+                devices,
+                same_citizen,
+            })
+        })
+        .await
+    }
+}
+
+async fn doorstep_central_status(
+    store: &SqliteCentral,
+) -> Result<crate::store::CentralStatus, CentralError> {
+    crate::store::CentralStore::status(store).await
+}
