@@ -83,6 +83,30 @@ pub enum StationCommand {
     /// The store is created in --data-dir on first start. Binds loopback unless told
     /// otherwise; the first line on standard output is `listening on http://ADDR`.
     Serve(StationServeArgs),
+
+    /// Import bundle files brought from laptops with no network (`doorstep field export`).
+    ///
+    /// Each file is verified first (file SHA-256, format, manifest against records; see
+    /// proto/bundle-v1.md), then its records go through the same checks as a laptop's sync
+    /// batch and are stored in one transaction: a refused file imports nothing. Importing a
+    /// bundle again, or bundles that overlap, changes nothing twice (records come back
+    /// `duplicate`). Imported records are forwarded to central like synced ones. Prints
+    /// counts per file (accepted, duplicate, conflict, invalid) and totals; exit 2 when any
+    /// file was refused (the others are still imported).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Directory of the station's store (created by `station serve`).
+    #[arg(long, env = "DOORSTEP_STATION_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Bundle files to import, in order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +233,30 @@ pub enum FieldCommand {
     /// --max-backoff). A failed sync never stops the API: it shows in `/api/status` and in
     /// `field sync-log`. Ctrl-C or SIGTERM stops it gracefully.
     Serve(ServeArgs),
+
+    /// Write every unconfirmed record into one bundle file, to carry to the commune station.
+    ///
+    /// For teams with no network: the bundle (see proto/bundle-v1.md) holds every record
+    /// central has not confirmed (pending or held), byte for byte, with a manifest and a
+    /// SHA-256 of the whole file, so the station can tell a damaged or incomplete copy.
+    /// Take it on a USB stick to the station and run `doorstep station import` there.
+    /// Exporting changes nothing on the laptop: the records stay queued, and the laptop
+    /// learns they are held when it next syncs. FILE must not exist yet; it is written
+    /// completely or not at all. Prints the device, sequence range, record count, size and
+    /// the file's SHA-256. With an empty queue nothing is written (exit 0).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// The bundle file to write (refused if it exists), e.g. /media/usb/to-3.dsbundle.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

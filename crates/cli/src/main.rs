@@ -2,6 +2,7 @@
 //! The `doorstep` command.
 
 mod builtin_units;
+mod bundle_cmd;
 mod central_cmd;
 mod cli;
 mod demo;
@@ -89,6 +90,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::Sync(args) => sync_cmd::run(args, lang),
             FieldCommand::SyncLog(args) => sync_cmd::log(args, lang),
             FieldCommand::Serve(args) => serve::run(args, lang),
+            FieldCommand::Export(args) => bundle_cmd::export(args, lang),
         },
         Command::Gen(args) => gen_cmd::run(args),
         Command::Central(cmd) => match cmd {
@@ -97,6 +99,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
         },
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
+            StationCommand::Import(args) => bundle_cmd::import(args, lang),
         },
         Command::Demo(args) => demo::run(args, lang),
     }

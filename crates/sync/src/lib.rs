@@ -9,6 +9,7 @@
 //! saying so. A crash anywhere leaves records pending, to be resent.
 
 pub mod backoff;
+pub mod bundle;
 pub mod client;
 pub mod forward;
 pub mod push;
