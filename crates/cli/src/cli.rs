@@ -94,6 +94,21 @@ pub enum StationCommand {
     /// counts per file (accepted, duplicate, conflict, invalid) and totals; exit 2 when any
     /// file was refused (the others are still imported).
     Import(ImportArgs),
+
+    /// The merge report: per laptop, records received, forwarded and confirmed or rejected by
+    /// central, still waiting, duplicates, sequence gaps; and records about the same citizen
+    /// (personal ID and kind) from two laptops, flagged for review (never dropped).
+    Report(StationReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StationReportArgs {
+    /// Directory of the station's store.
+    #[arg(long, env = "DOORSTEP_STATION_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

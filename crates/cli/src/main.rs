@@ -100,6 +100,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
             StationCommand::Import(args) => bundle_cmd::import(args, lang),
+            StationCommand::Report(args) => station_cmd::report(args, lang),
         },
         Command::Demo(args) => demo::run(args, lang),
     }

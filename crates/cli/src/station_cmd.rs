@@ -11,7 +11,7 @@ use doorstep_central::{AppState, SqliteCentral, router};
 use doorstep_sync::{Client, RetryPolicy, SyncOptions, forward_all};
 use doorstep_wire::NodeRole;
 
-use crate::cli::StationServeArgs;
+use crate::cli::{StationReportArgs, StationServeArgs};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
@@ -122,4 +122,87 @@ async fn forward_loop(
             () = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+pub fn report(args: StationReportArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let store = SqliteCentral::open(&args.data_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = rt.block_on(store.station_report())?;
+    if args.json {
+        println!("{}", serde_json::json!(report));
+        return Ok(Outcome::Ok);
+    }
+    let l = |vi, en| lang.pick(vi, en);
+    let rows: Vec<[String; 9]> = report
+        .devices
+        .iter()
+        .map(|d| {
+            [
+                d.name.clone().unwrap_or_else(|| d.device_id.to_string()),
+                d.received.to_string(),
+                d.forwarded_confirmed.to_string(),
+                d.forwarded_rejected.to_string(),
+                d.waiting.to_string(),
+                d.duplicates.to_string(),
+                d.contiguous_seq.to_string(),
+                d.max_seq.to_string(),
+                if d.gaps.is_empty() {
+                    "-".to_owned()
+                } else {
+                    d.gaps
+                        .iter()
+                        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            ]
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    crate::table::write(
+        &mut out,
+        &[
+            l("thiết bị", "device"),
+            l("đã nhận", "received"),
+            l("TT xác nhận", "confirmed"),
+            l("TT từ chối", "rejected"),
+            l("chờ chuyển", "waiting"),
+            l("gửi trùng", "duplicates"),
+            l("liên tục đến", "contiguous to"),
+            l("số lớn nhất", "highest"),
+            l("khoảng trống", "gaps"),
+        ],
+        &rows,
+    )?;
+    drop(out);
+    if report.same_citizen.is_empty() {
+        println!(
+            "{}",
+            l(
+                "Không có công dân nào được hai thiết bị cùng ghi nhận.",
+                "No citizen was recorded by two devices."
+            )
+        );
+    } else {
+        println!(
+            "{} ({}):",
+            l(
+                "Cùng công dân và loại hồ sơ từ nhiều thiết bị — cần rà soát, không hồ sơ nào bị bỏ",
+                "Same citizen and kind from several devices — for review, none dropped"
+            ),
+            report.same_citizen.len()
+        );
+        for s in &report.same_citizen {
+            let list: Vec<String> = s
+                .records
+                .iter()
+                .map(|(r, d)| format!("{r} ({} {d})", l("thiết bị", "device")))
+                .collect();
+            println!("  {} {}: {}", s.personal_id, s.kind, list.join(", "));
+        }
+    }
+    Ok(Outcome::Ok)
 }
