@@ -154,7 +154,13 @@ pub fn report(args: StationReportArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 } else {
                     d.gaps
                         .iter()
-                        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                        .map(|(a, b)| {
+                            if a == b {
+                                a.to_string()
+                            } else {
+                                format!("{a}-{b}")
+                            }
+                        })
                         .collect::<Vec<_>>()
                         .join(",")
                 },
