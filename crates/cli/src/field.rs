@@ -164,6 +164,9 @@ pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .iter()
         .map(|r| {
             let mut status = status_label(r.status, lang).to_owned();
+            if let (RecordStatus::Held, Some(by)) = (r.status, &r.held_by) {
+                status.push_str(&format!(" {}", by.chars().take(8).collect::<String>()));
+            }
             if let Some(by) = &r.superseded_by {
                 status.push_str(&format!(
                     " ({} {})",
