@@ -134,21 +134,7 @@ pub fn status(args: CentralStatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 d.name.clone().unwrap_or_default(),
                 d.records.to_string(),
                 d.contiguous_seq.to_string(),
-                if d.gaps.is_empty() {
-                    "-".to_owned()
-                } else {
-                    d.gaps
-                        .iter()
-                        .map(|(a, b)| {
-                            if a == b {
-                                a.to_string()
-                            } else {
-                                format!("{a}-{b}")
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(",")
-                },
+                crate::table::gaps(&d.gaps),
                 d.last_sync_at.clone(),
             ]
         })

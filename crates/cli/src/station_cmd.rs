@@ -149,21 +149,7 @@ pub fn report(args: StationReportArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 d.duplicates.to_string(),
                 d.contiguous_seq.to_string(),
                 d.max_seq.to_string(),
-                if d.gaps.is_empty() {
-                    "-".to_owned()
-                } else {
-                    d.gaps
-                        .iter()
-                        .map(|(a, b)| {
-                            if a == b {
-                                a.to_string()
-                            } else {
-                                format!("{a}-{b}")
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(",")
-                },
+                crate::table::gaps(&d.gaps),
             ]
         })
         .collect();

@@ -37,3 +37,20 @@ pub fn write<const N: usize>(
     }
     Ok(())
 }
+
+/// Sequence gaps as people read them: `-` for none, else `3,7-9`.
+pub fn gaps(gaps: &[(u64, u64)]) -> String {
+    if gaps.is_empty() {
+        return "-".to_owned();
+    }
+    gaps.iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -11,7 +11,7 @@ use doorstep_core::canonical::{
 use doorstep_core::record::{RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -953,44 +953,13 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// commit (a record is on disk before anyone is told it is stored),
 /// foreign keys, a busy timeout.
 fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
-    let err = |e| StoreError::sqlite(path, e);
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-    #[cfg(unix)]
-    if create {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-    }
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-    if create {
-        // Before WAL is switched on: 16 KiB pages suit ~700-byte records
-        // (fewer splits and WAL frames per record in bulk enrolls).
-        conn.execute_batch("PRAGMA page_size = 16384;")
-            .map_err(err)?;
-    }
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::NoWal {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
+    let conn = crate::sqlite::open_wal(path, create)?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| StoreError::sqlite(path, e))?;
     // 16 MiB of page cache: a bulk enroll appends (table, record ID and
     // status indexes grow at their right edge), so a larger cache only
     // filled fresh memory (page faults) with pages never read again.
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 16384;",
-    )
-        .map_err(err)?;
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 16384;")
+        .map_err(|e| StoreError::sqlite(path, e))?;
     Ok(conn)
 }

@@ -33,6 +33,8 @@ pub fn open_wal(path: &Path, create: bool) -> Result<Connection, StoreError> {
     }
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
     if create {
+        // Before WAL is switched on: 16 KiB pages suit ~700-byte records
+        // (fewer splits and WAL frames per record in bulk inserts).
         conn.execute_batch("PRAGMA page_size = 16384;")
             .map_err(err)?;
     }
