@@ -155,19 +155,11 @@ fn check_forward_receipt(
     batch_id: Uuid,
     items: &[ForwardItem],
 ) -> Result<Vec<(Uuid, UpstreamAck)>, String> {
-    if receipt.batch_id != batch_id {
-        return Err(format!(
-            "receipt for batch {}, sent batch {batch_id}",
-            receipt.batch_id
-        ));
-    }
-    if receipt.records.len() != items.len() {
-        return Err(format!(
-            "{} receipt lines for {} records",
-            receipt.records.len(),
-            items.len()
-        ));
-    }
+    crate::push::check_lines(
+        receipt,
+        batch_id,
+        items.iter().map(|i| (i.record_id, &i.content_hash)),
+    )?;
     if receipt.issuer.role != NodeRole::Central {
         return Err(format!(
             "upstream is a {} node; a station forwards to central",
@@ -175,13 +167,7 @@ fn check_forward_receipt(
         ));
     }
     let mut acks = Vec::with_capacity(items.len());
-    for (i, (line, item)) in receipt.records.iter().zip(items).enumerate() {
-        if line.index as usize != i || line.content_hash != item.content_hash.to_hex() {
-            return Err(format!(
-                "line {i} does not answer record {}",
-                item.record_id
-            ));
-        }
+    for (line, item) in receipt.records.iter().zip(items) {
         let ack = match line.outcome {
             Outcome::Accepted | Outcome::Duplicate => UpstreamAck::Confirmed,
             Outcome::Conflict | Outcome::Invalid => UpstreamAck::Rejected {

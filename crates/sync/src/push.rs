@@ -433,37 +433,52 @@ pub(crate) fn encode_batch<'a>(
     zstd::bulk::compress(&json, zstd_level).map_err(|e| SyncError::Encode(e.to_string()))
 }
 
-/// Checks that `receipt` answers the batch sent, line by line, and turns
-/// it into acknowledgements. A receipt that does not match is not applied.
-fn check_receipt(
+/// Checks that `receipt` answers the batch of `sent` records (record ID,
+/// content hash) line by line: same batch, one line per record in order,
+/// same hash, same record ID when the line names one.
+pub(crate) fn check_lines<'a>(
     receipt: &Receipt,
     batch_id: Uuid,
-    items: &[OutboxItem],
-) -> Result<Vec<(Uuid, Ack)>, String> {
+    sent: impl ExactSizeIterator<Item = (Uuid, &'a doorstep_core::ContentHash)>,
+) -> Result<(), String> {
     if receipt.batch_id != batch_id {
         return Err(format!(
             "receipt for batch {}, sent batch {batch_id}",
             receipt.batch_id
         ));
     }
-    if receipt.records.len() != items.len() {
+    if receipt.records.len() != sent.len() {
         return Err(format!(
             "{} receipt lines for {} records",
             receipt.records.len(),
-            items.len()
+            sent.len()
         ));
     }
-    let mut acks = Vec::with_capacity(items.len());
-    for (i, (line, item)) in receipt.records.iter().zip(items).enumerate() {
-        if line.index as usize != i || line.content_hash != item.content_hash.to_hex() {
-            return Err(format!(
-                "line {i} does not answer record #{}",
-                item.device_seq
-            ));
+    for (i, (line, (id, hash))) in receipt.records.iter().zip(sent).enumerate() {
+        if line.index as usize != i || line.content_hash != hash.to_hex() {
+            return Err(format!("line {i} does not answer record {id}"));
         }
-        if line.record_id.is_some_and(|id| id != item.record_id) {
+        if line.record_id.is_some_and(|named| named != id) {
             return Err(format!("line {i} names another record ID"));
         }
+    }
+    Ok(())
+}
+
+/// Turns a receipt that answers the batch sent into acknowledgements. A
+/// receipt that does not match is not applied.
+fn check_receipt(
+    receipt: &Receipt,
+    batch_id: Uuid,
+    items: &[OutboxItem],
+) -> Result<Vec<(Uuid, Ack)>, String> {
+    check_lines(
+        receipt,
+        batch_id,
+        items.iter().map(|i| (i.record_id, &i.content_hash)),
+    )?;
+    let mut acks = Vec::with_capacity(items.len());
+    for (line, item) in receipt.records.iter().zip(items) {
         let ack = match line.outcome {
             Outcome::Accepted | Outcome::Duplicate => match receipt.issuer.role {
                 NodeRole::Central => Ack::Confirmed,

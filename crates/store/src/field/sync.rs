@@ -314,19 +314,47 @@ impl FieldStore {
         after_seq: u64,
         limit: u64,
     ) -> Result<Vec<super::OutboxItem>, StoreError> {
+        self.page_in_state(super::RecordStatus::Pending, after_seq, limit, true)
+    }
+
+    /// Records a station holds for this laptop (`held`), after `after_seq`:
+    /// (sequence, record ID, content hash).
+    pub fn held_records(
+        &self,
+        after_seq: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Uuid, doorstep_core::ContentHash)>, StoreError> {
+        Ok(self
+            .page_in_state(super::RecordStatus::Held, after_seq, limit, false)?
+            .into_iter()
+            .map(|i| (i.device_seq, i.record_id, i.content_hash))
+            .collect())
+    }
+
+    /// Up to `limit` records in `status` after `after_seq`, in sequence
+    /// order; their canonical bytes are read only `with_bytes`.
+    fn page_in_state(
+        &self,
+        status: super::RecordStatus,
+        after_seq: u64,
+        limit: u64,
+        with_bytes: bool,
+    ) -> Result<Vec<super::OutboxItem>, StoreError> {
         let err = |e| StoreError::sqlite(&self.path, e);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, canonical FROM records
-                 WHERE status = 'pending' AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
+                "SELECT device_seq, record_id, content_hash, CASE WHEN ?4 THEN canonical ELSE x'' END
+                 FROM records WHERE status = ?3 AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
             )
             .map_err(err)?;
         let rows = stmt
             .query_map(
                 params![
                     i64::try_from(after_seq).unwrap_or(i64::MAX),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    status.as_str(),
+                    with_bytes
                 ],
                 |r| {
                     Ok((
@@ -350,54 +378,8 @@ impl FieldStore {
                     .map(doorstep_core::ContentHash)
                     .map_err(|_| bad())?,
                 canonical,
-                status: super::RecordStatus::Pending,
+                status,
             });
-        }
-        Ok(out)
-    }
-
-    /// Records a station holds for this laptop (`held`), after `after_seq`:
-    /// (sequence, record ID, content hash).
-    pub fn held_records(
-        &self,
-        after_seq: u64,
-        limit: u64,
-    ) -> Result<Vec<(u64, Uuid, doorstep_core::ContentHash)>, StoreError> {
-        let err = |e| StoreError::sqlite(&self.path, e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT device_seq, record_id, content_hash FROM records
-                 WHERE status = 'held' AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    i64::try_from(after_seq).unwrap_or(i64::MAX),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                },
-            )
-            .map_err(err)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, id, hash) = row.map_err(err)?;
-            let bad =
-                || StoreError::Inconsistent(format!("record #{seq} has a malformed ID or hash"));
-            out.push((
-                u64::try_from(seq).unwrap_or(0),
-                Uuid::parse_str(&id).map_err(|_| bad())?,
-                <[u8; 32]>::try_from(hash.as_slice())
-                    .map(doorstep_core::ContentHash)
-                    .map_err(|_| bad())?,
-            ));
         }
         Ok(out)
     }
