@@ -959,7 +959,10 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> 
     // 16 MiB of page cache: a bulk enroll appends (table, record ID and
     // status indexes grow at their right edge), so a larger cache only
     // filled fresh memory (page faults) with pages never read again.
-    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 16384;")
+    // The WAL is checkpointed at SQLite's default (about every 1,000 pages):
+    // a larger WAL made the checkpoint at close longer than the time the
+    // commits saved (docs/PERFORMANCE.md).
+    conn.execute_batch("PRAGMA cache_size = -16384;")
         .map_err(|e| StoreError::sqlite(path, e))?;
     Ok(conn)
 }
