@@ -5,6 +5,7 @@
 //! hash. Pure functions only: no I/O, no clocks, no async.
 
 pub mod canonical;
+pub mod merkle;
 pub mod personal_id;
 pub mod recheck;
 pub mod record;
