@@ -17,7 +17,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::migrate;
 
+pub(crate) mod journal;
 mod sync;
+pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
 pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
 
 /// File name of the store inside a data directory.
@@ -461,6 +463,7 @@ impl FieldStore {
         };
         // `known` was taken out of `self`: if anything below fails, the
         // cache is simply rebuilt next time.
+        let mut journal = journal::EnrollJournal::default();
         {
             let mut by_seq = tx
                 .prepare_cached("SELECT record_id, body_hash FROM records WHERE device_seq = ?1")
@@ -569,6 +572,7 @@ impl FieldStore {
                     ])
                     .map_err(err)?;
                 known.entry(key).or_insert(seq);
+                journal.stored(seq, &record_id, &content_hash, body.supersedes);
                 outcomes.push(EnrollOutcome::Stored {
                     record_id,
                     device_seq: seq,
@@ -576,6 +580,7 @@ impl FieldStore {
                 });
             }
         }
+        journal.append(&tx, &path, &enrolled_at)?;
         tx.execute(
             "UPDATE device SET last_seq = ?1 WHERE id = 1",
             [i64::try_from(seq).unwrap_or(i64::MAX)],

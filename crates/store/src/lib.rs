@@ -11,7 +11,8 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use field::{
-    Ack, AckCounts, DeviceInfo, EnrollOutcome, FieldStore, InitOptions, ListFilter, OutboxItem,
-    PreparedBody, ReceiptToStore, RecordStatus, RecordSummary, StatusReport, SyncEvent,
-    SyncEventKind, SyncLogEntry,
+    Ack, AckCounts, DeviceInfo, EnrollOutcome, FieldStore, InitOptions, JournalCheck, JournalEntry,
+    JournalHead, JournalProblem, ListFilter, OutboxItem, PreparedBody, ReceiptToStore,
+    RecordStatus, RecordSummary, StatusReport, SyncEvent, SyncEventKind, SyncLogEntry,
+    record_digest,
 };

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_custody.sql"),
     include_str!("../migrations/0003_sync_log.sql"),
     include_str!("../migrations/0004_no_body_key_index.sql"),
+    include_str!("../migrations/0005_journal.sql"),
 ];
 
 /// Schema version this build writes.
@@ -27,5 +28,7 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Brings the schema to [`latest_version`]; returns the version found.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<i64, StoreError> {
-    crate::sqlite::apply_migrations(conn, path, MIGRATIONS)
+    let found = crate::sqlite::apply_migrations(conn, path, MIGRATIONS)?;
+    crate::field::journal::finish_migration(conn, path)?;
+    Ok(found)
 }

@@ -84,6 +84,10 @@ pub struct SyncEvent {
     pub invalid: u64,
     pub bytes_sent: u64,
     pub detail: Option<String>,
+    /// For `BatchSent`: every record of the batch (ID, content hash), in
+    /// batch order; the journal's `sent` entry digests them. Not logged.
+    #[serde(skip)]
+    pub sent: Vec<(Uuid, doorstep_core::ContentHash)>,
 }
 
 impl SyncEvent {
@@ -101,6 +105,7 @@ impl SyncEvent {
             invalid: 0,
             bytes_sent: 0,
             detail: None,
+            sent: Vec::new(),
         }
     }
 }
@@ -203,6 +208,14 @@ impl FieldStore {
                 }
             }
         }
+        super::journal::after_receipt(
+            &tx,
+            &path,
+            receipt.map(|r| r.batch_id).or(event.batch_id),
+            event,
+            acks,
+            &at,
+        )?;
         insert_event(&tx, event, &at).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(counts)
@@ -247,6 +260,15 @@ impl FieldStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let at = format_utc_millis(&now);
+        if event.event == SyncEventKind::BatchSent {
+            return super::journal::log_with_sent(
+                &mut self.conn,
+                &self.path,
+                event,
+                &at,
+                insert_event,
+            );
+        }
         insert_event(&self.conn, event, &at).map_err(|e| StoreError::sqlite(&self.path, e))
     }
 
@@ -301,6 +323,7 @@ impl FieldStore {
                     invalid: n[4],
                     bytes_sent: n[5],
                     detail,
+                    sent: Vec::new(),
                 },
             });
         }
