@@ -28,6 +28,7 @@ pub fn check_batch(
         batch_id: batch.batch_id,
         session_id: batch.session_id,
         sender: batch.sender,
+        journal: batch.journal,
         received_at: now,
         bytes_in,
         check_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -22,6 +22,26 @@ pub enum CentralError {
         wanted: &'static str,
     },
 
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "the log signing key {path} is missing but the log has entries signed with it: restore the file from the backup of this data directory (a new key would make every issued tree head unverifiable)"
+    )]
+    KeyMissing { path: PathBuf },
+
+    #[error(
+        "the log signing key {path} does not match the public key stored with the log: restore the right file"
+    )]
+    KeyMismatch { path: PathBuf },
+
+    #[error("a proof was asked for beyond the log: {0}")]
+    OutOfRange(String),
+
     #[error("central store data is inconsistent: {0}")]
     Inconsistent(String),
 
@@ -38,7 +58,10 @@ impl CentralError {
     pub fn is_user_error(&self) -> bool {
         match self {
             CentralError::Store(e) => e.is_user_error(),
-            CentralError::NotInitialized { .. } | CentralError::WrongRole { .. } => true,
+            CentralError::NotInitialized { .. }
+            | CentralError::WrongRole { .. }
+            | CentralError::KeyMissing { .. }
+            | CentralError::KeyMismatch { .. } => true,
             _ => false,
         }
     }

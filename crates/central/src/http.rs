@@ -1,4 +1,5 @@
-//! The HTTP face of an ingest node: `POST /v1/batches`, `GET /healthz`,
+//! The HTTP face of an ingest node: `POST /v1/batches`, `POST /v1/custody`,
+//! the audit log under `/v1/log/` and `/v1/devices`, `GET /healthz`,
 //! `GET /metrics`. Every error is `application/problem+json` with a stable
 //! code; nothing a client sends produces a 500.
 
@@ -24,6 +25,8 @@ use crate::check::check_batch;
 use crate::error::CentralError;
 use crate::metrics::Metrics;
 use crate::store::CentralStore;
+
+mod log;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -60,6 +63,13 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
         .route(CUSTODY_PATH, post(post_custody::<S>))
         .route(HEALTH_PATH, get(health::<S>))
         .route("/metrics", get(metrics::<S>))
+        .route(log::TREE_HEAD_PATH, get(log::tree_head::<S>))
+        .route(log::ENTRIES_PATH, get(log::entries::<S>))
+        .route(log::INCLUSION_PATH, get(log::inclusion::<S>))
+        .route(log::CONSISTENCY_PATH, get(log::consistency::<S>))
+        .route(log::SESSIONS_PATH, get(log::sessions::<S>))
+        .route(log::DEVICES_PATH, get(log::devices::<S>))
+        .route(log::DEVICE_RECORDS_PATH, get(log::device_records::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -270,13 +280,13 @@ async fn ingest<S: CentralStore>(
         .await
         .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
     state.metrics.bytes_in.inc_by(bytes_in);
-    let records = state
+    let applied = state
         .store
         .apply(incoming)
         .await
         .map_err(|e| unavailable(&e))?;
     let mut counts = OutcomeCounts::default();
-    for r in &records {
+    for r in &applied.lines {
         counts.add(r.outcome);
     }
     Ok(Receipt {
@@ -288,11 +298,12 @@ async fn ingest<S: CentralStore>(
         },
         received_at: format_utc_millis(&now),
         counts,
-        records,
+        records: applied.lines,
+        log: Some(applied.log),
     })
 }
 
-fn unavailable(e: &CentralError) -> ProblemResponse {
+pub(crate) fn unavailable(e: &CentralError) -> ProblemResponse {
     tracing::error!(error = %e, "storage failed");
     ProblemResponse::new(
         StatusCode::SERVICE_UNAVAILABLE,

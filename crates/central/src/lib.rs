@@ -8,10 +8,13 @@ pub mod check;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod signing;
 pub mod sqlite;
 pub mod store;
 
 pub use error::CentralError;
 pub use http::{AppState, router};
 pub use sqlite::SqliteCentral;
-pub use store::{CentralStatus, CentralStore, DeviceStatus, IncomingBatch, SessionSummary};
+pub use store::{
+    Applied, CentralStatus, CentralStore, DeviceStatus, IncomingBatch, SessionQuery, SessionSummary,
+};

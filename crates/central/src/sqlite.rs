@@ -16,20 +16,29 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use crate::error::CentralError;
+use crate::signing::LogSigner;
 use crate::store::{
-    CentralStatus, CentralStore, CheckedRecord, DeviceStatus, Incoming, IncomingBatch, Refused,
-    SessionSummary,
+    Applied, CentralStatus, CentralStore, CheckedRecord, DeviceStatus, Incoming, IncomingBatch,
+    Refused, SessionQuery, SessionSummary,
+};
+use doorstep_wire::log::{
+    ConsistencyAnswer, DeviceRecordsAnswer, InclusionAnswer, LogEntry, LogEntryLine, ReceiptLog,
+    SessionLine, TreeHeadAnswer,
 };
 
 /// File name of central's database inside its data directory.
 pub const DB_FILE: &str = "central.sqlite3";
 
+pub mod audit;
 mod forward;
+mod log;
+mod witness;
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_station.sql"),
+    include_str!("../migrations/0003_log.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -50,6 +59,7 @@ pub struct SqliteCentral {
     role: NodeRole,
     units: Arc<Units>,
     units_source: String,
+    signer: Arc<LogSigner>,
 }
 
 impl SqliteCentral {
@@ -156,6 +166,7 @@ impl SqliteCentral {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .map_err(err)?;
+        let signer = log::open_log(&tx, &path, dir, node_id, role, &now)?;
         tx.commit().map_err(err)?;
         let units = if csv.is_empty() {
             Units::builtin_provinces()
@@ -169,6 +180,7 @@ impl SqliteCentral {
             role,
             units: Arc::new(units),
             units_source,
+            signer: Arc::new(signer),
         })
     }
 
@@ -233,17 +245,65 @@ impl SqliteCentral {
         .map_err(|e| CentralError::Task(e.to_string()))?
     }
 
-    /// Applies a batch synchronously (used by the async trait method).
-    pub fn apply_blocking(
+    /// Applies batches in one transaction, in order: each batch appends
+    /// its own log entry, and one tree head (signed once) covers them all.
+    /// Bundle imports and benchmarks apply many batches at once.
+    pub fn apply_all(&self, batches: &[IncomingBatch]) -> Result<Vec<Applied>, CentralError> {
+        let mut guard = self.lock()?;
+        Self::apply_many(&mut guard, &self.path, &self.signer, batches)
+    }
+
+    fn apply_many(
         conn: &mut Connection,
+        path: &Path,
+        signer: &LogSigner,
+        batches: &[IncomingBatch],
+    ) -> Result<Vec<Applied>, CentralError> {
+        let err = |e| CentralError::sqlite(path, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut placed = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let lines = Self::apply_in(&tx, path, batch)?;
+            let entry = LogEntry::new(
+                batch.batch_id,
+                batch.session_id,
+                &batch.sender,
+                batch.journal,
+                &format_utc_millis(&batch.received_at),
+                &lines,
+            );
+            let index = log::append(&tx, path, &entry)?;
+            placed.push((lines, index));
+        }
+        let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let head = log::sign_head(&tx, path, signer, now)?;
+        let mut applied = Vec::with_capacity(placed.len());
+        for (lines, index) in placed {
+            let proof = log::inclusion(&tx, path, index, head.tree_size)?;
+            applied.push(Applied {
+                lines,
+                log: ReceiptLog {
+                    index,
+                    tree_head: head.clone(),
+                    public_key: signer.public_key(),
+                    inclusion: proof.path,
+                },
+            });
+        }
+        tx.commit().map_err(err)?;
+        Ok(applied)
+    }
+
+    /// Applies one batch inside `tx`.
+    fn apply_in(
+        tx: &Transaction<'_>,
         path: &Path,
         batch: &IncomingBatch,
     ) -> Result<Vec<RecordReceipt>, CentralError> {
         let started = std::time::Instant::now();
         let err = |e| CentralError::sqlite(path, e);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         let at = format_utc_millis(&batch.received_at);
         let batch_id = batch.batch_id.to_string();
         let relayed_by = (batch.sender.role == doorstep_wire::NodeRole::Station)
@@ -257,8 +317,7 @@ impl SqliteCentral {
             let receipt = match incoming {
                 Incoming::Valid(rec) => {
                     let (outcome, conflict) =
-                        apply_valid(&tx, rec, &at, &batch_id, relayed_by.as_deref())
-                            .map_err(err)?;
+                        apply_valid(tx, rec, &at, &batch_id, relayed_by.as_deref()).map_err(err)?;
                     if outcome == Outcome::Accepted {
                         let e = touched.entry(rec.device_id).or_default();
                         e.0 = e.0.max(rec.device_seq);
@@ -266,7 +325,7 @@ impl SqliteCentral {
                     }
                     if let Some((code, reason, reason_vi)) = &conflict {
                         insert_refusal(
-                            &tx,
+                            tx,
                             &at,
                             &batch_id,
                             &batch.sender.node_id,
@@ -299,7 +358,7 @@ impl SqliteCentral {
                         violations: Vec::new(),
                     }
                 }
-                Incoming::Invalid(refused) if held_as_is(&tx, refused).map_err(err)? => {
+                Incoming::Invalid(refused) if held_as_is(tx, refused).map_err(err)? => {
                     // Held already, byte for byte: the rules central checks
                     // against may have changed since (unit list), but the
                     // record was accepted then and is not refused now.
@@ -318,7 +377,7 @@ impl SqliteCentral {
                 }
                 Incoming::Invalid(refused) => {
                     insert_refusal(
-                        &tx,
+                        tx,
                         &at,
                         &batch_id,
                         &batch.sender.node_id,
@@ -353,7 +412,7 @@ impl SqliteCentral {
             let name = (batch.sender.node_id == *device)
                 .then(|| batch.sender.name.clone())
                 .flatten();
-            update_device(&tx, device, name.as_deref(), &at, *max_seq, *accepted).map_err(err)?;
+            update_device(tx, device, name.as_deref(), &at, *max_seq, *accepted).map_err(err)?;
         }
         if batch.sender.role == doorstep_wire::NodeRole::Field
             && !touched.contains_key(&batch.sender.node_id)
@@ -362,6 +421,18 @@ impl SqliteCentral {
             tx.execute(
                 "UPDATE devices SET last_sync_at = ?2 WHERE device_id = ?1",
                 params![batch.sender.node_id.to_string(), at],
+            )
+            .map_err(err)?;
+        }
+        if let (doorstep_wire::NodeRole::Field, Some(journal)) = (batch.sender.role, batch.journal)
+        {
+            tx.execute(
+                "UPDATE devices SET journal_seq = ?2, journal_hash = ?3 WHERE device_id = ?1",
+                params![
+                    batch.sender.node_id.to_string(),
+                    to_i64(journal.seq),
+                    &journal.hash[..]
+                ],
             )
             .map_err(err)?;
         }
@@ -392,7 +463,6 @@ impl SqliteCentral {
             ],
         )
         .map_err(err)?;
-        tx.commit().map_err(err)?;
         Ok(receipts)
     }
 
@@ -442,7 +512,8 @@ impl SqliteCentral {
         {
             let mut stmt = tx
                 .prepare(
-                    "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at
+                    "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at,
+                            journal_seq, journal_hash
                      FROM devices ORDER BY first_seen_at, device_id",
                 )
                 .map_err(err)?;
@@ -456,11 +527,21 @@ impl SqliteCentral {
                         r.get::<_, i64>(4)?,
                         r.get::<_, String>(5)?,
                         r.get::<_, String>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, Option<Vec<u8>>>(8)?,
                     ))
                 })
                 .map_err(err)?;
             for row in rows {
-                let (id, name, records, contiguous, max, first, last) = row.map_err(err)?;
+                let (id, name, records, contiguous, max, first, last, jseq, jhash) =
+                    row.map_err(err)?;
+                let journal = match (jseq, jhash.map(|h| <[u8; 32]>::try_from(h.as_slice()))) {
+                    (Some(seq), Some(Ok(hash))) => Some(doorstep_wire::log::JournalHead {
+                        seq: to_u64(seq),
+                        hash,
+                    }),
+                    _ => None,
+                };
                 let device_id = Uuid::parse_str(&id).map_err(|_| {
                     CentralError::Inconsistent(format!("device id `{id}` is not a UUID"))
                 })?;
@@ -474,6 +555,7 @@ impl SqliteCentral {
                     gaps,
                     first_seen_at: first,
                     last_sync_at: last,
+                    journal,
                 });
             }
         }
@@ -544,9 +626,71 @@ impl CentralStore for SqliteCentral {
         Arc::clone(&self.units)
     }
 
-    async fn apply(&self, batch: IncomingBatch) -> Result<Vec<RecordReceipt>, CentralError> {
-        self.blocking(move |conn, path| SqliteCentral::apply_blocking(conn, path, &batch))
+    async fn apply(&self, batch: IncomingBatch) -> Result<Applied, CentralError> {
+        let signer = Arc::clone(&self.signer);
+        let mut applied = self
+            .blocking(move |conn, path| {
+                SqliteCentral::apply_many(conn, path, &signer, std::slice::from_ref(&batch))
+            })
+            .await?;
+        applied.pop().ok_or_else(|| {
+            CentralError::Inconsistent("a batch was applied without an answer".into())
+        })
+    }
+
+    async fn tree_head(&self) -> Result<TreeHeadAnswer, CentralError> {
+        let log_id = self.node_id;
+        let public_key = self.signer.public_key();
+        self.blocking(move |conn, path| {
+            let head = log::latest_head(conn, log_id)
+                .map_err(|e| CentralError::sqlite(path, e))?
+                .ok_or_else(|| CentralError::Inconsistent("the log has no signed head".into()))?;
+            Ok(TreeHeadAnswer {
+                tree_head: head,
+                public_key,
+            })
+        })
+        .await
+    }
+
+    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntryLine>, CentralError> {
+        self.blocking(move |conn, path| log::entries(conn, path, start, end))
             .await
+    }
+
+    async fn inclusion_proof(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionAnswer, CentralError> {
+        self.blocking(move |conn, path| log::inclusion(conn, path, index, tree_size))
+            .await
+    }
+
+    async fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyAnswer, CentralError> {
+        self.blocking(move |conn, path| log::consistency(conn, path, first, second))
+            .await
+    }
+
+    async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError> {
+        self.blocking(move |conn, path| log::sessions(conn, path, &query))
+            .await
+    }
+
+    async fn device_records(
+        &self,
+        device_id: Uuid,
+        after_seq: u64,
+        limit: u64,
+    ) -> Result<DeviceRecordsAnswer, CentralError> {
+        self.blocking(move |conn, path| {
+            log::device_records(conn, path, device_id, after_seq, limit)
+        })
+        .await
     }
 
     async fn custody(

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use doorstep_core::{ContentHash, RecordKind, Units};
+use doorstep_wire::log::{
+    ConsistencyAnswer, DeviceRecordsAnswer, InclusionAnswer, JournalHead, LogEntryLine, ReceiptLog,
+    SessionLine, TreeHeadAnswer,
+};
 use doorstep_wire::{CustodyKey, CustodyLine, OutcomeCounts, RecordReceipt, Sender, WireViolation};
 use serde::Serialize;
 use uuid::Uuid;
@@ -19,6 +23,8 @@ pub struct IncomingBatch {
     pub batch_id: Uuid,
     pub session_id: Uuid,
     pub sender: Sender,
+    /// The sending laptop's journal head, if it sent one.
+    pub journal: Option<JournalHead>,
     pub received_at: DateTime<Utc>,
     /// Request body size as sent (compressed if it was).
     pub bytes_in: u64,
@@ -79,15 +85,64 @@ pub trait CentralStore: Send + Sync + 'static {
     /// The unit list records are validated against.
     fn units(&self) -> Arc<Units>;
 
-    /// Applies a checked batch; returns one receipt line per record, in
-    /// the batch's order.
-    async fn apply(&self, batch: IncomingBatch) -> Result<Vec<RecordReceipt>, CentralError>;
+    /// Applies a checked batch and appends its entry to the audit log;
+    /// returns one receipt line per record, in the batch's order, and the
+    /// entry's place in the log with a signed tree head and proof.
+    async fn apply(&self, batch: IncomingBatch) -> Result<Applied, CentralError>;
+
+    /// The newest signed tree head and the log's public key.
+    async fn tree_head(&self) -> Result<TreeHeadAnswer, CentralError>;
+
+    /// Log entries `start..end` (end exclusive, clipped to the log).
+    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntryLine>, CentralError>;
+
+    /// Inclusion proof of entry `index` in the tree of `tree_size` entries.
+    async fn inclusion_proof(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionAnswer, CentralError>;
+
+    /// Consistency proof between two tree sizes.
+    async fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyAnswer, CentralError>;
+
+    /// Sync sessions, newest first, optionally of one sender and since a time.
+    async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError>;
+
+    /// What is held from one device, in sequence order, after `after_seq`.
+    async fn device_records(
+        &self,
+        device_id: Uuid,
+        after_seq: u64,
+        limit: u64,
+    ) -> Result<DeviceRecordsAnswer, CentralError>;
 
     /// What central holds.
     async fn status(&self) -> Result<CentralStatus, CentralError>;
 
     /// Where each record stands here (see [`doorstep_wire::CustodyState`]).
     async fn custody(&self, keys: Vec<CustodyKey>) -> Result<Vec<CustodyLine>, CentralError>;
+}
+
+/// What applying a batch answered.
+#[derive(Debug)]
+pub struct Applied {
+    pub lines: Vec<RecordReceipt>,
+    pub log: ReceiptLog,
+}
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionQuery {
+    /// Only sessions of this sender (laptop or station).
+    pub node_id: Option<Uuid>,
+    /// Only sessions active at or after this time (RFC 3339, UTC).
+    pub since: Option<String>,
+    pub limit: u64,
 }
 
 /// `doorstep central status`.
@@ -124,6 +179,8 @@ pub struct DeviceStatus {
     pub gaps: Vec<(u64, u64)>,
     pub first_seen_at: String,
     pub last_sync_at: String,
+    /// The device's journal head as last received.
+    pub journal: Option<JournalHead>,
 }
 
 /// One sync session as central logged it.

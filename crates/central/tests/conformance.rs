@@ -6,75 +6,14 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use doorstep_central::check::check_batch;
+use doorstep_central::CentralStore;
 use doorstep_central::sqlite::SqliteCentral;
-use doorstep_central::{CentralStore, IncomingBatch};
-use doorstep_core::canonical::encode_record;
-use doorstep_core::{ContentHash, Record, Units, ValidationContext, validate};
-use doorstep_wire::{Batch, BatchRecord, NodeRole, Outcome, PROTOCOL_VERSION, Sender};
+use doorstep_wire::Outcome;
 use serde_json::json;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
-fn now() -> DateTime<Utc> {
-    "2026-11-22T03:00:00Z".parse().unwrap()
-}
-
-/// A valid canonical record of `device` with sequence `seq`.
-fn record(device: Uuid, seq: u64, name: &str) -> (Uuid, Vec<u8>) {
-    let input = json!({
-        "kind": "eid_activation",
-        "citizen": {"personal_id": "074303001234", "full_name": name, "date_of_birth": "2003-05-14",
-                    "sex": "female", "permanent_address": {"unit_code": "74", "detail": "Tổ 3"}},
-        "visit": {"place": "home", "unit_code": "74", "at": "2025-09-25T09:30:00+07:00"},
-        "officer_id": "CA-74-0012"
-    });
-    let units = Units::builtin_provinces();
-    let body = validate(
-        &input,
-        &ValidationContext {
-            units: &units,
-            now: now(),
-        },
-    )
-    .unwrap();
-    let id = Uuid::now_v7();
-    let rec = Record {
-        record_id: id,
-        device_id: device,
-        device_seq: seq,
-        enrolled_at: now(),
-        body,
-    };
-    (id, encode_record(&rec))
-}
-
-fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> IncomingBatch {
-    let records = records
-        .iter()
-        .enumerate()
-        .map(|(i, bytes)| BatchRecord {
-            content_hash: hashes
-                .map(|h| h[i].to_owned())
-                .unwrap_or_else(|| ContentHash::of(bytes).to_hex()),
-            record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
-        })
-        .collect();
-    let b = Batch {
-        protocol: PROTOCOL_VERSION,
-        batch_id: Uuid::now_v7(),
-        session_id: Uuid::now_v7(),
-        sender: Sender {
-            node_id: sender,
-            role: NodeRole::Field,
-            name: Some("Tổ 1".into()),
-            client_version: "conformance".into(),
-        },
-        records,
-    };
-    check_batch(b, &Units::builtin_provinces(), now(), 100)
-}
+mod support;
+use support::{batch, now, record};
 
 fn outcomes(lines: &[doorstep_wire::RecordReceipt]) -> Vec<Outcome> {
     lines.iter().map(|l| l.outcome).collect()
@@ -87,11 +26,19 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     let (_, r2) = record(device, 2, "Trần Văn Bình");
 
     // Accepted, then the same batch again: duplicate, nothing new.
-    let lines = store.apply(batch(device, &[&r1, &r2], None)).await.unwrap();
+    let lines = store
+        .apply(batch(device, &[&r1, &r2], None))
+        .await
+        .unwrap()
+        .lines;
     assert_eq!(outcomes(&lines), [Outcome::Accepted, Outcome::Accepted]);
     assert_eq!(lines[0].record_id, Some(id1));
     assert_eq!(lines[1].device_seq, Some(2));
-    let lines = store.apply(batch(device, &[&r1, &r2], None)).await.unwrap();
+    let lines = store
+        .apply(batch(device, &[&r1, &r2], None))
+        .await
+        .unwrap()
+        .lines;
     assert_eq!(outcomes(&lines), [Outcome::Duplicate, Outcome::Duplicate]);
 
     // Same record ID, other content: conflict. Same sequence number, other
@@ -110,7 +57,8 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     let lines = store
         .apply(batch(device, &[&altered, &reused], None))
         .await
-        .unwrap();
+        .unwrap()
+        .lines;
     assert_eq!(outcomes(&lines), [Outcome::Conflict, Outcome::Conflict]);
     assert_eq!(lines[0].code.as_deref(), Some("conflict.record_id"));
     assert_eq!(lines[1].code.as_deref(), Some("conflict.device_seq"));
@@ -128,7 +76,8 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     let lines = store
         .apply(batch(device, &[&r3], Some(&[wrong.as_str()])))
         .await
-        .unwrap();
+        .unwrap()
+        .lines;
     assert_eq!(outcomes(&lines), [Outcome::Invalid]);
     assert_eq!(lines[0].code.as_deref(), Some("record.hash_mismatch"));
 
@@ -144,7 +93,11 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     assert_eq!(d.records, 4);
 
     // The gap closes.
-    let lines = store.apply(batch(device, &[&r3], None)).await.unwrap();
+    let lines = store
+        .apply(batch(device, &[&r3], None))
+        .await
+        .unwrap()
+        .lines;
     assert_eq!(outcomes(&lines), [Outcome::Accepted]);
     let st = store.status().await.unwrap();
     let d = st.devices.iter().find(|d| d.device_id == device).unwrap();
@@ -165,9 +118,120 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     // Another device's record sent by this laptop: refused.
     let other = Uuid::now_v7();
     let (_, foreign) = record(other, 1, "Đỗ Văn Giang");
-    let lines = store.apply(batch(device, &[&foreign], None)).await.unwrap();
+    let lines = store
+        .apply(batch(device, &[&foreign], None))
+        .await
+        .unwrap()
+        .lines;
     assert_eq!(lines[0].code.as_deref(), Some("record.foreign_device"));
     assert_eq!(store.status().await.unwrap().records, 5);
+
+    log_suite(&*store, device).await;
+}
+
+/// The audit log: one entry per applied batch, signed heads, proofs that
+/// verify, entries that hash to their leaves, sessions and held records.
+async fn log_suite(store: &dyn CentralStore, device: Uuid) {
+    use doorstep_core::merkle;
+    use doorstep_wire::log::LogEntry;
+
+    let first = store.tree_head().await.unwrap();
+    first.tree_head.verify(&first.public_key).unwrap();
+    assert_eq!(
+        first.tree_head.tree_size, 7,
+        "one entry per batch applied above"
+    );
+    assert_eq!(first.tree_head.log_id, store.node_id());
+
+    // A new batch: its receipt's entry is included in its signed head.
+    let (_, r6) = record(device, 6, "Phan Văn Hùng");
+    let incoming = batch(device, &[&r6], None);
+    let (batch_id, session_id, sender, journal, received_at) = (
+        incoming.batch_id,
+        incoming.session_id,
+        incoming.sender.clone(),
+        incoming.journal,
+        doorstep_core::canonical::format_utc_millis(&incoming.received_at),
+    );
+    let applied = store.apply(incoming).await.unwrap();
+    let log = &applied.log;
+    assert_eq!(log.index, 7);
+    assert_eq!(log.tree_head.tree_size, 8);
+    assert_eq!(log.public_key, first.public_key);
+    log.tree_head.verify(&log.public_key).unwrap();
+    let entry = LogEntry::new(
+        batch_id,
+        session_id,
+        &sender,
+        journal,
+        &received_at,
+        &applied.lines,
+    );
+    let leaf = merkle::leaf_hash(&entry.to_bytes());
+    merkle::verify_inclusion(
+        &leaf,
+        log.index,
+        8,
+        &log.inclusion,
+        &log.tree_head.root_hash,
+    )
+    .unwrap();
+
+    // The new head extends the old one.
+    let proof = store.consistency_proof(7, 8).await.unwrap();
+    merkle::verify_consistency(
+        7,
+        8,
+        &first.tree_head.root_hash,
+        &log.tree_head.root_hash,
+        &proof.path,
+    )
+    .unwrap();
+    assert!(
+        store.consistency_proof(3, 9).await.is_err(),
+        "beyond the log"
+    );
+
+    // Stored entries hash to their leaves; every inclusion proof verifies.
+    let entries = store.log_entries(0, 100).await.unwrap();
+    assert_eq!(entries.len(), 8);
+    for e in &entries {
+        assert_eq!(merkle::leaf_hash(e.entry.get().as_bytes()), e.leaf_hash);
+        let p = store.inclusion_proof(e.index, 8).await.unwrap();
+        assert_eq!(p.leaf_hash, e.leaf_hash);
+        merkle::verify_inclusion(&e.leaf_hash, e.index, 8, &p.path, &log.tree_head.root_hash)
+            .unwrap();
+    }
+    assert_eq!(entries[7].entry.get().as_bytes(), entry.to_bytes());
+    assert!(store.inclusion_proof(8, 8).await.is_err());
+
+    // The journal head the laptop sent is kept with the device.
+    let st = store.status().await.unwrap();
+    let d = st.devices.iter().find(|d| d.device_id == device).unwrap();
+    assert_eq!(d.journal.map(|j| j.seq), Some(7));
+
+    // Sessions of the device, newest first; what is held from it.
+    let sessions = store
+        .sessions(doorstep_central::SessionQuery {
+            node_id: Some(device),
+            since: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 8);
+    assert!(sessions.iter().all(|s| s.node_id == device));
+    let held = store.device_records(device, 0, 100).await.unwrap();
+    assert_eq!(
+        held.records
+            .iter()
+            .map(|r| r.device_seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    let after = store.device_records(device, 4, 1).await.unwrap();
+    assert_eq!(after.records.len(), 1);
+    assert_eq!(after.records[0].device_seq, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,6 +241,7 @@ async fn sqlite_backend_conforms() {
     suite(Arc::new(store)).await;
     // And it survives a reopen with the same answers.
     let reopened = SqliteCentral::open(dir.path()).unwrap();
-    assert_eq!(reopened.status().await.unwrap().records, 5);
+    assert_eq!(reopened.status().await.unwrap().records, 6);
+    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
     assert_eq!(reopened.integrity_check().unwrap(), ["ok"]);
 }

@@ -11,6 +11,7 @@ use doorstep_central::{CentralStore, SqliteCentral};
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_store::FieldStore;
 use doorstep_sync::bundle::{self, BundleError, BundleFileError, BundleWriter};
+use doorstep_wire::log::JournalHead;
 use doorstep_wire::{Batch, NodeRole, OutcomeCounts, PROTOCOL_VERSION, Sender};
 use serde::Serialize;
 use serde_json::json;
@@ -36,6 +37,7 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut writer = BundleWriter::new(device.device_id, &device.device_name, &device.unit_code)?;
     let mut after_seq = 0;
     let (mut seq_from, mut seq_to) = (0, 0);
+    let mut exported = Vec::new();
     loop {
         let items = store.outbox(after_seq, EXPORT_PAGE)?;
         let Some(last) = items.last() else { break };
@@ -45,10 +47,14 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 seq_from = item.device_seq;
             }
             writer.push(item)?;
+            exported.push((item.record_id, item.content_hash));
             seq_to = item.device_seq;
         }
     }
-    drop(store);
+    let journal = store.journal_head()?.map(|h| JournalHead {
+        seq: h.seq,
+        hash: h.hash,
+    });
     let count = writer.len();
     if count == 0 {
         if args.json {
@@ -67,9 +73,13 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Ok);
     }
-    let bytes = writer.finish(&format_utc_millis(&Utc::now()))?;
+    let bytes = writer.finish(&format_utc_millis(&Utc::now()), journal)?;
     write_new(out, &bytes, lang)?;
     let sha256 = bundle::file_sha256(&bytes);
+    // The journal says what left the laptop, and in which file.
+    let mut store = store;
+    store.journal_exported(&sha256, count as u64, &exported, Utc::now())?;
+    drop(store);
     if args.json {
         println!(
             "{}",
@@ -337,12 +347,13 @@ fn import_one(
             name: Some(manifest.device_name),
             client_version: format!("bundle:{file_name}"),
         },
+        journal: manifest.journal,
         records: bundle.records,
     };
     let incoming = check_batch(batch, &store.units(), Utc::now(), file_len);
     match rt.block_on(store.apply(incoming)) {
-        Ok(lines) => {
-            for line in &lines {
+        Ok(applied) => {
+            for line in &applied.lines {
                 report.counts.add(line.outcome);
             }
             report.status = "imported";

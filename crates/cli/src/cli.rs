@@ -47,6 +47,15 @@ pub enum Command {
     #[command(subcommand)]
     Station(StationCommand),
 
+    /// Audit: check a store's tamper-evident log or journal, list sync sessions, reconcile a
+    /// laptop with central, find sequence gaps.
+    ///
+    /// Central (and each station) keeps an append-only Merkle log (RFC 9162) of every batch it
+    /// applied, with signed tree heads; each laptop keeps a hash-chained journal of its own
+    /// events. These commands check them and compare what each side holds.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Show the whole flow on this machine: central on loopback, three field laptops
     /// enrolling offline while central is down, then syncing when it comes up.
     ///
@@ -54,6 +63,103 @@ pub enum Command {
     /// written under --dir (a new temporary directory by default) and the ports are
     /// loopback ports chosen by the system.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute and check a store's log (central or station data directory) or journal
+    /// (laptop data directory); name the first entry or record that does not match.
+    ///
+    /// For central and stations: every log entry is re-hashed and the Merkle tree rebuilt;
+    /// every stored tree node and every signed tree head (root and Ed25519 signature) is
+    /// compared with it; every held record's bytes must hash to its content hash and be the
+    /// record a log entry accepted, and every accepted record must still be held. For a
+    /// laptop: the journal's hash chain and the records each entry covers. Reads only.
+    /// Exit 0 when everything matches, 1 when something does not.
+    Verify(AuditVerifyArgs),
+
+    /// List sync sessions a server logged: who, when, what, bytes, outcomes (newest first).
+    Log(AuditLogArgs),
+
+    /// Compare a laptop's records and receipts with what the server holds from it: records
+    /// missing at the server, records the server holds that the laptop never made, content
+    /// hash mismatches. Exit 1 when they differ.
+    Reconcile(AuditReconcileArgs),
+
+    /// Per device: sequence numbers the server never received, with the device's last contact.
+    Gaps(AuditGapsArgs),
+
+    /// Alarms a laptop or station raised about a server's log (a log that was rewritten, a
+    /// bad signature, a receipt not in the log), with the evidence kept.
+    Alarms(AuditAlarmsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// A data directory: central's, a station's or a laptop's.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditLogArgs {
+    /// Base URL of central or a station, e.g. http://127.0.0.1:8750.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Only sessions of this device or station (its ID).
+    #[arg(long, value_name = "ID")]
+    pub device: Option<uuid::Uuid>,
+    /// Only sessions active at or after this time (RFC 3339, e.g. 2026-11-23T00:00:00+07:00).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Most sessions to show.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditReconcileArgs {
+    /// Directory of the laptop's store.
+    #[arg(long, env = "DOORSTEP_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Base URL of the server the laptop syncs to.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditGapsArgs {
+    /// Base URL of central or a station.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Also list devices without gaps.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditAlarmsArgs {
+    /// A laptop's or a station's data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

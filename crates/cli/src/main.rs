@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! The `doorstep` command.
 
+mod audit_cmd;
 mod builtin_units;
 mod bundle_cmd;
 mod central_cmd;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{CentralCommand, Cli, Command, FieldCommand, StationCommand};
+use crate::cli::{AuditCommand, CentralCommand, Cli, Command, FieldCommand, StationCommand};
 use crate::lang::{Lang, Pick};
 
 // Enrolling is allocation-heavy (JSON trees, strings); mimalloc is markedly
@@ -101,6 +102,13 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
             StationCommand::Import(args) => bundle_cmd::import(args, lang),
             StationCommand::Report(args) => station_cmd::report(args, lang),
+        },
+        Command::Audit(cmd) => match cmd {
+            AuditCommand::Verify(args) => audit_cmd::verify(args, lang),
+            AuditCommand::Log(args) => audit_cmd::log(args, lang),
+            AuditCommand::Reconcile(args) => audit_cmd::reconcile(args, lang),
+            AuditCommand::Gaps(args) => audit_cmd::gaps(args, lang),
+            AuditCommand::Alarms(args) => audit_cmd::alarms(args, lang),
         },
         Command::Demo(args) => demo::run(args, lang),
     }

@@ -19,8 +19,10 @@ use crate::migrate;
 
 pub(crate) mod journal;
 mod sync;
+mod witness;
 pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
 pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
+pub use witness::RecordKey;
 
 /// File name of the store inside a data directory.
 pub const DB_FILE: &str = "field.sqlite3";

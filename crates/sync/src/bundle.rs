@@ -55,6 +55,10 @@ pub struct Manifest {
     pub count: u64,
     /// The records' content hashes, in the records' order.
     pub content_hashes: Vec<String>,
+    /// The laptop's journal head when it wrote the bundle; the receiving
+    /// node records it in its log entry like a batch's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<doorstep_wire::log::JournalHead>,
 }
 
 /// A decoded and verified bundle.
@@ -277,7 +281,11 @@ impl BundleWriter {
 
     /// Ends the document and returns the whole file. `created_at` is UTC,
     /// RFC 3339 with milliseconds.
-    pub fn finish(mut self, created_at: &str) -> Result<Vec<u8>, BundleError> {
+    pub fn finish(
+        mut self,
+        created_at: &str,
+        journal: Option<doorstep_wire::log::JournalHead>,
+    ) -> Result<Vec<u8>, BundleError> {
         if self.hashes.is_empty() {
             return Err(BundleError::Empty);
         }
@@ -290,6 +298,7 @@ impl BundleWriter {
             seq_to: self.seq_to,
             count: self.hashes.len() as u64,
             content_hashes: std::mem::take(&mut self.hashes),
+            journal,
         };
         let manifest =
             serde_json::to_vec(&manifest).map_err(|e| BundleError::Compress(e.to_string()))?;
@@ -561,7 +570,7 @@ mod tests {
         for &s in seqs {
             w.push(&item(s)).unwrap();
         }
-        w.finish("2026-11-23T02:00:00.000Z").unwrap()
+        w.finish("2026-11-23T02:00:00.000Z", None).unwrap()
     }
 
     /// Seals a hand-made JSON document the way the writer does.
@@ -838,6 +847,6 @@ mod tests {
         damaged.canonical[5] ^= 1;
         assert!(w.push(&damaged).is_err());
         let empty = BundleWriter::new(device(), "", "").unwrap();
-        assert!(matches!(empty.finish("x"), Err(BundleError::Empty)));
+        assert!(matches!(empty.finish("x", None), Err(BundleError::Empty)));
     }
 }

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+use doorstep_wire::log::{
+    CONSISTENCY_PATH, ConsistencyAnswer, DEVICE_RECORDS_PATH, DEVICES_PATH, DeviceRecordsAnswer,
+    DevicesAnswer, ENTRIES_PATH, INCLUSION_PATH, InclusionAnswer, LogEntriesAnswer, SESSIONS_PATH,
+    SessionsAnswer, TREE_HEAD_PATH, TreeHeadAnswer,
+};
 use doorstep_wire::{
     BATCHES_PATH, CLIENT_HEADER, CUSTODY_PATH, CustodyAnswer, CustodyQuery, HEALTH_PATH, Health,
     PROBLEM_JSON, Problem, Receipt,
@@ -21,7 +26,7 @@ pub enum SendError {
         source: reqwest::Error,
     },
     /// The server answered with an error body.
-    #[error("{server} refused the batch: {problem}")]
+    #[error("{server} refused the request: {problem}")]
     Problem {
         server: String,
         /// The HTTP status of the answer (decides retrying, whatever the body says).
@@ -185,6 +190,122 @@ impl Client {
                 detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
             }),
         }
+    }
+
+    /// `GET path?query` answered with a JSON body of type `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, SendError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .header(
+                CLIENT_HEADER,
+                concat!("doorstep/", env!("CARGO_PKG_VERSION")),
+            )
+            .send()
+            .await
+            .map_err(|source| self.network(source))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
+        if status == 200 {
+            return serde_json::from_slice(&bytes).map_err(|e| SendError::Unexpected {
+                server: self.base.clone(),
+                status,
+                detail: e.to_string(),
+            });
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(SendError::Problem {
+                server: self.base.clone(),
+                status,
+                problem,
+            }),
+            Err(_) => Err(SendError::Unexpected {
+                server: self.base.clone(),
+                status,
+                detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+
+    /// `GET /v1/log/tree-head`: the log's newest signed head and its key.
+    pub async fn tree_head(&self) -> Result<TreeHeadAnswer, SendError> {
+        self.get_json(TREE_HEAD_PATH, &[]).await
+    }
+
+    /// `GET /v1/log/proof/consistency`.
+    pub async fn consistency(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyAnswer, SendError> {
+        self.get_json(
+            CONSISTENCY_PATH,
+            &[("first", first.to_string()), ("second", second.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /v1/log/proof/inclusion`.
+    pub async fn inclusion(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionAnswer, SendError> {
+        self.get_json(
+            INCLUSION_PATH,
+            &[
+                ("index", index.to_string()),
+                ("tree_size", tree_size.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// `GET /v1/log/entries` for `start..end` (the server may return fewer).
+    pub async fn log_entries(&self, start: u64, end: u64) -> Result<LogEntriesAnswer, SendError> {
+        self.get_json(
+            ENTRIES_PATH,
+            &[("start", start.to_string()), ("end", end.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /v1/log/sessions`.
+    pub async fn sessions(
+        &self,
+        device: Option<uuid::Uuid>,
+        since: Option<&str>,
+        limit: u64,
+    ) -> Result<SessionsAnswer, SendError> {
+        let mut q = vec![("limit", limit.to_string())];
+        if let Some(d) = device {
+            q.push(("device", d.to_string()));
+        }
+        if let Some(s) = since {
+            q.push(("since", s.to_owned()));
+        }
+        self.get_json(SESSIONS_PATH, &q).await
+    }
+
+    /// `GET /v1/devices`.
+    pub async fn devices(&self) -> Result<DevicesAnswer, SendError> {
+        self.get_json(DEVICES_PATH, &[]).await
+    }
+
+    /// `GET /v1/devices/{id}/records` after `after_seq`.
+    pub async fn device_records(
+        &self,
+        device: uuid::Uuid,
+        after_seq: u64,
+    ) -> Result<DeviceRecordsAnswer, SendError> {
+        let path = DEVICE_RECORDS_PATH.replace("{device_id}", &device.to_string());
+        self.get_json(&path, &[("after_seq", after_seq.to_string())])
+            .await
     }
 
     fn network(&self, source: reqwest::Error) -> SendError {

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::client::Client;
 use crate::push::{SyncError, SyncOptions, encode_batch};
+use crate::witness::WitnessError;
+use doorstep_wire::log::LogEntry;
 
 /// What one forwarding round did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -24,6 +26,8 @@ pub struct ForwardReport {
     /// Held records upstream has not answered yet, after the round.
     pub backlog: u64,
     pub error: Option<String>,
+    /// Central's log failed a witness check: an alarm was stored.
+    pub log_alarm: bool,
 }
 
 /// Forwards everything `store` holds that upstream has not answered.
@@ -44,6 +48,17 @@ pub async fn forward_all(
     };
     let session_id = Uuid::now_v7();
     let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
+    // Is central's log an extension of what this station saw last time?
+    match crate::witness::check_current_head(&mut &*store, client).await {
+        Ok(_) => {}
+        Err(crate::witness::WitnessError::Store(e)) => return Err(e),
+        Err(e) => {
+            report.log_alarm = matches!(e, crate::witness::WitnessError::Alarm { .. });
+            report.error = Some(e.to_string());
+            report.backlog = tokio::task::block_in_place(|| store.forward_backlog())?;
+            return Ok(report);
+        }
+    }
     let mut after = None;
     loop {
         let items = tokio::task::block_in_place(|| store.to_forward(after, per_batch))?;
@@ -66,6 +81,11 @@ pub async fn forward_all(
                 report.error = Some(e);
                 break;
             }
+            Err(ForwardError::Alarm(e)) => {
+                report.log_alarm = true;
+                report.error = Some(e);
+                break;
+            }
         }
     }
     report.backlog = tokio::task::block_in_place(|| store.forward_backlog())?;
@@ -75,6 +95,16 @@ pub async fn forward_all(
 enum ForwardError {
     Local(doorstep_central::CentralError),
     Delivery(String),
+    /// Central's log failed a witness check (the alarm is stored).
+    Alarm(String),
+}
+
+fn witness_error(e: WitnessError<doorstep_central::CentralError>) -> ForwardError {
+    match e {
+        WitnessError::Store(e) => ForwardError::Local(e),
+        WitnessError::Alarm { .. } => ForwardError::Alarm(e.to_string()),
+        WitnessError::Fetch(_) => ForwardError::Delivery(e.to_string()),
+    }
 }
 
 async fn forward_batch(
@@ -91,6 +121,7 @@ async fn forward_batch(
         batch_id,
         session_id,
         sender,
+        None,
         items
             .iter()
             .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
@@ -133,6 +164,18 @@ async fn forward_batch(
             .to_string(),
         )
     })?;
+    // Central's answers count only if its log says the same.
+    let entry = LogEntry::new(
+        batch_id,
+        session_id,
+        sender,
+        None,
+        &receipt.received_at,
+        &receipt.records,
+    );
+    crate::witness::check_receipt(&mut &*store, client, &receipt, &entry)
+        .await
+        .map_err(witness_error)?;
     tokio::task::block_in_place(|| {
         store.apply_upstream(
             client.server(),

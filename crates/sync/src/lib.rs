@@ -13,6 +13,7 @@ pub mod bundle;
 pub mod client;
 pub mod forward;
 pub mod push;
+pub mod witness;
 
 pub use backoff::RetryPolicy;
 pub use client::{Client, SendError};

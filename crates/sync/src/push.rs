@@ -8,6 +8,7 @@ use chrono::Utc;
 use doorstep_store::{
     Ack, FieldStore, OutboxItem, ReceiptToStore, StoreError, SyncEvent, SyncEventKind,
 };
+use doorstep_wire::log::{JournalHead, LogEntry};
 use doorstep_wire::{
     Batch, BatchRecord, CustodyKey, CustodyQuery, CustodyState, MAX_BATCH_RECORDS, NodeRole,
     Outcome, PROTOCOL_VERSION, Receipt, Sender,
@@ -73,6 +74,10 @@ pub struct SyncReport {
     pub retries: u64,
     /// Why the run stopped early, if it did.
     pub error: Option<String>,
+    /// The server's log failed a witness check: an alarm was stored.
+    pub log_alarm: bool,
+    /// Size of the server's log as last checked.
+    pub log_size: Option<u64>,
 }
 
 /// Progress callbacks for a terminal progress bar.
@@ -96,6 +101,19 @@ pub enum SyncError {
     BadReceipt { server: String, detail: String },
     #[error("cannot encode a batch: {0}")]
     Encode(String),
+    /// The server's log failed a check (the alarm is stored) or could not
+    /// be checked.
+    #[error("{0}")]
+    Log(String),
+}
+
+impl From<crate::witness::WitnessError<StoreError>> for SyncError {
+    fn from(e: crate::witness::WitnessError<StoreError>) -> Self {
+        match e {
+            crate::witness::WitnessError::Store(e) => SyncError::Store(e),
+            other => SyncError::Log(other.to_string()),
+        }
+    }
 }
 
 /// Pushes the whole outbox of `store` to `client`'s server. Returns a
@@ -131,6 +149,17 @@ pub async fn sync_outbox(
         client_version: concat!("doorstep/", env!("CARGO_PKG_VERSION")).to_owned(),
     };
     let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
+    // Before anything is sent: is the server's log an extension of what
+    // this laptop saw last time?
+    match crate::witness::check_current_head(store, client).await {
+        Ok(head) => report.log_size = Some(head.tree_size),
+        Err(crate::witness::WitnessError::Store(e)) => return Err(e),
+        Err(e) => {
+            report.log_alarm = matches!(e, crate::witness::WitnessError::Alarm { .. });
+            report.error = Some(e.to_string());
+            return finish(store, report);
+        }
+    }
     // Send what was never acknowledged, then ask about what a station
     // holds; records central turns out not to hold yet are sent to it
     // directly (once per run).
@@ -161,6 +190,13 @@ pub async fn sync_outbox(
             break;
         }
     }
+    finish(store, report)
+}
+
+/// Final counts and the session's last sync log event.
+fn finish(store: &mut FieldStore, mut report: SyncReport) -> Result<SyncReport, StoreError> {
+    let session_id = report.session_id;
+    let server = report.server.clone();
     let st = store.status()?;
     let count = |name: &str| st.by_status.iter().find(|s| s.0 == name).map_or(0, |s| s.1);
     report.pending_after = count("pending");
@@ -209,6 +245,7 @@ async fn send_pending(
             Ok(()) => {}
             Err(SyncError::Store(e)) => return Err(e),
             Err(e) => {
+                report.log_alarm |= matches!(&e, SyncError::Log(m) if m.starts_with("AUDIT ALARM"));
                 report.error = Some(e.to_string());
                 return Ok(false);
             }
@@ -314,10 +351,15 @@ async fn send_batch(
     progress: &mut (dyn Progress + Send),
 ) -> Result<(), SyncError> {
     let batch_id = Uuid::now_v7();
+    let journal = store.journal_head()?.map(|h| JournalHead {
+        seq: h.seq,
+        hash: h.hash,
+    });
     let body = encode_batch(
         batch_id,
         session_id,
         sender,
+        journal,
         items
             .iter()
             .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
@@ -356,9 +398,26 @@ async fn send_batch(
             server: client.server().to_owned(),
             detail,
         })?;
+    // The receipt is applied only if the log says what it says.
+    let entry = LogEntry::new(
+        batch_id,
+        session_id,
+        sender,
+        journal,
+        &receipt.received_at,
+        &receipt.records,
+    );
+    crate::witness::check_receipt(store, client, &receipt, &entry).await?;
+    if let Some(log) = &receipt.log {
+        report.log_size = Some(log.tree_head.tree_size);
+    }
     let mut ev = SyncEvent::new(session_id, SyncEventKind::BatchSent, client.server());
     ev.batch_id = Some(batch_id);
     ev.records = items.len() as u64;
+    ev.sent = items
+        .iter()
+        .map(|i| (i.record_id, i.content_hash))
+        .collect();
     ev.accepted = receipt.counts.accepted;
     ev.duplicate = receipt.counts.duplicate;
     ev.conflict = receipt.counts.conflict;
@@ -405,6 +464,7 @@ pub(crate) fn encode_batch<'a>(
     batch_id: Uuid,
     session_id: Uuid,
     sender: &Sender,
+    journal: Option<JournalHead>,
     items: impl Iterator<Item = (u64, &'a doorstep_core::ContentHash, &'a [u8])>,
     zstd_level: i32,
 ) -> Result<Vec<u8>, SyncError> {
@@ -424,6 +484,7 @@ pub(crate) fn encode_batch<'a>(
         batch_id,
         session_id,
         sender: sender.clone(),
+        journal,
         records,
     };
     let json = serde_json::to_vec(&batch).map_err(|e| SyncError::Encode(e.to_string()))?;

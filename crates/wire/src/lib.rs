@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+pub mod log;
+
 /// The `protocol` member of every batch and receipt.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -79,6 +81,10 @@ pub struct Batch {
     /// One sync session (one `field sync` run) groups its batches.
     pub session_id: Uuid,
     pub sender: Sender,
+    /// The sending laptop's journal head after it logged this batch as
+    /// sent (`proto/journal-v1.md`); central keeps it in the log entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<log::JournalHead>,
     pub records: Vec<BatchRecord>,
 }
 
@@ -225,6 +231,10 @@ pub struct Receipt {
     pub counts: OutcomeCounts,
     /// One entry per record of the batch, in the batch's order.
     pub records: Vec<RecordReceipt>,
+    /// Where the batch's entry sits in the issuer's audit log, with a
+    /// signed tree head and an inclusion proof (section 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<log::ReceiptLog>,
 }
 
 /// An error body (`application/problem+json`, RFC 9457) with a stable code.

@@ -1,0 +1,75 @@
+#![allow(dead_code)]
+//! Records and batches for the central crate's tests.
+
+use chrono::{DateTime, Utc};
+use doorstep_central::IncomingBatch;
+use doorstep_central::check::check_batch;
+use doorstep_core::canonical::encode_record;
+use doorstep_core::{ContentHash, Record, Units, ValidationContext, validate};
+use doorstep_wire::{Batch, BatchRecord, NodeRole, PROTOCOL_VERSION, Sender};
+use serde_json::json;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+pub fn now() -> DateTime<Utc> {
+    "2026-11-22T03:00:00Z".parse().unwrap()
+}
+
+/// A valid canonical record of `device` with sequence `seq`.
+pub fn record(device: Uuid, seq: u64, name: &str) -> (Uuid, Vec<u8>) {
+    let input = json!({
+        "kind": "eid_activation",
+        "citizen": {"personal_id": "074303001234", "full_name": name, "date_of_birth": "2003-05-14",
+                    "sex": "female", "permanent_address": {"unit_code": "74", "detail": "Tổ 3"}},
+        "visit": {"place": "home", "unit_code": "74", "at": "2025-09-25T09:30:00+07:00"},
+        "officer_id": "CA-74-0012"
+    });
+    let units = Units::builtin_provinces();
+    let body = validate(
+        &input,
+        &ValidationContext {
+            units: &units,
+            now: now(),
+        },
+    )
+    .unwrap();
+    let id = Uuid::now_v7();
+    let rec = Record {
+        record_id: id,
+        device_id: device,
+        device_seq: seq,
+        enrolled_at: now(),
+        body,
+    };
+    (id, encode_record(&rec))
+}
+
+pub fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> IncomingBatch {
+    let records = records
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| BatchRecord {
+            content_hash: hashes
+                .map(|h| h[i].to_owned())
+                .unwrap_or_else(|| ContentHash::of(bytes).to_hex()),
+            record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+        })
+        .collect();
+    let b = Batch {
+        protocol: PROTOCOL_VERSION,
+        batch_id: Uuid::now_v7(),
+        session_id: Uuid::now_v7(),
+        sender: Sender {
+            node_id: sender,
+            role: NodeRole::Field,
+            name: Some("Tổ 1".into()),
+            client_version: "conformance".into(),
+        },
+        journal: Some(doorstep_wire::log::JournalHead {
+            seq: 7,
+            hash: [7; 32],
+        }),
+        records,
+    };
+    check_batch(b, &Units::builtin_provinces(), now(), 100)
+}
