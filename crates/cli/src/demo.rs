@@ -180,12 +180,16 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         let status = central.status().await?;
         let _ = stop_tx.send(());
         let _ = server_task.await;
+        // Central's audit log, recomputed from its store as an auditor would.
+        let audit = tokio::task::block_in_place(|| {
+            doorstep_central::sqlite::audit::verify(&root.join("central"), &mut |_, _, _| {})
+        })?;
 
         if args.json {
             println!(
                 "{}",
                 json!({"dir": root, "server": server, "devices": summaries, "central": status,
-                       "sync_seconds": elapsed.as_secs_f64()})
+                       "sync_seconds": elapsed.as_secs_f64(), "audit": audit})
             );
             return anyhow::Ok(());
         }
@@ -238,9 +242,23 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
             gaps
         );
         println!(
-            "{} doorstep central status --data-dir {}",
-            l("Xem thêm:", "More:"),
-            root.join("central").display()
+            "{}: {} {}, {} {}; {}",
+            l("Nhật ký kiểm toán", "Audit log"),
+            audit.entries,
+            l("mục", "entries"),
+            audit.tree_heads,
+            l("đầu cây đã ký", "signed tree heads"),
+            if audit.is_clean() {
+                l("đã tính lại và khớp", "recomputed and matching")
+            } else {
+                l("KHÔNG KHỚP", "MISMATCH")
+            }
+        );
+        let central_dir = root.join("central");
+        println!(
+            "{more} doorstep central status --data-dir {dir}; doorstep audit verify --data-dir {dir}",
+            more = l("Xem thêm:", "More:"),
+            dir = central_dir.display()
         );
         anyhow::Ok(())
     })?;
