@@ -57,6 +57,16 @@ fn a_rewritten_central_log_is_refused_by_the_laptop_on_its_next_sync() {
     let first = sync(&a, &central.url, 10);
     first.assert_success();
     assert_eq!(first.json()["log_size"], 3, "{}", first.json());
+    // Every receipt is kept with its place in central's log.
+    let kept: Vec<(i64, i64)> = rusqlite::Connection::open(a.db())
+        .unwrap()
+        .prepare("SELECT log_index, tree_size FROM receipts ORDER BY log_index")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kept, [(0, 1), (1, 2), (2, 3)]);
     let sound = verify(&central_dir);
     sound.assert_success();
     assert_eq!(sound.json()["report"]["entries"], 3);
@@ -89,7 +99,10 @@ fn a_rewritten_central_log_is_refused_by_the_laptop_on_its_next_sync() {
     assert_eq!(report["records_sent"], 0, "{report}");
     assert_eq!(report["outbox_after"], 1, "{report}");
     let error = report["error"].as_str().unwrap();
-    assert!(error.contains("AUDIT ALARM") && error.contains("not_an_extension"), "{error}");
+    assert!(
+        error.contains("AUDIT ALARM") && error.contains("not_an_extension"),
+        "{error}"
+    );
     assert_eq!(a.status()["by_status"]["pending"], 1);
 
     let alarms = audit(&["alarms", "--data-dir", a.dir.to_str().unwrap(), "--json"]);
@@ -130,28 +143,44 @@ fn reconcile_finds_a_record_deleted_at_central_and_verify_names_it() {
     sync(&laptop, &central.url, 100).assert_success();
     let dir = laptop.dir.to_str().unwrap().to_owned();
 
-    let clean = audit(&["reconcile", "--data-dir", &dir, "--server", &central.url, "--json"]);
+    let clean = audit(&[
+        "reconcile",
+        "--data-dir",
+        &dir,
+        "--server",
+        &central.url,
+        "--json",
+    ]);
     clean.assert_success();
     let clean = clean.json();
-    assert_eq!((clean["matched"].as_u64(), clean["local_records"].as_u64()), (Some(20), Some(20)), "{clean}");
+    assert_eq!(
+        (clean["matched"].as_u64(), clean["local_records"].as_u64()),
+        (Some(20), Some(20)),
+        "{clean}"
+    );
 
     // Someone deletes record #7 at central, directly in SQL.
     let records = laptop.list();
-    let victim = records
-        .iter()
-        .find(|r| r["device_seq"] == 7)
-        .unwrap()["record_id"]
+    let victim = records.iter().find(|r| r["device_seq"] == 7).unwrap()["record_id"]
         .as_str()
         .unwrap()
         .to_owned();
     let conn = central_db(&central_dir);
     assert_eq!(
-        conn.execute("DELETE FROM records WHERE record_id = ?1", [&victim]).unwrap(),
+        conn.execute("DELETE FROM records WHERE record_id = ?1", [&victim])
+            .unwrap(),
         1
     );
     drop(conn);
 
-    let found = audit(&["reconcile", "--data-dir", &dir, "--server", &central.url, "--json"]);
+    let found = audit(&[
+        "reconcile",
+        "--data-dir",
+        &dir,
+        "--server",
+        &central.url,
+        "--json",
+    ]);
     found.assert_code(1);
     let found = found.json();
     let diffs = found["differences"].as_array().unwrap();
@@ -185,9 +214,19 @@ fn audit_log_and_gaps_answer_from_the_server() {
     .unwrap();
     drop(conn);
     sync(&laptop, &central.url, 5).assert_success();
-    let device = laptop.status()["device"]["device_id"].as_str().unwrap().to_owned();
+    let device = laptop.status()["device"]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    let log = audit(&["log", "--server", &central.url, "--device", &device, "--json"]);
+    let log = audit(&[
+        "log",
+        "--server",
+        &central.url,
+        "--device",
+        &device,
+        "--json",
+    ]);
     log.assert_success();
     let sessions = log.json();
     let s = &sessions["sessions"][0];
@@ -195,7 +234,14 @@ fn audit_log_and_gaps_answer_from_the_server() {
     assert_eq!(s["batches"], 2);
     assert_eq!(s["counts"]["accepted"], 10);
     assert!(s["bytes_in"].as_u64().unwrap() > 0);
-    let none = audit(&["log", "--server", &central.url, "--since", "2999-01-01T00:00:00Z", "--json"]);
+    let none = audit(&[
+        "log",
+        "--server",
+        &central.url,
+        "--since",
+        "2999-01-01T00:00:00Z",
+        "--json",
+    ]);
     none.assert_success();
     assert_eq!(none.json()["sessions"], Value::Array(vec![]));
     let bad = audit(&["log", "--server", &central.url, "--since", "yesterday"]);
@@ -208,7 +254,10 @@ fn audit_log_and_gaps_answer_from_the_server() {
     assert_eq!(d["device_id"], Value::from(device), "{gaps}");
     assert_eq!(d["gaps"], serde_json::json!([[5, 6]]));
     assert!(d["last_sync_at"].as_str().is_some());
-    assert!(d["journal"]["seq"].as_u64().unwrap() >= 1, "the laptop's journal head travelled: {gaps}");
+    assert!(
+        d["journal"]["seq"].as_u64().unwrap() >= 1,
+        "the laptop's journal head travelled: {gaps}"
+    );
     let table = audit(&["gaps", "--server", &central.url]);
     table.assert_success();
     assert!(table.stdout.contains("5-6"));

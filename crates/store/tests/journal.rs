@@ -109,6 +109,8 @@ fn receipt(batch_id: Uuid) -> ReceiptToStore<'static> {
         received_at: "2026-11-22T03:00:01.000Z",
         encoding: "identity",
         body: b"{}",
+        log_index: None,
+        tree_size: None,
     }
 }
 

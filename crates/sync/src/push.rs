@@ -435,6 +435,8 @@ async fn send_batch(
             received_at: &receipt.received_at,
             encoding: "zstd",
             body: &stored,
+            log_index: receipt.log.as_ref().map(|l| l.index),
+            tree_size: receipt.log.as_ref().map(|l| l.tree_head.tree_size),
         }),
         &acks,
         &ev,

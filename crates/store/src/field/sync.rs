@@ -36,6 +36,10 @@ pub struct ReceiptToStore<'a> {
     /// `identity` or `zstd`.
     pub encoding: &'a str,
     pub body: &'a [u8],
+    /// Where the batch's entry sits in the issuer's audit log, and the
+    /// size of the signed head that proved it (checked before storing).
+    pub log_index: Option<u64>,
+    pub tree_size: Option<u64>,
 }
 
 /// Kinds of sync log events.
@@ -147,12 +151,14 @@ impl FieldStore {
             .map_err(err)?;
         if let Some(receipt) = receipt {
             tx.execute(
-            "INSERT INTO receipts (batch_id, session_id, issuer_id, issuer_role, received_at, stored_at, encoding, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO receipts (batch_id, session_id, issuer_id, issuer_role, received_at, stored_at, encoding, body,
+                                   log_index, tree_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(batch_id) DO UPDATE SET session_id = excluded.session_id,
                 issuer_id = excluded.issuer_id, issuer_role = excluded.issuer_role,
                 received_at = excluded.received_at, stored_at = excluded.stored_at,
-                encoding = excluded.encoding, body = excluded.body",
+                encoding = excluded.encoding, body = excluded.body,
+                log_index = excluded.log_index, tree_size = excluded.tree_size",
             params![
                 receipt.batch_id.to_string(),
                 receipt.session_id.to_string(),
@@ -161,7 +167,9 @@ impl FieldStore {
                 receipt.received_at,
                 at,
                 receipt.encoding,
-                receipt.body
+                receipt.body,
+                receipt.log_index.and_then(|v| i64::try_from(v).ok()),
+                receipt.tree_size.and_then(|v| i64::try_from(v).ok()),
             ],
         )
         .map_err(err)?;
