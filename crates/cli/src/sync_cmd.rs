@@ -101,6 +101,17 @@ fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
             )
         );
     }
+    if r.log_alarm {
+        // Loud on purpose: the server's history does not match what this
+        // laptop saw before. Nothing more is sent to it.
+        eprintln!(
+            "{}",
+            l(
+                "CẢNH BÁO KIỂM TOÁN: nhật ký của máy chủ không khớp với những gì máy này đã thấy (có thể đã bị sửa). Đã dừng đồng bộ, không gửi thêm hồ sơ nào; hồ sơ vẫn được giữ an toàn trên máy. Báo ngay cho cán bộ phụ trách; bằng chứng: `doorstep audit alarms`.",
+                "AUDIT ALARM: the server's log does not match what this laptop saw before (it may have been rewritten). Sync stopped, no record was sent; the records stay safe on this laptop. Report it now; evidence: `doorstep audit alarms`."
+            )
+        );
+    }
     if let Some(e) = &r.error {
         println!("  {}: {e}", l("dừng vì lỗi", "stopped by an error"));
     }
