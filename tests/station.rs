@@ -188,6 +188,18 @@ fn three_laptops_through_a_station_reach_central_exactly_once() {
         3 * PER_LAPTOP,
         "central knows which station relayed each record"
     );
+    // The station witnessed central's log all along: its last checked head
+    // is central's, no alarm; both audit logs recompute and match.
+    assert!(
+        count(
+            &station_db,
+            "SELECT COUNT(*) FROM upstream_heads WHERE tree_size > 0"
+        ) == 1
+    );
+    assert_eq!(count(&station_db, "SELECT COUNT(*) FROM log_alarms"), 0);
+    for dir in [&central_dir, &station_dir] {
+        run(args!["--lang", "en", "audit", "verify", "--data-dir", dir]).assert_success();
+    }
     drop(central);
     for db in [&central_db, &station_db] {
         let conn = rusqlite::Connection::open(db).unwrap();

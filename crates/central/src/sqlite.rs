@@ -247,7 +247,8 @@ impl SqliteCentral {
 
     /// Applies batches in one transaction, in order: each batch appends
     /// its own log entry, and one tree head (signed once) covers them all.
-    /// Bundle imports and benchmarks apply many batches at once.
+    /// For bulk loads (benchmarks, future imports of many files); the HTTP
+    /// path and bundle import apply one batch per transaction.
     pub fn apply_all(&self, batches: &[IncomingBatch]) -> Result<Vec<Applied>, CentralError> {
         let mut guard = self.lock()?;
         Self::apply_many(&mut guard, &self.path, &self.signer, batches)

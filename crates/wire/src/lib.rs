@@ -81,8 +81,9 @@ pub struct Batch {
     /// One sync session (one `field sync` run) groups its batches.
     pub session_id: Uuid,
     pub sender: Sender,
-    /// The sending laptop's journal head after it logged this batch as
-    /// sent (`proto/journal-v1.md`); central keeps it in the log entry.
+    /// The sending laptop's journal head when it built this batch (the
+    /// batch's own `sent` entry comes later, with its receipt;
+    /// `proto/journal-v1.md`); the receiver keeps it in the log entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<log::JournalHead>,
     pub records: Vec<BatchRecord>,

@@ -272,6 +272,57 @@ fn every_vector_matches_its_schema() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Every accepted exchange's receipt, as a witness checks it: the log's
+/// signature, and the entry rebuilt from the batch sent and the receipt's
+/// lines included in the signed root, in the receipt's own log.
+#[test]
+fn sync_receipts_check_out_as_a_witness_checks_them() {
+    let m = json(&sync_dir().join("manifest.json"));
+    let mut checked = 0;
+    for ex in m["exchanges"].as_array().expect("exchanges") {
+        if ex["status"] != 200 || ex["request"].get("batch").is_none() {
+            continue;
+        }
+        let what = ex["description"].as_str().unwrap_or_default();
+        let batch: Batch = serde_json::from_str(&read(
+            &sync_dir().join(ex["request"]["batch"].as_str().unwrap()),
+        ))
+        .unwrap();
+        let receipt: Receipt =
+            serde_json::from_str(&read(&sync_dir().join(ex["response"].as_str().unwrap())))
+                .unwrap();
+        let log = receipt
+            .log
+            .as_ref()
+            .unwrap_or_else(|| panic!("{what}: no log"));
+        assert_eq!(
+            log.tree_head.log_id, receipt.issuer.node_id,
+            "{what}: the issuer's own log"
+        );
+        log.tree_head
+            .verify(&log.public_key)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let entry = LogEntry::new(
+            batch.batch_id,
+            batch.session_id,
+            &batch.sender,
+            batch.journal,
+            &receipt.received_at,
+            &receipt.records,
+        );
+        merkle::verify_inclusion(
+            &merkle::leaf_hash(&entry.to_bytes()),
+            log.index,
+            log.tree_head.tree_size,
+            &log.inclusion,
+            &log.tree_head.root_hash,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} receipts checked");
+}
+
 #[test]
 fn schemas_refuse_what_the_protocol_forbids() {
     let schemas = Schemas::load();

@@ -18,7 +18,7 @@ use doorstep_wire::log::{
     SessionsAnswer,
 };
 
-use super::{AppState, ProblemResponse, unavailable};
+use super::{AppState, ProblemResponse};
 use crate::error::CentralError;
 use crate::store::{CentralStore, SessionQuery};
 
@@ -42,7 +42,15 @@ fn answer(e: CentralError) -> ProblemResponse {
             "The proof asked for is outside the log",
             Some(detail),
         ),
-        other => unavailable(&other),
+        other => {
+            tracing::error!(error = %other, "reading the log failed");
+            ProblemResponse::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store.unavailable",
+                "The server could not read its store. Retry later",
+                Some(other.to_string()),
+            )
+        }
     }
 }
 
