@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::store::CentralStore;
 
 mod log;
+mod register;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -63,6 +64,7 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
         .route(CUSTODY_PATH, post(post_custody::<S>))
         .route(HEALTH_PATH, get(health::<S>))
         .route("/metrics", get(metrics::<S>))
+        .route(register::REGISTER_PATH, post(register::post_register::<S>))
         .route(log::TREE_HEAD_PATH, get(log::tree_head::<S>))
         .route(log::ENTRIES_PATH, get(log::entries::<S>))
         .route(log::INCLUSION_PATH, get(log::inclusion::<S>))
@@ -313,7 +315,7 @@ pub(crate) fn unavailable(e: &CentralError) -> ProblemResponse {
     )
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), ProblemResponse> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ProblemResponse> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -8,6 +8,7 @@ pub mod check;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod registry;
 pub mod signing;
 pub mod sqlite;
 pub mod store;

@@ -3,7 +3,6 @@
 //! whose public half is kept in the database, so `audit verify` can check
 //! every tree head without the secret.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -41,18 +40,7 @@ impl LogSigner {
 
     /// Reads the key in `dir`.
     pub fn load(dir: &Path, log_id: Uuid) -> Result<LogSigner, CentralError> {
-        let path = Self::key_path(dir);
-        let bytes = std::fs::read(&path).map_err(|source| CentralError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            CentralError::Inconsistent(format!(
-                "{} should hold 32 bytes, it holds {}",
-                path.display(),
-                bytes.len()
-            ))
-        })?;
+        let seed = doorstep_store::keyfile::load(&Self::key_path(dir))?;
         Ok(LogSigner {
             key: SigningKey::from_bytes(&seed),
             log_id,
@@ -61,26 +49,7 @@ impl LogSigner {
 
     /// Makes a new key and writes it to `dir` (refuses to overwrite one).
     pub fn create(dir: &Path, log_id: Uuid) -> Result<LogSigner, CentralError> {
-        let path = Self::key_path(dir);
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| CentralError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let io = |source| CentralError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path).map_err(io)?;
-        file.write_all(&seed).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        let seed = doorstep_store::keyfile::create(&Self::key_path(dir))?;
         Ok(LogSigner {
             key: SigningKey::from_bytes(&seed),
             log_id,

@@ -32,6 +32,7 @@ pub const DB_FILE: &str = "central.sqlite3";
 pub mod audit;
 mod forward;
 mod log;
+mod registry;
 mod witness;
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_station.sql"),
     include_str!("../migrations/0003_log.sql"),
+    include_str!("../migrations/0004_registry.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -680,6 +682,46 @@ impl CentralStore for SqliteCentral {
     async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError> {
         self.blocking(move |conn, path| log::sessions(conn, path, &query))
             .await
+    }
+
+    async fn register(
+        &self,
+        request: doorstep_wire::register::RegisterRequest,
+        now: DateTime<Utc>,
+    ) -> Result<doorstep_wire::register::RegisterAnswer, crate::registry::RegistryError> {
+        let central_id = self.node_id;
+        let public_key = self.signer.public_key();
+        self.blocking(move |conn, path| {
+            let node = match registry::register_in(
+                conn,
+                path,
+                &request.token,
+                request.node_id,
+                request.role,
+                &request.public_key,
+                now,
+            ) {
+                Ok(node) => node,
+                Err(e) => return Ok(Err(e)),
+            };
+            let head = log::latest_head(conn, central_id)
+                .map_err(|e| CentralError::sqlite(path, e))?
+                .ok_or_else(|| CentralError::Inconsistent("the log has no signed head".into()))?;
+            Ok(Ok(doorstep_wire::register::RegisterAnswer {
+                node_id: node.node_id,
+                role: node.role,
+                unit_code: node.unit_code,
+                name: node.name,
+                station_id: node.station_id,
+                registered_at: node.registered_at,
+                central_id,
+                log: TreeHeadAnswer {
+                    tree_head: head,
+                    public_key,
+                },
+            }))
+        })
+        .await?
     }
 
     async fn device_records(

@@ -16,6 +16,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::CentralError;
+use crate::registry::RegistryError;
+use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
 
 /// A received batch after the checks of [`crate::check`], ready to apply.
 #[derive(Debug)]
@@ -112,6 +114,14 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Sync sessions, newest first, optionally of one sender and since a time.
     async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError>;
+
+    /// Registers a laptop or station against a one-time token
+    /// (`POST /v1/register`); the answer carries the log's current head.
+    async fn register(
+        &self,
+        request: RegisterRequest,
+        now: DateTime<Utc>,
+    ) -> Result<RegisterAnswer, RegistryError>;
 
     /// What is held from one device, in sequence order, after `after_seq`.
     async fn device_records(

@@ -162,6 +162,60 @@ pub struct AuditAlarmsArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// The unit the laptop or station will work for (records outside it are refused).
+    #[arg(long, value_name = "CODE")]
+    pub unit: String,
+    /// A name people recognise, e.g. "Tổ 3 - CA Thuận Giao".
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// What the token registers.
+    #[arg(long, value_enum, default_value = "field")]
+    pub role: ProvisionRole,
+    /// For a laptop: the station (its ID) it will sync through.
+    #[arg(long, value_name = "STATION_ID")]
+    pub station: Option<uuid::Uuid>,
+    /// Hours the token stays valid.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    pub valid_hours: u32,
+    /// Print JSON (no QR code).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProvisionRole {
+    Field,
+    Station,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// The laptop's or station's ID.
+    #[arg(value_name = "DEVICE")]
+    pub device: uuid::Uuid,
+    /// Why (kept with the registration), e.g. "laptop stolen 2026-11-20".
+    #[arg(long, default_value = "revoked by an operator", value_name = "TEXT")]
+    pub reason: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CentralCommand {
     /// Serve the ingest API (`POST /v1/batches`, `GET /healthz`, `GET /metrics`).
@@ -175,6 +229,19 @@ pub enum CentralCommand {
     /// What central holds: records by kind and outcome, and per device its highest
     /// contiguous sequence number, its gaps and its last sync.
     Status(CentralStatusArgs),
+
+    /// Issue a one-time, expiring token that registers one laptop (or station) for a unit.
+    ///
+    /// The token is printed once (and as a QR code on a terminal); only its hash is kept.
+    /// On the laptop: `doorstep field init ... --server URL --token TOKEN` (or
+    /// `doorstep field register`). A token is used once and expires after --valid-hours.
+    Provision(ProvisionArgs),
+
+    /// List registered laptops and stations: ID, role, unit, station, registration, revocation.
+    Devices(DevicesArgs),
+
+    /// Revoke a laptop or station (lost, stolen, retired): nothing it sends is accepted any more.
+    Revoke(RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,6 +370,10 @@ pub struct DataDir {
 
 #[derive(Debug, Subcommand)]
 pub enum FieldCommand {
+    /// Register this laptop with central: make its Ed25519 key and present a one-time token
+    /// from `doorstep central provision` (for a store made with `field init` without --token).
+    Register(RegisterArgs),
+
     /// Create the laptop's store: a new device identity, its unit and the unit list.
     ///
     /// The unit list is a CSV `code,name,level,parent_code` (see data/units/ in the
@@ -448,6 +519,7 @@ pub struct InitArgs {
     #[command(flatten)]
     pub dir: DataDir,
     /// Code of the administrative unit this laptop works for (e.g. 25972, or 74 for a province).
+    /// With --token, central's provisioning decides and this is replaced by it.
     #[arg(long, value_name = "CODE")]
     pub unit: String,
     /// A name for this laptop, shown to stations and central (e.g. "Tổ 3 - CA Thuận Giao").
@@ -456,6 +528,38 @@ pub struct InitArgs {
     /// Unit list CSV (`code,name,level,parent_code`), kept inside the store.
     #[arg(long, value_name = "FILE")]
     pub units: Option<PathBuf>,
+    /// Central's address, to register this laptop right away (with --token).
+    #[arg(long, value_name = "URL", requires = "token")]
+    pub server: Option<String>,
+    /// The one-time token from `doorstep central provision` (with --server).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "server",
+        env = "DOORSTEP_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Central's address, e.g. https://central.example:8750.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The one-time token from `doorstep central provision`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "DOORSTEP_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -55,6 +55,28 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ))),
         other => other.into(),
     })?;
+    // Registering right away: the store exists first, so a refused token
+    // leaves a laptop that can still enroll and register later.
+    let mut store = store;
+    let registered = match (&args.server, &args.token) {
+        (Some(server), Some(token)) => Some(
+            crate::provision_cmd::register_store(&mut store, server, token, lang).map_err(|e| {
+                let note = format!(
+                    "{}: doorstep field register --data-dir {} --server {server} --token …",
+                    lang.pick(
+                        "kho dữ liệu đã được tạo nhưng chưa đăng ký; đăng ký lại bằng",
+                        "the store was created but is not registered; register it with"
+                    ),
+                    args.dir.data_dir.display()
+                );
+                match e.downcast::<UserError>() {
+                    Ok(UserError(text)) => anyhow::Error::new(UserError(format!("{text}\n{note}"))),
+                    Err(other) => other.context(note),
+                }
+            })?,
+        ),
+        _ => None,
+    };
     let d = store.device();
     let unit_name = store
         .units()
@@ -65,7 +87,8 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
         println!(
             "{}",
             json!({"device_id": d.device_id, "device_name": d.device_name, "unit_code": d.unit_code,
-                   "unit_name": unit_name, "units": store.units().len(), "store": store.path()})
+                   "unit_name": unit_name, "units": store.units().len(), "store": store.path(),
+                   "registration": registered})
         );
     } else {
         let label = |vi, en| lang.pick(vi, en);
@@ -92,6 +115,9 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
             store.units().len(),
             label("đơn vị hành chính", "administrative units")
         );
+        if let Some(r) = &registered {
+            crate::provision_cmd::print_registration(r, lang);
+        }
     }
     Ok(Outcome::Ok)
 }

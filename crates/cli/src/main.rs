@@ -13,6 +13,7 @@ mod gen_cmd;
 mod input;
 mod lang;
 mod messages;
+mod provision_cmd;
 mod serve;
 mod station_cmd;
 mod sync_cmd;
@@ -84,6 +85,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Field(cmd) => match cmd {
             FieldCommand::Init(args) => field::init(args, lang),
+            FieldCommand::Register(args) => provision_cmd::register(args, lang),
             FieldCommand::Enroll(args) => enroll::run(args, lang),
             FieldCommand::List(args) => field::list(args, lang),
             FieldCommand::Status(args) => field::status(args, lang),
@@ -97,6 +99,9 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
         Command::Central(cmd) => match cmd {
             CentralCommand::Serve(args) => central_cmd::serve(args, lang),
             CentralCommand::Status(args) => central_cmd::status(args, lang),
+            CentralCommand::Provision(args) => provision_cmd::provision(args, lang),
+            CentralCommand::Devices(args) => provision_cmd::devices(args, lang),
+            CentralCommand::Revoke(args) => provision_cmd::revoke(args, lang),
         },
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),

@@ -17,9 +17,11 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::migrate;
 
+mod identity;
 pub(crate) mod journal;
 mod sync;
 mod witness;
+pub use identity::{DeviceIdentity, KEY_FILE, Registration};
 pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
 pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
 pub use witness::RecordKey;

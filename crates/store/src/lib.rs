@@ -6,16 +6,17 @@
 
 pub mod error;
 pub mod field;
+pub mod keyfile;
 pub mod migrate;
 pub mod sqlite;
 pub mod witness;
 
 pub use error::StoreError;
-pub use field::RecordKey;
 pub use field::{
     Ack, AckCounts, DeviceInfo, EnrollOutcome, FieldStore, InitOptions, JournalCheck, JournalEntry,
     JournalHead, JournalProblem, ListFilter, OutboxItem, PreparedBody, ReceiptToStore,
     RecordStatus, RecordSummary, StatusReport, SyncEvent, SyncEventKind, SyncLogEntry,
     record_digest,
 };
+pub use field::{DeviceIdentity, RecordKey, Registration};
 pub use witness::{LogAlarm, StoredLogHead};

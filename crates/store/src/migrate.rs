@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_sync_log.sql"),
     include_str!("../migrations/0004_no_body_key_index.sql"),
     include_str!("../migrations/0005_journal.sql"),
+    include_str!("../migrations/0006_identity.sql"),
 ];
 
 /// Schema version this build writes.

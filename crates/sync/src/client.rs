@@ -8,6 +8,7 @@ use doorstep_wire::log::{
     DevicesAnswer, ENTRIES_PATH, INCLUSION_PATH, InclusionAnswer, LogEntriesAnswer, SESSIONS_PATH,
     SessionsAnswer, TREE_HEAD_PATH, TreeHeadAnswer,
 };
+use doorstep_wire::register::{REGISTER_PATH, RegisterAnswer, RegisterRequest};
 use doorstep_wire::{
     BATCHES_PATH, CLIENT_HEADER, CUSTODY_PATH, CustodyAnswer, CustodyQuery, HEALTH_PATH, Health,
     PROBLEM_JSON, Problem, Receipt,
@@ -152,14 +153,28 @@ impl Client {
 
     /// `POST /v1/custody`: where the given records stand at this server.
     pub async fn custody(&self, query: &CustodyQuery) -> Result<CustodyAnswer, SendError> {
-        let body = serde_json::to_vec(query).map_err(|e| SendError::Unexpected {
+        self.post_json(CUSTODY_PATH, query).await
+    }
+
+    /// `POST /v1/register`: registers this node's key against a token.
+    pub async fn register(&self, request: &RegisterRequest) -> Result<RegisterAnswer, SendError> {
+        self.post_json(REGISTER_PATH, request).await
+    }
+
+    /// `POST path` with a JSON body, answered with a JSON body of type `R`.
+    async fn post_json<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<R, SendError> {
+        let body = serde_json::to_vec(body).map_err(|e| SendError::Unexpected {
             server: self.base.clone(),
             status: 0,
             detail: e.to_string(),
         })?;
         let resp = self
             .http
-            .post(format!("{}{CUSTODY_PATH}", self.base))
+            .post(format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
                 CLIENT_HEADER,
@@ -169,6 +184,14 @@ impl Client {
             .send()
             .await
             .map_err(|source| self.network(source))?;
+        self.answer(resp).await
+    }
+
+    /// A JSON answer of type `T`, or the problem the server answered.
+    async fn answer<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<T, SendError> {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
         if status == 200 {
@@ -209,27 +232,7 @@ impl Client {
             .send()
             .await
             .map_err(|source| self.network(source))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
-        if status == 200 {
-            return serde_json::from_slice(&bytes).map_err(|e| SendError::Unexpected {
-                server: self.base.clone(),
-                status,
-                detail: e.to_string(),
-            });
-        }
-        match serde_json::from_slice::<Problem>(&bytes) {
-            Ok(problem) => Err(SendError::Problem {
-                server: self.base.clone(),
-                status,
-                problem,
-            }),
-            Err(_) => Err(SendError::Unexpected {
-                server: self.base.clone(),
-                status,
-                detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            }),
-        }
+        self.answer(resp).await
     }
 
     /// `GET /v1/log/tree-head`: the log's newest signed head and its key.

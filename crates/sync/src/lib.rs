@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod bundle;
 pub mod client;
 pub mod forward;
+pub mod provision;
 pub mod push;
 pub mod witness;
 

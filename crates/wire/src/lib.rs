@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 pub mod log;
+pub mod register;
 
 /// The `protocol` member of every batch and receipt.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -209,7 +209,7 @@ pub fn verify(
                 ),
             }
             expected += 1;
-            if expected % 4096 == 0 {
+            if expected.is_multiple_of(4096) {
                 progress(AuditStage::Entries, expected, total_entries);
             }
         }
@@ -245,7 +245,7 @@ pub fn verify(
                 ),
             }
             seen += 1;
-            if seen % 65536 == 0 {
+            if seen.is_multiple_of(65536) {
                 progress(AuditStage::Nodes, seen, total);
             }
         }
@@ -333,7 +333,7 @@ pub fn verify(
             last_time = timestamp;
             report.latest_head = Some((tree_size, hex::encode(root)));
             seen += 1;
-            if seen % 4096 == 0 {
+            if seen.is_multiple_of(4096) {
                 progress(AuditStage::TreeHeads, seen, total);
             }
         }
@@ -394,7 +394,7 @@ pub fn verify(
                 Some(_) => {}
             }
             seen += 1;
-            if seen % 4096 == 0 {
+            if seen.is_multiple_of(4096) {
                 progress(AuditStage::Records, seen, total);
             }
         }

@@ -1,0 +1,269 @@
+//! Provisioning on SQLite: one-time enrollment tokens, registered node
+//! keys, revocation (types and rules in [`crate::registry`]).
+
+use chrono::{DateTime, Duration, Utc};
+use doorstep_core::canonical::format_utc_millis;
+use doorstep_wire::NodeRole;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use super::SqliteCentral;
+use crate::error::CentralError;
+use crate::registry::{
+    IssuedToken, RegisteredNode, RegistryError, new_token, parse_role, role_str, token_hash,
+};
+
+fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredNode> {
+    let id: String = r.get(0)?;
+    let station: Option<String> = r.get(5)?;
+    Ok(RegisteredNode {
+        node_id: Uuid::parse_str(&id).unwrap_or_default(),
+        role: parse_role(&r.get::<_, String>(1)?),
+        public_key: hex::encode(r.get::<_, Vec<u8>>(2)?),
+        unit_code: r.get(3)?,
+        name: r.get(4)?,
+        station_id: station.and_then(|s| Uuid::parse_str(&s).ok()),
+        registered_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        revoked_reason: r.get(8)?,
+    })
+}
+
+const NODE_COLUMNS: &str = "node_id, role, public_key, unit_code, name, station_id, registered_at, revoked_at, revoked_reason";
+
+impl SqliteCentral {
+    /// Issues a one-time token for a laptop or station of `unit_code`,
+    /// valid for `valid_for`.
+    pub fn provision(
+        &self,
+        role: NodeRole,
+        unit_code: &str,
+        name: &str,
+        station_id: Option<Uuid>,
+        valid_for: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, RegistryError> {
+        if !self.units.contains(unit_code) {
+            return Err(RegistryError::UnknownUnit(unit_code.to_owned()));
+        }
+        let mut conn = self.lock()?;
+        let err = |e| RegistryError::Store(CentralError::sqlite(&self.path, e));
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        if let Some(station) = station_id {
+            let active: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT revoked_at FROM node_keys WHERE node_id = ?1 AND role = 'station'",
+                    [station.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            if !matches!(active, Some(None)) {
+                return Err(RegistryError::UnknownStation(station));
+            }
+        }
+        let token = new_token()?;
+        let expires_at = format_utc_millis(&(now + valid_for));
+        tx.execute(
+            "INSERT INTO enrollment_tokens (token_hash, role, unit_code, name, station_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                token_hash(&token),
+                role_str(role),
+                unit_code,
+                name,
+                station_id.map(|s| s.to_string()),
+                format_utc_millis(&now),
+                expires_at
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(IssuedToken {
+            token,
+            role,
+            unit_code: unit_code.to_owned(),
+            name: name.to_owned(),
+            station_id,
+            expires_at,
+        })
+    }
+
+    /// Registers `node_id` with `public_key` against a token: the token is
+    /// used up in the same transaction.
+    pub fn register_node(
+        &self,
+        token: &str,
+        node_id: Uuid,
+        role: NodeRole,
+        public_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RegisteredNode, RegistryError> {
+        let mut conn = self.lock()?;
+        register_in(&mut conn, &self.path, token, node_id, role, public_key, now)
+    }
+
+    /// Every registered node, oldest first.
+    pub fn registered_nodes(&self) -> Result<Vec<RegisteredNode>, RegistryError> {
+        let conn = self.lock()?;
+        let err = |e| RegistryError::Store(CentralError::sqlite(&self.path, e));
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {NODE_COLUMNS} FROM node_keys ORDER BY registered_at, node_id"
+            ))
+            .map_err(err)?;
+        let rows = stmt.query_map([], node_from_row).map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
+    /// One registered node.
+    pub fn registered_node(&self, node_id: Uuid) -> Result<Option<RegisteredNode>, RegistryError> {
+        let conn = self.lock()?;
+        conn.prepare_cached(&format!(
+            "SELECT {NODE_COLUMNS} FROM node_keys WHERE node_id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([node_id.to_string()], node_from_row).optional())
+        .map_err(|e| RegistryError::Store(CentralError::sqlite(&self.path, e)))
+    }
+
+    /// Revokes a node: from now on nothing it sends is accepted.
+    pub fn revoke(
+        &self,
+        node_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RegisteredNode, RegistryError> {
+        {
+            let conn = self.lock()?;
+            let err = |e| RegistryError::Store(CentralError::sqlite(&self.path, e));
+            let revoked: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT revoked_at FROM node_keys WHERE node_id = ?1",
+                    [node_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            match revoked {
+                None => return Err(RegistryError::UnknownNode(node_id)),
+                Some(Some(at)) => return Err(RegistryError::AlreadyRevoked { node: node_id, at }),
+                Some(None) => {}
+            }
+            conn.execute(
+                "UPDATE node_keys SET revoked_at = ?2, revoked_reason = ?3 WHERE node_id = ?1",
+                params![node_id.to_string(), format_utc_millis(&now), reason],
+            )
+            .map_err(err)?;
+        }
+        self.registered_node(node_id)?
+            .ok_or(RegistryError::UnknownNode(node_id))
+    }
+}
+
+/// A token's row: role, unit, name, station, expiry, use.
+type TokenRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+/// [`SqliteCentral::register_node`] on a connection.
+pub(crate) fn register_in(
+    conn: &mut rusqlite::Connection,
+    path: &std::path::Path,
+    token: &str,
+    node_id: Uuid,
+    role: NodeRole,
+    public_key: &str,
+    now: DateTime<Utc>,
+) -> Result<RegisteredNode, RegistryError> {
+    let key = <[u8; 32]>::try_from(hex::decode(public_key).unwrap_or_default().as_slice())
+        .ok()
+        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| RegistryError::BadKey(public_key.to_owned()))?;
+    let err = |e| RegistryError::Store(CentralError::sqlite(path, e));
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let hash = token_hash(token);
+    let found: Option<TokenRow> = tx
+        .query_row(
+            "SELECT role, unit_code, name, station_id, expires_at, used_at
+                 FROM enrollment_tokens WHERE token_hash = ?1",
+            [&hash],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(err)?;
+    let Some((token_role, unit_code, name, station_id, expires_at, used_at)) = found else {
+        return Err(RegistryError::UnknownToken);
+    };
+    if let Some(at) = used_at {
+        return Err(RegistryError::TokenUsed { at });
+    }
+    // Stored times are UTC with a `Z`, in one format: they compare as text.
+    if expires_at <= format_utc_millis(&now) {
+        return Err(RegistryError::TokenExpired { at: expires_at });
+    }
+    let token_role = parse_role(&token_role);
+    if token_role != role {
+        return Err(RegistryError::WrongRole {
+            token: role_str(token_role),
+            node: role_str(role),
+        });
+    }
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT node_id FROM node_keys WHERE node_id = ?1 OR public_key = ?2",
+            params![node_id.to_string(), &key[..]],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(err)?;
+    if let Some(other) = existing {
+        let other = Uuid::parse_str(&other).unwrap_or_default();
+        return Err(if other == node_id {
+            RegistryError::NodeExists(node_id)
+        } else {
+            RegistryError::KeyInUse(other)
+        });
+    }
+    let at = format_utc_millis(&now);
+    tx.execute(
+            "INSERT INTO node_keys (node_id, role, public_key, unit_code, name, station_id, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![node_id.to_string(), role_str(role), &key[..], unit_code, name, station_id, at],
+        )
+        .map_err(err)?;
+    tx.execute(
+        "UPDATE enrollment_tokens SET used_at = ?2, used_by = ?3 WHERE token_hash = ?1",
+        params![hash, at, node_id.to_string()],
+    )
+    .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(RegisteredNode {
+        node_id,
+        role,
+        public_key: hex::encode(key),
+        unit_code,
+        name,
+        station_id: station_id.and_then(|s| Uuid::parse_str(&s).ok()),
+        registered_at: at,
+        revoked_at: None,
+        revoked_reason: None,
+    })
+}

@@ -1,0 +1,141 @@
+//! The laptop's identity at central: its Ed25519 key (secret half in
+//! `device.key`, `0600`), and what central registered it as.
+
+use std::path::PathBuf;
+
+use ed25519_dalek::SigningKey;
+use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
+
+use super::FieldStore;
+use crate::error::StoreError;
+use crate::witness::{StoredLogHead, save_head};
+
+/// File name of the laptop's secret key inside its data directory.
+pub const KEY_FILE: &str = "device.key";
+
+/// What central registered this laptop as (all `None` before provisioning).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceIdentity {
+    /// Lowercase hex Ed25519 public key.
+    pub public_key: Option<String>,
+    pub central_id: Option<Uuid>,
+    pub registered_at: Option<String>,
+    pub registered_server: Option<String>,
+    pub station_id: Option<Uuid>,
+}
+
+/// A registration central answered, to keep.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub central_id: Uuid,
+    pub server: String,
+    pub registered_at: String,
+    pub unit_code: String,
+    pub station_id: Option<Uuid>,
+    /// Central's log head and key as of registration: pinned from now on.
+    pub log_head: StoredLogHead,
+}
+
+/// The device row's identity columns.
+type IdentityRow = (
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl FieldStore {
+    /// Path of the secret key file.
+    pub fn key_path(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| PathBuf::from(KEY_FILE), |d| d.join(KEY_FILE))
+    }
+
+    /// The laptop's identity as stored.
+    pub fn identity(&self) -> Result<DeviceIdentity, StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, e);
+        let row: Option<IdentityRow> = self
+            .conn
+            .query_row(
+                "SELECT public_key, central_id, registered_at, registered_server, station_id FROM device WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((key, central, at, server, station)) = row else {
+            return Ok(DeviceIdentity::default());
+        };
+        Ok(DeviceIdentity {
+            public_key: key.map(hex::encode),
+            central_id: central.and_then(|c| Uuid::parse_str(&c).ok()),
+            registered_at: at,
+            registered_server: server,
+            station_id: station.and_then(|s| Uuid::parse_str(&s).ok()),
+        })
+    }
+
+    /// The laptop's signing key, made now if it has none; returns the
+    /// public half.
+    pub fn ensure_device_key(&mut self) -> Result<[u8; 32], StoreError> {
+        let path = self.key_path();
+        let seed = if path.exists() {
+            crate::keyfile::load(&path)?
+        } else {
+            crate::keyfile::create(&path)?
+        };
+        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        let stored = self.identity()?.public_key;
+        match stored {
+            Some(k) if k != hex::encode(public) => Err(StoreError::Inconsistent(format!(
+                "{} does not match the public key stored for this laptop: restore the right file",
+                path.display()
+            ))),
+            Some(_) => Ok(public),
+            None => {
+                self.conn
+                    .execute(
+                        "UPDATE device SET public_key = ?1 WHERE id = 1",
+                        [&public[..]],
+                    )
+                    .map_err(|e| StoreError::sqlite(&self.path, e))?;
+                Ok(public)
+            }
+        }
+    }
+
+    /// The laptop's signing key (provisioned laptops only).
+    pub fn signing_key(&self) -> Result<Option<SigningKey>, StoreError> {
+        if self.identity()?.public_key.is_none() {
+            return Ok(None);
+        }
+        let seed = crate::keyfile::load(&self.key_path())?;
+        Ok(Some(SigningKey::from_bytes(&seed)))
+    }
+
+    /// Keeps what central registered this laptop as, and pins central's
+    /// log key and head, in one transaction.
+    pub fn record_registration(&mut self, reg: &Registration) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite(&self.path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "UPDATE device SET central_id = ?1, registered_at = ?2, registered_server = ?3,
+                               station_id = ?4, unit_code = ?5 WHERE id = 1",
+            params![
+                reg.central_id.to_string(),
+                reg.registered_at,
+                reg.server,
+                reg.station_id.map(|s| s.to_string()),
+                reg.unit_code
+            ],
+        )
+        .map_err(err)?;
+        save_head(&tx, "log_heads", &reg.log_head).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.device.unit_code = reg.unit_code.clone();
+        Ok(())
+    }
+}

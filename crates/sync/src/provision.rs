@@ -1,0 +1,79 @@
+//! A laptop registering with central: make its key if it has none, present
+//! the one-time token, keep what central answered and pin central's log.
+
+use doorstep_store::{FieldStore, Registration, StoreError, StoredLogHead};
+use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
+use doorstep_wire::{NodeRole, PROTOCOL_VERSION};
+
+use crate::client::{Client, SendError};
+
+/// Why a laptop could not register.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("this laptop is already registered with central {central} (at {at})")]
+    AlreadyRegistered { central: String, at: String },
+    #[error(transparent)]
+    Send(#[from] Box<SendError>),
+    #[error("central's answer does not hold up: {0}")]
+    BadAnswer(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Registers the laptop of `store` with `client`'s central using `token`.
+pub async fn register_laptop(
+    store: &mut FieldStore,
+    client: &Client,
+    token: &str,
+) -> Result<RegisterAnswer, ProvisionError> {
+    let identity = store.identity()?;
+    if let (Some(central), Some(at)) = (identity.central_id, identity.registered_at) {
+        return Err(ProvisionError::AlreadyRegistered {
+            central: central.to_string(),
+            at,
+        });
+    }
+    let public = store.ensure_device_key()?;
+    let request = RegisterRequest {
+        protocol: PROTOCOL_VERSION,
+        token: token.to_owned(),
+        node_id: store.device().device_id,
+        role: NodeRole::Field,
+        public_key: hex::encode(public),
+    };
+    let answer = client.register(&request).await.map_err(Box::new)?;
+    if answer.node_id != request.node_id || answer.role != NodeRole::Field {
+        return Err(ProvisionError::BadAnswer(format!(
+            "registered {} as {}, asked for {} as field",
+            answer.node_id,
+            answer.role.as_str(),
+            request.node_id
+        )));
+    }
+    let head = &answer.log.tree_head;
+    if head.log_id != answer.central_id {
+        return Err(ProvisionError::BadAnswer(format!(
+            "central {} sent the head of log {}",
+            answer.central_id, head.log_id
+        )));
+    }
+    head.verify(&answer.log.public_key)
+        .map_err(|e| ProvisionError::BadAnswer(e.to_string()))?;
+    store.record_registration(&Registration {
+        central_id: answer.central_id,
+        server: client.server().to_owned(),
+        registered_at: answer.registered_at.clone(),
+        unit_code: answer.unit_code.clone(),
+        station_id: answer.station_id,
+        log_head: StoredLogHead {
+            log_id: head.log_id,
+            public_key: answer.log.public_key,
+            tree_size: head.tree_size,
+            timestamp: head.timestamp,
+            root_hash: head.root_hash,
+            signature: head.signature,
+            checked_at: doorstep_core::canonical::format_utc_millis(&chrono::Utc::now()),
+        },
+    })?;
+    Ok(answer)
+}
