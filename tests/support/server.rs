@@ -38,7 +38,9 @@ impl Server {
     }
 
     /// Like [`Server::central`], with another unit list (None: the
-    /// built-in 63 provinces).
+    /// built-in 63 provinces). Open to unregistered laptops: the tests of
+    /// sync mechanics use laptops made with a plain `field init`
+    /// ([`Server::central_secure`] for the provisioning tests).
     pub fn central_with_units(data_dir: &Path, port: u16, units: Option<&Path>) -> Server {
         let mut args = vec![
             "--lang".to_owned(),
@@ -49,11 +51,29 @@ impl Server {
             data_dir.display().to_string(),
             "--listen".to_owned(),
             format!("127.0.0.1:{port}"),
+            "--allow-unregistered".to_owned(),
         ];
         if let Some(u) = units {
             args.push("--units".to_owned());
             args.push(u.display().to_string());
         }
+        Self::start(data_dir, args)
+    }
+
+    /// `doorstep central serve` as deployed: only registered devices.
+    pub fn central_secure(data_dir: &Path, port: u16) -> Server {
+        let args = vec![
+            "--lang".to_owned(),
+            "en".to_owned(),
+            "central".to_owned(),
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--units".to_owned(),
+            units_csv().display().to_string(),
+        ];
         Self::start(data_dir, args)
     }
 

@@ -1,7 +1,14 @@
 //! The checks every received record goes through before it is applied:
 //! the content hash matches the bytes, the bytes are canonical, the body
-//! passes the same validation rules the laptop applied, and a laptop sends
-//! only its own records. Pure CPU work, run off the async executor.
+//! passes the same validation rules the laptop applied, a laptop sends
+//! only its own records, and (given what central knows of registered
+//! devices) the record is signed by its device, the device is not revoked,
+//! the record is within the device's unit and a relaying station relays
+//! only for its own laptops. Pure CPU work, run off the async executor.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
 use doorstep_core::canonical::decode_record;
@@ -13,17 +20,77 @@ use crate::store::{CheckedRecord, Incoming, IncomingBatch, Refused};
 /// Batches at least this large are checked on several threads.
 const PARALLEL_FROM: usize = 256;
 
-/// Checks every record of `batch` against `units` at time `now`.
+/// What central knows of one registered node, for authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGrant {
+    pub role: NodeRole,
+    pub public_key: [u8; 32],
+    /// The unit it may submit records for (and the units under it).
+    pub unit_code: String,
+    /// For a laptop: the station it is registered under.
+    pub station_id: Option<Uuid>,
+    pub revoked: bool,
+}
+
+/// Who may submit what: the registered nodes a batch involves, and
+/// whether unregistered devices are refused.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub grants: HashMap<Uuid, NodeGrant>,
+    /// Refuse records of devices central has not registered. Central's
+    /// default; a station (which cannot know every laptop's key) and an
+    /// explicitly open central (`--allow-unregistered`) accept them.
+    pub require_registration: bool,
+}
+
+impl Policy {
+    /// Accepts unregistered devices; checks registered ones.
+    pub fn open() -> Policy {
+        Policy::default()
+    }
+}
+
+/// The device IDs a batch's records claim, and the sender: the nodes whose
+/// grants the policy needs.
+pub fn nodes_of(batch: &Batch) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = batch
+        .records
+        .iter()
+        .filter_map(|r| decode_ids(r.record.get().as_bytes()).map(|i| i.1))
+        .collect();
+    ids.push(batch.sender.node_id);
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Checks every record of `batch` against `units` at time `now`, accepting
+/// unregistered devices ([`Policy::open`]).
 pub fn check_batch(
     batch: Batch,
     units: &Units,
     now: DateTime<Utc>,
     bytes_in: u64,
 ) -> IncomingBatch {
+    check_batch_with(batch, units, now, bytes_in, &Policy::open())
+}
+
+/// Checks every record of `batch` against `units` at time `now` and `policy`.
+pub fn check_batch_with(
+    batch: Batch,
+    units: &Units,
+    now: DateTime<Utc>,
+    bytes_in: u64,
+    policy: &Policy,
+) -> IncomingBatch {
     let ctx = ValidationContext { units, now };
-    let sender_device = (batch.sender.role == NodeRole::Field).then_some(batch.sender.node_id);
+    let sender = Sender {
+        device: (batch.sender.role == NodeRole::Field).then_some(batch.sender.node_id),
+        station: (batch.sender.role == NodeRole::Station).then_some(batch.sender.node_id),
+        policy,
+    };
     let started = std::time::Instant::now();
-    let records = check_all(&batch.records, &ctx, sender_device);
+    let records = check_all(&batch.records, &ctx, &sender);
     IncomingBatch {
         batch_id: batch.batch_id,
         session_id: batch.session_id,
@@ -36,17 +103,24 @@ pub fn check_batch(
     }
 }
 
+/// Who sent the batch, and the policy it is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// A laptop sending its own records.
+    pub device: Option<Uuid>,
+    /// A station relaying its laptops' records.
+    pub station: Option<Uuid>,
+    pub policy: &'a Policy,
+}
+
 fn check_all(
     records: &[BatchRecord],
     ctx: &ValidationContext<'_>,
-    sender_device: Option<uuid::Uuid>,
+    sender: &Sender<'_>,
 ) -> Vec<Incoming> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if records.len() < PARALLEL_FROM || threads < 2 {
-        return records
-            .iter()
-            .map(|r| check_one(r, ctx, sender_device))
-            .collect();
+        return records.iter().map(|r| check_one(r, ctx, sender)).collect();
     }
     let chunk = records.len().div_ceil(threads);
     std::thread::scope(|scope| {
@@ -55,7 +129,7 @@ fn check_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|r| check_one(r, ctx, sender_device))
+                        .map(|r| check_one(r, ctx, sender))
                         .collect::<Vec<_>>()
                 })
             })
@@ -66,7 +140,7 @@ fn check_all(
                 Ok(checked) => out.extend(checked),
                 // A checking thread cannot panic on input (no panics in the
                 // core); should it ever, check that part again here.
-                Err(_) => out.extend(part.iter().map(|r| check_one(r, ctx, sender_device))),
+                Err(_) => out.extend(part.iter().map(|r| check_one(r, ctx, sender))),
             }
         }
         out
@@ -77,8 +151,9 @@ fn check_all(
 pub fn check_one(
     record: &BatchRecord,
     ctx: &ValidationContext<'_>,
-    sender_device: Option<uuid::Uuid>,
+    sender: &Sender<'_>,
 ) -> Incoming {
+    let sender_device = sender.device;
     let bytes = record.record.get().as_bytes();
     let Some(claimed) = ContentHash::from_hex(&record.content_hash) else {
         return Incoming::Invalid(refused(
@@ -133,6 +208,11 @@ pub fn check_one(
             Vec::new(),
         ));
     }
+    if let Ok(rec) = &result
+        && let Err((code, reason, reason_vi)) = authorize(record, &claimed, rec, ctx, sender)
+    {
+        return Incoming::Invalid(refused(record, None, code, reason, reason_vi, Vec::new()));
+    }
     match result {
         Ok(rec) => Incoming::Valid(CheckedRecord {
             content_hash: claimed,
@@ -142,6 +222,7 @@ pub fn check_one(
             kind: rec.body.kind,
             enrolled_at: doorstep_core::canonical::format_utc_millis(&rec.enrolled_at),
             canonical: bytes.to_vec(),
+            signature: record.signature.as_deref().and_then(parse_signature),
         }),
         Err(e) => {
             let seen = matches!(e, RecheckError::Invalid(_) | RecheckError::NotClean);
@@ -181,6 +262,129 @@ pub fn check_one(
             ))
         }
     }
+}
+
+fn parse_signature(text: &str) -> Option<[u8; 64]> {
+    let mut out = [0u8; 64];
+    if text.len() != 128 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
+}
+
+/// Why a valid record may still not be accepted from this sender: code,
+/// reason (en), reason (vi).
+type Denial = (&'static str, String, String);
+
+/// Signature, revocation, unit scope and relaying rules for a record that
+/// passed every other check.
+fn authorize(
+    record: &BatchRecord,
+    hash: &ContentHash,
+    rec: &doorstep_core::Record,
+    ctx: &ValidationContext<'_>,
+    sender: &Sender<'_>,
+) -> Result<(), Denial> {
+    let device = rec.device_id;
+    let grants = &sender.policy.grants;
+    if let Some(station) = sender.station {
+        match grants.get(&station) {
+            Some(g) if g.revoked => {
+                return Err((
+                    "station.revoked",
+                    format!("station {station} was revoked: nothing it relays is accepted"),
+                    format!("trạm {station} đã bị thu hồi: không nhận hồ sơ do trạm chuyển"),
+                ));
+            }
+            None if sender.policy.require_registration => {
+                return Err((
+                    "station.unregistered",
+                    format!("station {station} is not registered with central"),
+                    format!("trạm {station} chưa đăng ký với trung tâm"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let Some(grant) = grants.get(&device) else {
+        if sender.policy.require_registration {
+            return Err((
+                "device.unregistered",
+                format!(
+                    "device {device} is not registered with central: provision it (doorstep central provision) and register it (doorstep field register)"
+                ),
+                format!(
+                    "thiết bị {device} chưa đăng ký với trung tâm: cấp mã (doorstep central provision) và đăng ký (doorstep field register)"
+                ),
+            ));
+        }
+        return Ok(());
+    };
+    if grant.revoked {
+        return Err((
+            "device.revoked",
+            format!("device {device} was revoked: its records are no longer accepted"),
+            format!("thiết bị {device} đã bị thu hồi: không nhận hồ sơ của thiết bị này nữa"),
+        ));
+    }
+    let Some(signature) = record.signature.as_deref() else {
+        return Err((
+            "record.unsigned",
+            format!(
+                "device {device} is registered, so its records must be signed; this one is not"
+            ),
+            format!("thiết bị {device} đã đăng ký nên hồ sơ phải có chữ ký; hồ sơ này không có"),
+        ));
+    };
+    let verified = parse_signature(signature).is_some_and(|sig| {
+        ed25519_dalek::VerifyingKey::from_bytes(&grant.public_key).is_ok_and(|key| {
+            key.verify_strict(
+                &doorstep_core::canonical::record_signing_bytes(hash),
+                &ed25519_dalek::Signature::from_bytes(&sig),
+            )
+            .is_ok()
+        })
+    });
+    if !verified {
+        return Err((
+            "record.bad_signature",
+            format!(
+                "the signature does not verify with device {device}'s registered key: the record was altered after it was signed, or signed by another key"
+            ),
+            format!(
+                "chữ ký không khớp khóa đã đăng ký của thiết bị {device}: hồ sơ bị sửa sau khi ký, hoặc do khóa khác ký"
+            ),
+        ));
+    }
+    let unit = &rec.body.visit.unit_code;
+    if !ctx.units.is_within(unit, &grant.unit_code) {
+        return Err((
+            "record.out_of_scope",
+            format!(
+                "visit unit {unit} is outside unit {} that device {device} is provisioned for",
+                grant.unit_code
+            ),
+            format!(
+                "đơn vị {unit} nằm ngoài đơn vị {} mà thiết bị {device} được cấp quyền",
+                grant.unit_code
+            ),
+        ));
+    }
+    if let Some(station) = sender.station
+        && grant.station_id != Some(station)
+    {
+        return Err((
+            "record.not_under_station",
+            format!(
+                "device {device} is not registered under station {station}: a station relays only its own laptops' records"
+            ),
+            format!(
+                "thiết bị {device} không thuộc trạm {station}: trạm chỉ được chuyển hồ sơ của máy trạm thuộc trạm"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A refusal, with the IDs read from the bytes when they decode.

@@ -21,7 +21,6 @@ use doorstep_wire::{
     PROBLEM_JSON, PROTOCOL_VERSION, Problem, Receipt,
 };
 
-use crate::check::check_batch;
 use crate::error::CentralError;
 use crate::metrics::Metrics;
 use crate::store::CentralStore;
@@ -35,6 +34,8 @@ pub struct AppState<S> {
     pub store: Arc<S>,
     pub metrics: Arc<Metrics>,
     pub role: NodeRole,
+    /// Refuse records of unregistered devices ([`crate::check::Policy`]).
+    pub require_registration: bool,
 }
 
 impl<S> Clone for AppState<S> {
@@ -43,16 +44,19 @@ impl<S> Clone for AppState<S> {
             store: Arc::clone(&self.store),
             metrics: Arc::clone(&self.metrics),
             role: self.role,
+            require_registration: self.require_registration,
         }
     }
 }
 
 impl<S: CentralStore> AppState<S> {
+    /// Central, refusing records of devices it has not registered.
     pub fn new(store: Arc<S>) -> AppState<S> {
         AppState {
             store,
             metrics: Arc::new(Metrics::new()),
             role: NodeRole::Central,
+            require_registration: true,
         }
     }
 }
@@ -278,9 +282,22 @@ async fn ingest<S: CentralStore>(
     let batch_id = batch.batch_id;
     let units = state.store.units();
     let now = Utc::now();
-    let incoming = tokio::task::spawn_blocking(move || check_batch(batch, &units, now, bytes_in))
+    // What central knows of the devices the batch speaks for decides what
+    // it may submit (signatures, revocation, units, relaying).
+    let grants = state
+        .store
+        .grants(crate::check::nodes_of(&batch))
         .await
-        .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
+        .map_err(|e| unavailable(&e))?;
+    let policy = crate::check::Policy {
+        grants,
+        require_registration: state.require_registration,
+    };
+    let incoming = tokio::task::spawn_blocking(move || {
+        crate::check::check_batch_with(batch, &units, now, bytes_in, &policy)
+    })
+    .await
+    .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
     state.metrics.bytes_in.inc_by(bytes_in);
     let applied = state
         .store

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_station.sql"),
     include_str!("../migrations/0003_log.sql"),
     include_str!("../migrations/0004_registry.sql"),
+    include_str!("../migrations/0005_signatures.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -684,6 +685,14 @@ impl CentralStore for SqliteCentral {
             .await
     }
 
+    async fn grants(
+        &self,
+        nodes: Vec<Uuid>,
+    ) -> Result<std::collections::HashMap<Uuid, crate::check::NodeGrant>, CentralError> {
+        self.blocking(move |conn, path| registry::grants_in(conn, path, &nodes))
+            .await
+    }
+
     async fn register(
         &self,
         request: doorstep_wire::register::RegisterRequest,
@@ -811,8 +820,8 @@ fn apply_valid(
     }
     tx.prepare_cached(
         "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
-                              enrolled_at, received_at, batch_id, relayed_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                              enrolled_at, received_at, batch_id, relayed_by, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         id,
@@ -825,6 +834,7 @@ fn apply_valid(
         at,
         batch_id,
         relayed_by,
+        rec.signature.as_ref().map(|s| &s[..]),
     ])?;
     Ok((Outcome::Accepted, None))
 }

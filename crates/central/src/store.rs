@@ -55,6 +55,8 @@ pub struct CheckedRecord {
     pub kind: RecordKind,
     pub enrolled_at: String,
     pub canonical: Vec<u8>,
+    /// The device's signature over the content hash, as sent.
+    pub signature: Option<[u8; 64]>,
 }
 
 /// A record refused by the checks, with whatever could be read from it.
@@ -114,6 +116,13 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Sync sessions, newest first, optionally of one sender and since a time.
     async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError>;
+
+    /// What central knows of these nodes (registered ones only), for
+    /// [`crate::check::Policy`].
+    async fn grants(
+        &self,
+        nodes: Vec<Uuid>,
+    ) -> Result<std::collections::HashMap<Uuid, crate::check::NodeGrant>, CentralError>;
 
     /// Registers a laptop or station against a one-time token
     /// (`POST /v1/register`); the answer carries the log's current head.

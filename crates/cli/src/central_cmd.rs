@@ -28,7 +28,12 @@ pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         println!("listening on http://{addr}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let app = router(AppState::new(Arc::new(store)));
+        let mut state = AppState::new(Arc::new(store));
+        state.require_registration = !args.allow_unregistered;
+        if args.allow_unregistered {
+            tracing::warn!("accepting records from unregistered devices (--allow-unregistered)");
+        }
+        let app = router(state);
         doorstep_central::http::serve(listener, app, shutdown_signal())
             .await
             .context("the HTTP server stopped")?;

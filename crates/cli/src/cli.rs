@@ -337,6 +337,10 @@ pub struct CentralServeArgs {
     /// again later, it replaces the stored list).
     #[arg(long, value_name = "FILE")]
     pub units: Option<PathBuf>,
+    /// Also accept records from devices central has not registered (for trials and tests).
+    /// Registered devices are still held to their signatures, units and revocation.
+    #[arg(long)]
+    pub allow_unregistered: bool,
 }
 
 #[derive(Debug, Args)]

@@ -70,7 +70,19 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         root.display()
     ));
 
-    // 1. Three laptops, offline: records are validated and stored locally.
+    // 0. Before the campaign, central provisions the three laptops: each
+    //    makes its key and registers it with a one-time token.
+    let central_dir = root.join("central");
+    let central = SqliteCentral::open_or_create(
+        &central_dir,
+        Some(UnitSource {
+            source: UNITS_2023_SOURCE.to_owned(),
+            csv: UNITS_2023.to_vec(),
+        }),
+        Utc::now(),
+    )?;
+
+    // 1. Three laptops, offline: records are validated, signed and stored locally.
     let mut stores = Vec::new();
     for (i, team) in TEAMS.iter().enumerate() {
         let dir = root.join(team.dir);
@@ -83,6 +95,7 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
             },
             Utc::now(),
         )?;
+        provision(&central, &mut store, team.unit, team.name)?;
         let stored = enroll_generated(&mut store, &units, team, args.records, i as u64 + 1)?;
         say(format!(
             "{}: {} {} ({})",
@@ -93,6 +106,8 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
         stores.push(store);
     }
+
+    drop(central);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -128,15 +143,7 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
 
         // 3. Central comes up on that port with its embedded store.
-        let central = SqliteCentral::open_or_create(
-            &root.join("central"),
-            Some(UnitSource {
-                source: UNITS_2023_SOURCE.to_owned(),
-                csv: UNITS_2023.to_vec(),
-            }),
-            Utc::now(),
-        )?;
-        let central = Arc::new(central);
+        let central = Arc::new(SqliteCentral::open(&central_dir)?);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -263,6 +270,58 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)
+}
+
+/// Provisions a laptop in-process, as `central provision` and
+/// `field register` do over the network: a one-time token, the laptop's
+/// key registered with it, central's log key pinned on the laptop.
+fn provision(
+    central: &SqliteCentral,
+    store: &mut FieldStore,
+    unit: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let issued = central
+        .provision(
+            doorstep_wire::NodeRole::Field,
+            unit,
+            name,
+            None,
+            chrono::Duration::hours(1),
+            Utc::now(),
+        )
+        .map_err(anyhow::Error::new)?;
+    let public = store.ensure_device_key()?;
+    let node = central
+        .register_node(
+            &issued.token,
+            store.device().device_id,
+            doorstep_wire::NodeRole::Field,
+            &hex::encode(public),
+            Utc::now(),
+        )
+        .map_err(anyhow::Error::new)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("cannot start the async runtime")?;
+    let log = rt.block_on(doorstep_central::CentralStore::tree_head(central))?;
+    store.record_registration(&doorstep_store::Registration {
+        central_id: doorstep_central::CentralStore::node_id(central),
+        server: "in-process".into(),
+        registered_at: node.registered_at,
+        unit_code: node.unit_code,
+        station_id: None,
+        log_head: doorstep_store::StoredLogHead {
+            log_id: log.tree_head.log_id,
+            public_key: log.public_key,
+            tree_size: log.tree_head.tree_size,
+            timestamp: log.tree_head.timestamp,
+            root_hash: log.tree_head.root_hash,
+            signature: log.tree_head.signature,
+            checked_at: doorstep_core::canonical::format_utc_millis(&Utc::now()),
+        },
+    })?;
+    Ok(())
 }
 
 /// A new, empty directory for the demo.

@@ -22,6 +22,7 @@ use doorstep_core::validate::{TextError, validate_text};
 use doorstep_core::violation::Violation;
 use doorstep_core::{ContentHash, Units, ValidationContext, validate};
 use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
+use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use uuid::Uuid;
@@ -101,6 +102,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         store.units_shared(),
         store.device().device_id,
         store.device().last_seq,
+        store.signer()?,
         Arc::clone(&spare),
     )
     .context("cannot start the enroll threads")?;
@@ -289,6 +291,7 @@ impl Pipeline {
         units: Arc<Units>,
         device_id: Uuid,
         base_seq: u64,
+        signer: Option<Arc<SigningKey>>,
         spare: Spare,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
@@ -343,6 +346,7 @@ impl Pipeline {
             let done_tx = done_tx.clone();
             let units = Arc::clone(&units);
             let spare = Arc::clone(&spare);
+            let signer = signer.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("enroll-check-{n}"))
@@ -368,7 +372,11 @@ impl Pipeline {
                                 .map(|i| {
                                     let buf =
                                         buffers.pop().unwrap_or_else(|| Vec::with_capacity(1024));
-                                    check(i, &units, Some((&envelope, base_seq, buf)))
+                                    check(
+                                        i,
+                                        &units,
+                                        Some((&envelope, base_seq, buf, signer.as_deref())),
+                                    )
                                 })
                                 .collect();
                             if done_tx.send((number, Ok(checked))).is_err() {
@@ -448,7 +456,11 @@ impl InOrder {
 /// Validates one record and prepares its bytes; with `seal`, also makes
 /// the whole canonical record for the sequence number it will get if every
 /// record before it is stored (the usual case in a bulk file).
-fn check(item: Item, units: &Units, seal: Option<(&Envelope, u64, Vec<u8>)>) -> Checked {
+/// What a validator needs to seal a record ahead of the writer: the
+/// envelope, the sequence the chunk starts after, a buffer, the signing key.
+type Seal<'a> = (&'a Envelope, u64, Vec<u8>, Option<&'a SigningKey>);
+
+fn check(item: Item, units: &Units, seal: Option<Seal<'_>>) -> Checked {
     let position = item.position;
     let line = item.line;
     let ctx = ValidationContext {
@@ -465,8 +477,8 @@ fn check(item: Item, units: &Units, seal: Option<(&Envelope, u64, Vec<u8>)>) -> 
         Payload::Parsed(value) => validate(&value, &ctx),
     };
     let result = validated.map(|body| match seal {
-        Some((envelope, base_seq, buf)) => {
-            PreparedBody::with_envelope_in(buf, body, envelope, base_seq + position)
+        Some((envelope, base_seq, buf, signer)) => {
+            PreparedBody::with_envelope_in(buf, body, envelope, base_seq + position, signer)
         }
         None => PreparedBody::new(body),
     });

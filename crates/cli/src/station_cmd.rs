@@ -59,6 +59,9 @@ pub fn serve(args: StationServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
         let mut state = AppState::new(Arc::clone(&store));
         state.role = NodeRole::Station;
+        // A station does not hold its laptops' keys yet: it keeps and
+        // relays their records, and central checks signatures and scope.
+        state.require_registration = false;
         doorstep_central::http::serve(
             listener,
             router(state),

@@ -512,6 +512,19 @@ pub fn format_date(d: &NaiveDate) -> String {
 }
 
 /// `2026-11-22T03:04:05.678Z`: UTC, milliseconds.
+/// Context prefix of what a device signs for each record.
+pub const RECORD_SIGNATURE_CONTEXT: &[u8; 19] = b"doorstep-record-v1\n";
+
+/// The bytes a device signs (Ed25519) for a record: a context string and
+/// the record's content hash. The signature travels beside the canonical
+/// bytes, never inside them, so content hashes never change.
+pub fn record_signing_bytes(hash: &ContentHash) -> [u8; 51] {
+    let mut out = [0u8; 51];
+    out[..19].copy_from_slice(RECORD_SIGNATURE_CONTEXT);
+    out[19..].copy_from_slice(&hash.0);
+    out
+}
+
 pub fn format_utc_millis(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

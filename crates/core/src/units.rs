@@ -221,6 +221,22 @@ impl Units {
     }
 
     /// The province-level ancestor of `code` (itself if it is a province).
+    /// Whether `code` is `scope` or a unit under it (bounded walk up the
+    /// parents: a malformed list cannot loop).
+    pub fn is_within(&self, code: &str, scope: &str) -> bool {
+        let mut current = code;
+        for _ in 0..8 {
+            if current == scope {
+                return true;
+            }
+            match self.get(current).and_then(|u| u.parent_code.as_deref()) {
+                Some(parent) => current = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+
     pub fn province_of(&self, code: &str) -> Option<&Unit> {
         let mut unit = self.get(code)?;
         for _ in 0..8 {
@@ -372,6 +388,20 @@ mod tests {
     }
 
     const SMALL: &str = "code,name,level,parent_code\n74,Tỉnh Bình Dương,province,\n725,Thành phố Thuận An,district,74\n25972,Phường Thuận Giao,commune,725\n25975,Phường  An Phú,commune,725\n";
+
+    #[test]
+    fn within_walks_up_the_parents() {
+        let units = Units::from_csv(SMALL.as_bytes()).unwrap();
+        assert!(units.is_within("25972", "74"));
+        assert!(units.is_within("25972", "725"));
+        assert!(units.is_within("725", "725"));
+        assert!(
+            !units.is_within("74", "725"),
+            "a province is not within its district"
+        );
+        assert!(!units.is_within("25972", "25975"), "siblings");
+        assert!(!units.is_within("99999", "74"), "unknown unit");
+    }
 
     #[test]
     fn parses_tree_and_finds_leaves() {

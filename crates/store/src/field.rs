@@ -11,6 +11,7 @@ use doorstep_core::canonical::{
 use doorstep_core::record::{RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
+use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
@@ -123,6 +124,7 @@ struct Sealed {
     record_id: Uuid,
     enrolled_at: std::sync::Arc<str>,
     content_hash: ContentHash,
+    signature: Option<[u8; 64]>,
 }
 
 impl PreparedBody {
@@ -144,8 +146,19 @@ impl PreparedBody {
     /// the store's single writer, in one buffer. Correct whatever happens:
     /// the store uses it only when the record really gets `expected_seq`
     /// on this device.
-    pub fn with_envelope(body: RecordBody, envelope: &Envelope, expected_seq: u64) -> PreparedBody {
-        Self::with_envelope_in(Vec::with_capacity(1024), body, envelope, expected_seq)
+    pub fn with_envelope(
+        body: RecordBody,
+        envelope: &Envelope,
+        expected_seq: u64,
+        signer: Option<&SigningKey>,
+    ) -> PreparedBody {
+        Self::with_envelope_in(
+            Vec::with_capacity(1024),
+            body,
+            envelope,
+            expected_seq,
+            signer,
+        )
     }
 
     /// [`PreparedBody::with_envelope`], written into `buf` (cleared first):
@@ -157,6 +170,7 @@ impl PreparedBody {
         body: RecordBody,
         envelope: &Envelope,
         expected_seq: u64,
+        signer: Option<&SigningKey>,
     ) -> PreparedBody {
         buf.clear();
         buf.extend_from_slice(ENVELOPE_PREFIX);
@@ -166,6 +180,7 @@ impl PreparedBody {
         let body_hash = ContentHash::of(&buf[range.clone()]);
         let record_id = Uuid::now_v7();
         envelope.finish(&mut buf, &record_id, expected_seq);
+        let content_hash = ContentHash::of(&buf);
         PreparedBody {
             kind: body.kind,
             supersedes: body.supersedes,
@@ -175,7 +190,9 @@ impl PreparedBody {
                 device_seq: expected_seq,
                 record_id,
                 enrolled_at: std::sync::Arc::clone(envelope.enrolled_at()),
-                content_hash: ContentHash::of(&buf),
+                content_hash,
+                // Signed here, on the validating threads: the writer only stores it.
+                signature: signer.map(|k| sign_record(k, &content_hash)),
             }),
             body: range,
             buf,
@@ -269,6 +286,9 @@ pub struct OutboxItem {
     pub content_hash: ContentHash,
     pub canonical: Vec<u8>,
     pub status: RecordStatus,
+    /// This laptop's signature over the content hash (`None` before the
+    /// laptop was provisioned).
+    pub signature: Option<[u8; 64]>,
 }
 
 /// The laptop store.
@@ -286,6 +306,9 @@ pub struct FieldStore {
     /// table needs no index on `body_key`. Refreshed when another process
     /// has written since.
     known_bodies: Option<(u64, BodyKeys)>,
+    /// The laptop's signing key, read from `device.key` on first use
+    /// (provisioned laptops only).
+    signer: std::sync::OnceLock<Option<std::sync::Arc<SigningKey>>>,
 }
 
 impl FieldStore {
@@ -402,6 +425,7 @@ impl FieldStore {
             units: std::sync::Arc::new(units),
             units_source,
             known_bodies: None,
+            signer: std::sync::OnceLock::new(),
         })
     }
 
@@ -438,6 +462,7 @@ impl FieldStore {
         let path = self.path.clone();
         let err = |e| StoreError::sqlite(&path, e);
         let device_id = self.device.device_id;
+        let signer = self.signer()?;
         let enrolled_at = format_utc_millis(&now);
         let envelope = Envelope::new(&device_id, &now);
         let tx = self
@@ -484,8 +509,8 @@ impl FieldStore {
                 .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, supersedes, status, status_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?8)",
+                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, supersedes, status, status_at, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?8, ?10)",
                 )
                 .map_err(err)?;
             for prepared in bodies {
@@ -550,17 +575,37 @@ impl FieldStore {
                 }
                 seq += 1;
                 let fresh;
-                let (record_id, canonical, content_hash, at): (Uuid, &[u8], ContentHash, &str) =
-                    match &prepared.sealed {
-                        Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => {
-                            (s.record_id, &prepared.buf, s.content_hash, &s.enrolled_at)
-                        }
-                        _ => {
-                            let record_id = Uuid::now_v7();
-                            fresh = envelope.encode(&record_id, seq, body_bytes);
-                            (record_id, &fresh, ContentHash::of(&fresh), &enrolled_at)
-                        }
-                    };
+                let (record_id, canonical, content_hash, at, presigned): (
+                    Uuid,
+                    &[u8],
+                    ContentHash,
+                    &str,
+                    Option<[u8; 64]>,
+                ) = match &prepared.sealed {
+                    Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => (
+                        s.record_id,
+                        &prepared.buf,
+                        s.content_hash,
+                        &s.enrolled_at,
+                        s.signature,
+                    ),
+                    _ => {
+                        let record_id = Uuid::now_v7();
+                        fresh = envelope.encode(&record_id, seq, body_bytes);
+                        (
+                            record_id,
+                            &fresh,
+                            ContentHash::of(&fresh),
+                            &enrolled_at,
+                            None,
+                        )
+                    }
+                };
+                let signature = match (&signer, presigned) {
+                    (Some(_), Some(sig)) => Some(sig),
+                    (Some(k), None) => Some(sign_record(k, &content_hash)),
+                    (None, _) => None,
+                };
                 let mut id_buf = [0u8; 36];
                 insert
                     .execute(params![
@@ -573,6 +618,7 @@ impl FieldStore {
                         canonical,
                         at,
                         body.supersedes.map(|s| s.to_string()),
+                        signature.as_ref().map(|s| &s[..]),
                     ])
                     .map_err(err)?;
                 known.entry(key).or_insert(seq);
@@ -744,7 +790,7 @@ impl FieldStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, canonical, status FROM outbox WHERE device_seq > ?1 LIMIT ?2",
+                "SELECT device_seq, record_id, content_hash, canonical, status, signature FROM outbox WHERE device_seq > ?1 LIMIT ?2",
             )
             .map_err(&err)?;
         let rows = stmt
@@ -760,13 +806,14 @@ impl FieldStore {
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<Vec<u8>>>(5)?,
                     ))
                 },
             )
             .map_err(&err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, hash, canonical, status) = row.map_err(&err)?;
+            let (seq, id, hash, canonical, status, signature) = row.map_err(&err)?;
             let content_hash = stored_hash(seq, &hash)?;
             out.push(OutboxItem {
                 device_seq: u64::try_from(seq).unwrap_or(0),
@@ -776,6 +823,7 @@ impl FieldStore {
                 status: RecordStatus::parse(&status).ok_or_else(|| {
                     StoreError::Inconsistent(format!("unknown status `{status}`"))
                 })?,
+                signature: stored_signature(seq, signature)?,
             });
         }
         Ok(out)
@@ -942,6 +990,27 @@ fn stored_hash(seq: i64, bytes: &[u8]) -> Result<ContentHash, StoreError> {
     <[u8; 32]>::try_from(bytes).map(ContentHash).map_err(|_| {
         StoreError::Inconsistent(format!("record #{seq} has a malformed content hash"))
     })
+}
+
+/// A stored signature (64 bytes), or why the row is inconsistent.
+pub(crate) fn stored_signature(
+    seq: i64,
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<[u8; 64]>, StoreError> {
+    bytes
+        .map(|b| {
+            <[u8; 64]>::try_from(b.as_slice()).map_err(|_| {
+                StoreError::Inconsistent(format!("record #{seq} has a malformed signature"))
+            })
+        })
+        .transpose()
+}
+
+/// This laptop's signature over a record's content hash.
+pub fn sign_record(key: &SigningKey, hash: &ContentHash) -> [u8; 64] {
+    use ed25519_dalek::Signer;
+    key.sign(&doorstep_core::canonical::record_signing_bytes(hash))
+        .to_bytes()
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

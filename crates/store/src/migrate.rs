@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_no_body_key_index.sql"),
     include_str!("../migrations/0005_journal.sql"),
     include_str!("../migrations/0006_identity.sql"),
+    include_str!("../migrations/0007_signatures.sql"),
 ];
 
 /// Schema version this build writes.

@@ -270,6 +270,11 @@ impl BundleWriter {
         self.write(hash.as_bytes())?;
         self.write(br#"","record":"#)?;
         self.write(&item.canonical)?;
+        if let Some(signature) = &item.signature {
+            self.write(br#","signature":""#)?;
+            self.write(hex::encode(signature).as_bytes())?;
+            self.write(b"\"")?;
+        }
         self.write(b"}")?;
         if self.hashes.is_empty() {
             self.seq_from = seq;
@@ -558,6 +563,7 @@ mod tests {
             content_hash: ContentHash::of(&canonical),
             canonical,
             status: RecordStatus::Pending,
+            signature: None,
         }
     }
 

@@ -122,9 +122,14 @@ async fn forward_batch(
         session_id,
         sender,
         None,
-        items
-            .iter()
-            .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
+        items.iter().map(|i| {
+            (
+                i.device_seq,
+                &i.content_hash,
+                i.canonical.as_slice(),
+                i.signature.as_ref(),
+            )
+        }),
         opts.zstd_level,
     )
     .map_err(|e| ForwardError::Delivery(e.to_string()))?;

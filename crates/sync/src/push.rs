@@ -360,9 +360,14 @@ async fn send_batch(
         session_id,
         sender,
         journal,
-        items
-            .iter()
-            .map(|i| (i.device_seq, &i.content_hash, i.canonical.as_slice())),
+        items.iter().map(|i| {
+            (
+                i.device_seq,
+                &i.content_hash,
+                i.canonical.as_slice(),
+                i.signature.as_ref(),
+            )
+        }),
         opts.zstd_level,
     )?;
     let bytes = body.len() as u64;
@@ -467,11 +472,18 @@ pub(crate) fn encode_batch<'a>(
     session_id: Uuid,
     sender: &Sender,
     journal: Option<JournalHead>,
-    items: impl Iterator<Item = (u64, &'a doorstep_core::ContentHash, &'a [u8])>,
+    items: impl Iterator<
+        Item = (
+            u64,
+            &'a doorstep_core::ContentHash,
+            &'a [u8],
+            Option<&'a [u8; 64]>,
+        ),
+    >,
     zstd_level: i32,
 ) -> Result<Vec<u8>, SyncError> {
     let mut records = Vec::new();
-    for (seq, hash, canonical) in items {
+    for (seq, hash, canonical, signature) in items {
         let text = String::from_utf8(canonical.to_vec())
             .map_err(|_| SyncError::Encode(format!("record #{seq} is not UTF-8")))?;
         let record = RawValue::from_string(text)
@@ -479,6 +491,7 @@ pub(crate) fn encode_batch<'a>(
         records.push(BatchRecord {
             content_hash: hash.to_hex(),
             record,
+            signature: signature.map(hex::encode),
         });
     }
     let batch = Batch {

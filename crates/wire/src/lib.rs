@@ -99,6 +99,11 @@ pub struct BatchRecord {
     /// The canonical record (`proto/canonical-v1.md`), byte for byte: the
     /// receiver hashes the member's exact text.
     pub record: Box<RawValue>,
+    /// The enrolling device's Ed25519 signature over the content hash
+    /// (`doorstep_core::canonical::record_signing_bytes`), lowercase hex;
+    /// carried unchanged by stations. Required from provisioned devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// What became of one record.

@@ -834,6 +834,7 @@ fn make_log_vectors() {
         records: vec![doorstep_wire::BatchRecord {
             content_hash: hash_9.clone(),
             record: RawValue::from_string(record_9).unwrap(),
+            signature: None,
         }],
     };
     let received_4 = "2026-11-24T02:30:00.250Z";

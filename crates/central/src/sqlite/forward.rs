@@ -21,6 +21,8 @@ pub struct ForwardItem {
     pub device_seq: u64,
     pub content_hash: ContentHash,
     pub canonical: Vec<u8>,
+    /// The enrolling device's signature, forwarded unchanged.
+    pub signature: Option<[u8; 64]>,
 }
 
 /// What upstream answered for one forwarded record.
@@ -49,7 +51,7 @@ impl SqliteCentral {
         });
         let mut stmt = conn
             .prepare_cached(
-                "SELECT record_id, device_id, device_seq, content_hash, canonical FROM records
+                "SELECT record_id, device_id, device_seq, content_hash, canonical, signature FROM records
                  WHERE upstream_status IS NULL AND (device_id, device_seq) > (?1, ?2)
                  ORDER BY device_id, device_seq LIMIT ?3",
             )
@@ -64,13 +66,14 @@ impl SqliteCentral {
                         r.get::<_, i64>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, Option<Vec<u8>>>(5)?,
                     ))
                 },
             )
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, device, seq, hash, canonical) = row.map_err(err)?;
+            let (id, device, seq, hash, canonical, signature) = row.map_err(err)?;
             let bad = |what: &str| CentralError::Inconsistent(format!("record {id}: bad {what}"));
             out.push(ForwardItem {
                 record_id: Uuid::parse_str(&id).map_err(|_| bad("record_id"))?,
@@ -80,6 +83,9 @@ impl SqliteCentral {
                     .map(ContentHash)
                     .map_err(|_| bad("content_hash"))?,
                 canonical,
+                signature: signature
+                    .map(|s| <[u8; 64]>::try_from(s.as_slice()).map_err(|_| bad("signature")))
+                    .transpose()?,
             });
         }
         Ok(out)

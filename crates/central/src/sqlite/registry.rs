@@ -267,3 +267,46 @@ pub(crate) fn register_in(
         revoked_reason: None,
     })
 }
+
+/// A node's row: role, key, unit, station, revocation.
+type GrantRow = (String, Vec<u8>, String, Option<String>, Option<String>);
+
+/// Grants of the registered nodes among `nodes`.
+pub(crate) fn grants_in(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    nodes: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, crate::check::NodeGrant>, CentralError> {
+    let err = |e| CentralError::sqlite(path, e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT role, public_key, unit_code, station_id, revoked_at FROM node_keys WHERE node_id = ?1",
+        )
+        .map_err(err)?;
+    let mut out = std::collections::HashMap::new();
+    for node in nodes {
+        let row: Option<GrantRow> = stmt
+            .query_row([node.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()
+            .map_err(err)?;
+        let Some((role, key, unit_code, station, revoked)) = row else {
+            continue;
+        };
+        let public_key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| {
+            CentralError::Inconsistent(format!("node {node} has a malformed public key"))
+        })?;
+        out.insert(
+            *node,
+            crate::check::NodeGrant {
+                role: parse_role(&role),
+                public_key,
+                unit_code,
+                station_id: station.and_then(|s| Uuid::parse_str(&s).ok()),
+                revoked: revoked.is_some(),
+            },
+        );
+    }
+    Ok(out)
+}

@@ -17,11 +17,16 @@ pub fn now() -> DateTime<Utc> {
 
 /// A valid canonical record of `device` with sequence `seq`.
 pub fn record(device: Uuid, seq: u64, name: &str) -> (Uuid, Vec<u8>) {
+    record_in(device, seq, name, "74")
+}
+
+/// Like [`record`], for a visit in `visit_unit` (a province code).
+pub fn record_in(device: Uuid, seq: u64, name: &str, visit_unit: &str) -> (Uuid, Vec<u8>) {
     let input = json!({
         "kind": "eid_activation",
         "citizen": {"personal_id": "074303001234", "full_name": name, "date_of_birth": "2003-05-14",
                     "sex": "female", "permanent_address": {"unit_code": "74", "detail": "Tổ 3"}},
-        "visit": {"place": "home", "unit_code": "74", "at": "2025-09-25T09:30:00+07:00"},
+        "visit": {"place": "home", "unit_code": visit_unit, "at": "2025-09-25T09:30:00+07:00"},
         "officer_id": "CA-74-0012"
     });
     let units = Units::builtin_provinces();
@@ -53,6 +58,7 @@ pub fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> Incomi
                 .map(|h| h[i].to_owned())
                 .unwrap_or_else(|| ContentHash::of(bytes).to_hex()),
             record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+            signature: None,
         })
         .collect();
     let b = Batch {

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use ed25519_dalek::SigningKey;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -107,13 +109,27 @@ impl FieldStore {
         }
     }
 
-    /// The laptop's signing key (provisioned laptops only).
-    pub fn signing_key(&self) -> Result<Option<SigningKey>, StoreError> {
-        if self.identity()?.public_key.is_none() {
-            return Ok(None);
+    /// The laptop's signing key once it has one (read from `device.key`
+    /// once per open store).
+    pub fn signer(&self) -> Result<Option<Arc<SigningKey>>, StoreError> {
+        if let Some(cached) = self.signer.get() {
+            return Ok(cached.clone());
         }
-        let seed = crate::keyfile::load(&self.key_path())?;
-        Ok(Some(SigningKey::from_bytes(&seed)))
+        let key = match self.identity()?.public_key {
+            None => None,
+            Some(public) => {
+                let seed = crate::keyfile::load(&self.key_path())?;
+                let key = SigningKey::from_bytes(&seed);
+                if hex::encode(key.verifying_key().to_bytes()) != public {
+                    return Err(StoreError::Inconsistent(format!(
+                        "{} does not match the public key stored for this laptop: restore the right file",
+                        self.key_path().display()
+                    )));
+                }
+                Some(Arc::new(key))
+            }
+        };
+        Ok(self.signer.get_or_init(|| key).clone())
     }
 
     /// Keeps what central registered this laptop as, and pins central's
@@ -136,6 +152,39 @@ impl FieldStore {
         save_head(&tx, "log_heads", &reg.log_head).map_err(err)?;
         tx.commit().map_err(err)?;
         self.device.unit_code = reg.unit_code.clone();
+        self.signer = std::sync::OnceLock::new();
+        self.sign_unsigned_records()?;
         Ok(())
+    }
+
+    /// Signs the records enrolled before this laptop had a key (one
+    /// transaction); returns how many.
+    pub fn sign_unsigned_records(&mut self) -> Result<u64, StoreError> {
+        let Some(key) = self.signer()? else {
+            return Ok(0);
+        };
+        let err = |e| StoreError::sqlite(&self.path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let unsigned: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare("SELECT device_seq, content_hash FROM records WHERE signature IS NULL")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        {
+            let mut update = tx
+                .prepare("UPDATE records SET signature = ?2 WHERE device_seq = ?1")
+                .map_err(err)?;
+            for (seq, hash) in &unsigned {
+                let hash = super::stored_hash(*seq, hash)?;
+                let signature = super::sign_record(&key, &hash);
+                update.execute(params![seq, &signature[..]]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(unsigned.len() as u64)
     }
 }

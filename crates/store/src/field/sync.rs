@@ -375,7 +375,7 @@ impl FieldStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, CASE WHEN ?4 THEN canonical ELSE x'' END
+                "SELECT device_seq, record_id, content_hash, CASE WHEN ?4 THEN canonical ELSE x'' END, signature
                  FROM records WHERE status = ?3 AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
             )
             .map_err(err)?;
@@ -393,13 +393,14 @@ impl FieldStore {
                         r.get::<_, String>(1)?,
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
                     ))
                 },
             )
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, hash, canonical) = row.map_err(err)?;
+            let (seq, id, hash, canonical, signature) = row.map_err(err)?;
             let bad =
                 || StoreError::Inconsistent(format!("record #{seq} has a malformed ID or hash"));
             out.push(super::OutboxItem {
@@ -410,6 +411,7 @@ impl FieldStore {
                     .map_err(|_| bad())?,
                 canonical,
                 status,
+                signature: super::stored_signature(seq, signature)?,
             });
         }
         Ok(out)

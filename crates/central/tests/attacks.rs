@@ -1,0 +1,377 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The attack table: each attack against central's ingest and
+//! provisioning, one test each, refused or detected with a clear reason.
+//! Central runs as deployed (only registered devices), through its real
+//! router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use doorstep_central::sqlite::SqliteCentral;
+use doorstep_central::{AppState, router};
+use doorstep_core::ContentHash;
+use doorstep_core::canonical::record_signing_bytes;
+use doorstep_wire::register::RegisterRequest;
+use doorstep_wire::{Batch, BatchRecord, NodeRole, PROTOCOL_VERSION, Sender};
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+mod support;
+use support::{now, record, record_in};
+
+/// Central with its router, and helpers to provision and post.
+struct Central {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteCentral>,
+    app: axum::Router,
+}
+
+/// A registered node: its ID and key.
+struct Node {
+    id: Uuid,
+    key: SigningKey,
+}
+
+impl Central {
+    fn new() -> Central {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteCentral::open_or_create(dir.path(), None, now()).unwrap());
+        let app = router(AppState::new(Arc::clone(&store)));
+        Central {
+            _dir: dir,
+            store,
+            app,
+        }
+    }
+
+    fn token(&self, role: NodeRole, unit: &str, station: Option<Uuid>) -> String {
+        self.store
+            .provision(role, unit, "n", station, Duration::hours(1), Utc::now())
+            .unwrap()
+            .token
+    }
+
+    fn register(&self, role: NodeRole, unit: &str, station: Option<Uuid>, seed: u8) -> Node {
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let id = Uuid::now_v7();
+        self.store
+            .register_node(
+                &self.token(role, unit, station),
+                id,
+                role,
+                &hex::encode(key.verifying_key().to_bytes()),
+                Utc::now(),
+            )
+            .unwrap();
+        Node { id, key }
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// Posts a batch from `sender`; returns the receipt's lines.
+    async fn send(&self, sender: Uuid, role: NodeRole, records: Vec<BatchRecord>) -> Vec<Value> {
+        let batch = Batch {
+            protocol: PROTOCOL_VERSION,
+            batch_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            sender: Sender {
+                node_id: sender,
+                role,
+                name: None,
+                client_version: "attack".into(),
+            },
+            journal: None,
+            records,
+        };
+        let (status, receipt) = self
+            .post("/v1/batches", serde_json::to_vec(&batch).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+        receipt["records"].as_array().unwrap().clone()
+    }
+
+    async fn held(&self) -> u64 {
+        doorstep_central::CentralStore::status(&*self.store)
+            .await
+            .unwrap()
+            .records
+    }
+}
+
+/// A batch line for `bytes`, signed by `key` (or not).
+fn line(bytes: &[u8], key: Option<&SigningKey>) -> BatchRecord {
+    let hash = ContentHash::of(bytes);
+    BatchRecord {
+        content_hash: hash.to_hex(),
+        record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+        signature: key.map(|k| hex::encode(k.sign(&record_signing_bytes(&hash)).to_bytes())),
+    }
+}
+
+fn refused_with(lines: &[Value], code: &str) {
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["outcome"], "invalid", "{}", lines[0]);
+    assert_eq!(lines[0]["code"], code, "{}", lines[0]);
+    assert!(!lines[0]["reason"].as_str().unwrap().is_empty());
+    assert!(!lines[0]["reason_vi"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_properly_signed_record_is_accepted() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(
+            laptop.id,
+            NodeRole::Field,
+            vec![line(&bytes, Some(&laptop.key))],
+        )
+        .await;
+    assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_record_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    refused_with(
+        &c.send(laptop.id, NodeRole::Field, vec![line(&bytes, None)])
+            .await,
+        "record.unsigned",
+    );
+    assert_eq!(c.held().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_signature_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let mut forged = line(&bytes, Some(&laptop.key));
+    forged.signature = Some("ab".repeat(64));
+    refused_with(
+        &c.send(laptop.id, NodeRole::Field, vec![forged]).await,
+        "record.bad_signature",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_signed_by_another_device_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let other = c.register(NodeRole::Field, "74", None, 2);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(
+            laptop.id,
+            NodeRole::Field,
+            vec![line(&bytes, Some(&other.key))],
+        )
+        .await;
+    refused_with(&lines, "record.bad_signature");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    c.store.revoke(laptop.id, "stolen", Utc::now()).unwrap();
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(
+            laptop.id,
+            NodeRole::Field,
+            vec![line(&bytes, Some(&laptop.key))],
+        )
+        .await;
+    refused_with(&lines, "device.revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_device_is_refused() {
+    let c = Central::new();
+    let stranger = Uuid::now_v7();
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let (_, bytes) = record(stranger, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(stranger, NodeRole::Field, vec![line(&bytes, Some(&key))])
+        .await;
+    refused_with(&lines, "device.unregistered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_outside_the_devices_unit_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    // Bình Dương's laptop records a visit in Hồ Chí Minh City.
+    let (_, bytes) = record_in(laptop.id, 1, "Nguyễn Thị Lan", "79");
+    let lines = c
+        .send(
+            laptop.id,
+            NodeRole::Field,
+            vec![line(&bytes, Some(&laptop.key))],
+        )
+        .await;
+    refused_with(&lines, "record.out_of_scope");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_request_is_harmless() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let batch = Batch {
+        protocol: PROTOCOL_VERSION,
+        batch_id: Uuid::now_v7(),
+        session_id: Uuid::now_v7(),
+        sender: Sender {
+            node_id: laptop.id,
+            role: NodeRole::Field,
+            name: None,
+            client_version: "attack".into(),
+        },
+        journal: None,
+        records: vec![line(&bytes, Some(&laptop.key))],
+    };
+    let body = serde_json::to_vec(&batch).unwrap();
+    let (_, first) = c.post("/v1/batches", body.clone()).await;
+    assert_eq!(first["records"][0]["outcome"], "accepted");
+    // The same bytes again, as an eavesdropper would replay them.
+    let (status, again) = c.post("/v1/batches", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["records"][0]["outcome"], "duplicate");
+    assert_eq!(c.held().await, 1, "nothing new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_token_is_refused() {
+    let c = Central::new();
+    let token = c.token(NodeRole::Field, "74", None);
+    let request = |n: u8| RegisterRequest {
+        protocol: PROTOCOL_VERSION,
+        token: token.clone(),
+        node_id: Uuid::now_v7(),
+        role: NodeRole::Field,
+        public_key: hex::encode(SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes()),
+    };
+    let (status, _) = c
+        .post("/v1/register", serde_json::to_vec(&request(1)).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = c
+        .post("/v1/register", serde_json::to_vec(&request(2)).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(problem["code"], "token.used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused() {
+    let c = Central::new();
+    let token = c
+        .store
+        .provision(
+            NodeRole::Field,
+            "74",
+            "n",
+            None,
+            Duration::hours(1),
+            Utc::now() - Duration::hours(2),
+        )
+        .unwrap()
+        .token;
+    let request = RegisterRequest {
+        protocol: PROTOCOL_VERSION,
+        token,
+        node_id: Uuid::now_v7(),
+        role: NodeRole::Field,
+        public_key: hex::encode(SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes()),
+    };
+    let (status, problem) = c
+        .post("/v1/register", serde_json::to_vec(&request).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(problem["code"], "token.expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_altering_a_record_in_transit_is_caught() {
+    let c = Central::new();
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let signed = line(&bytes, Some(&laptop.key));
+    // The station changes the name, recomputes the hash, keeps the signature.
+    let altered = String::from_utf8(bytes).unwrap().replace("Lan", "Lâm");
+    let mut relayed = line(altered.as_bytes(), None);
+    relayed.signature = signed.signature;
+    let lines = c.send(station.id, NodeRole::Station, vec![relayed]).await;
+    refused_with(&lines, "record.bad_signature");
+    // Relayed unchanged, it goes through.
+    let (_, bytes) = record(laptop.id, 2, "Trần Văn Bình");
+    let lines = c
+        .send(
+            station.id,
+            NodeRole::Station,
+            vec![line(&bytes, Some(&laptop.key))],
+        )
+        .await;
+    assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_injecting_records_is_refused() {
+    let c = Central::new();
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    // A record in the station's own name, signed with its own key.
+    let (_, own) = record(station.id, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(
+            station.id,
+            NodeRole::Station,
+            vec![line(&own, Some(&station.key))],
+        )
+        .await;
+    refused_with(&lines, "record.not_under_station");
+    // A laptop registered under no station (or another one): not the station's to relay.
+    let elsewhere = c.register(NodeRole::Field, "74", None, 1);
+    let (_, theirs) = record(elsewhere.id, 1, "Trần Văn Bình");
+    let lines = c
+        .send(
+            station.id,
+            NodeRole::Station,
+            vec![line(&theirs, Some(&elsewhere.key))],
+        )
+        .await;
+    refused_with(&lines, "record.not_under_station");
+    // A made-up device.
+    let ghost = Uuid::now_v7();
+    let (_, made_up) = record(ghost, 1, "Lê Thị Cúc");
+    let lines = c
+        .send(
+            station.id,
+            NodeRole::Station,
+            vec![line(&made_up, Some(&station.key))],
+        )
+        .await;
+    refused_with(&lines, "device.unregistered");
+    assert_eq!(c.held().await, 0);
+}
