@@ -31,6 +31,7 @@ pub const DB_FILE: &str = "central.sqlite3";
 
 pub mod audit;
 mod forward;
+mod identity;
 mod log;
 mod registry;
 mod witness;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_log.sql"),
     include_str!("../migrations/0004_registry.sql"),
     include_str!("../migrations/0005_signatures.sql"),
+    include_str!("../migrations/0006_station_identity.sql"),
 ];
 
 /// The unit list to create a central store with.

@@ -268,10 +268,38 @@ pub enum StationCommand {
     /// file was refused (the others are still imported).
     Import(ImportArgs),
 
+    /// Register this station with central: make its Ed25519 key and present a one-time token
+    /// from `doorstep central provision --role station` (creates the store if needed).
+    Register(StationRegisterArgs),
+
     /// The merge report: per laptop, records received, forwarded and confirmed or rejected by
     /// central, still waiting, duplicates, sequence gaps; and records about the same citizen
     /// (personal ID and kind) from two laptops, flagged for review (never dropped).
     Report(StationReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StationRegisterArgs {
+    /// Directory of the station's store.
+    #[arg(long, env = "DOORSTEP_STATION_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Central's address.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The one-time token from `doorstep central provision --role station`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "DOORSTEP_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// Unit list CSV, when the store is created now.
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

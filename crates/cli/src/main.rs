@@ -107,6 +107,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
             StationCommand::Import(args) => bundle_cmd::import(args, lang),
             StationCommand::Report(args) => station_cmd::report(args, lang),
+            StationCommand::Register(args) => provision_cmd::register_station(args, lang),
         },
         Command::Audit(cmd) => match cmd {
             AuditCommand::Verify(args) => audit_cmd::verify(args, lang),

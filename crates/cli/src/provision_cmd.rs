@@ -16,7 +16,9 @@ use doorstep_wire::NodeRole;
 use doorstep_wire::register::RegisterAnswer;
 use serde_json::json;
 
-use crate::cli::{DevicesArgs, ProvisionArgs, ProvisionRole, RegisterArgs, RevokeArgs};
+use crate::cli::{
+    DevicesArgs, ProvisionArgs, ProvisionRole, RegisterArgs, RevokeArgs, StationRegisterArgs,
+};
 use crate::lang::{Lang, Pick};
 use crate::sync_cmd::check_server_url;
 use crate::{Outcome, UserError, table};
@@ -246,39 +248,78 @@ pub fn register_store(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(register_laptop(store, &client, token))
-        .map_err(|e| match e {
-            ProvisionError::Send(send) => match *send {
-                SendError::Problem { problem, .. } if problem.status < 500 => {
-                    let hint = match problem.code.as_str() {
-                        "token.unknown" => lang.pick(
-                            "mã đăng ký không đúng (gõ nhầm?)",
-                            "the token is not right (mistyped?)",
-                        ),
-                        "token.used" => lang.pick(
-                            "mã đăng ký đã được dùng, hãy xin mã mới",
-                            "the token was already used",
-                        ),
-                        "token.expired" => {
-                            lang.pick("mã đăng ký đã hết hạn, hãy xin mã mới", "the token expired")
-                        }
-                        _ => lang.pick(
-                            "trung tâm từ chối đăng ký",
-                            "central refused the registration",
-                        ),
-                    };
-                    anyhow::Error::new(UserError(format!(
-                        "{hint}: {}",
-                        problem.detail.unwrap_or(problem.title)
-                    )))
+    match rt.block_on(register_laptop(store, &client, token)) {
+        Ok(answer) => Ok(answer),
+        Err(ProvisionError::Send(send)) => Err(refusal(*send, lang)),
+        Err(e @ ProvisionError::AlreadyRegistered { .. }) => {
+            Err(anyhow::Error::new(UserError(e.to_string())))
+        }
+        Err(other) => Err(anyhow::Error::new(other)),
+    }
+}
+
+/// A registration central refused: bad, used or expired tokens are usage
+/// errors that say what to do; anything else stays an error.
+fn refusal(send: SendError, lang: Lang) -> anyhow::Error {
+    match send {
+        SendError::Problem { problem, .. } if problem.status < 500 => {
+            let hint = match problem.code.as_str() {
+                "token.unknown" => lang.pick(
+                    "mã đăng ký không đúng (gõ nhầm?)",
+                    "the token is not right (mistyped?)",
+                ),
+                "token.used" => lang.pick(
+                    "mã đăng ký đã được dùng, hãy xin mã mới",
+                    "the token was already used",
+                ),
+                "token.expired" => {
+                    lang.pick("mã đăng ký đã hết hạn, hãy xin mã mới", "the token expired")
                 }
-                other => anyhow::Error::new(other),
-            },
-            ProvisionError::AlreadyRegistered { .. } => {
-                anyhow::Error::new(UserError(e.to_string()))
-            }
-            other => anyhow::Error::new(other),
-        })
+                _ => lang.pick(
+                    "trung tâm từ chối đăng ký",
+                    "central refused the registration",
+                ),
+            };
+            anyhow::Error::new(UserError(format!(
+                "{hint}: {}",
+                problem.detail.unwrap_or(problem.title)
+            )))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn register_station(args: StationRegisterArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let server = check_server_url(&args.server, lang)?;
+    let units = crate::central_cmd::read_units(args.units.as_deref(), lang)?;
+    let store =
+        SqliteCentral::open_or_create_as(&args.data_dir, NodeRole::Station, units, Utc::now())?;
+    let client =
+        Client::new(&server, Duration::from_secs(30)).context("cannot set up the HTTP client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let answer = match rt.block_on(doorstep_sync::provision::register_station(
+        &store,
+        &client,
+        &args.token,
+    )) {
+        Ok(answer) => answer,
+        Err(doorstep_sync::provision::StationProvisionError::Send(send)) => {
+            return Err(refusal(*send, lang));
+        }
+        Err(e @ doorstep_sync::provision::StationProvisionError::AlreadyRegistered { .. }) => {
+            return Err(UserError(e.to_string()).into());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print_registration(&answer, lang);
+    }
+    Ok(Outcome::Ok)
 }
 
 pub fn print_registration(r: &RegisterAnswer, lang: Lang) {

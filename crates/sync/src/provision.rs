@@ -77,3 +77,72 @@ pub async fn register_laptop(
     })?;
     Ok(answer)
 }
+
+/// Registers the station of `store` with `client`'s central using `token`.
+pub async fn register_station(
+    store: &doorstep_central::SqliteCentral,
+    client: &Client,
+    token: &str,
+) -> Result<RegisterAnswer, StationProvisionError> {
+    let identity = store.identity()?;
+    if let (Some(central), Some(at)) = (identity.registered_with, identity.registered_at) {
+        return Err(StationProvisionError::AlreadyRegistered {
+            central: central.to_string(),
+            at,
+        });
+    }
+    let public = store.ensure_identity_key()?;
+    let request = RegisterRequest {
+        protocol: PROTOCOL_VERSION,
+        token: token.to_owned(),
+        node_id: doorstep_central::CentralStore::node_id(store),
+        role: NodeRole::Station,
+        public_key: hex::encode(public),
+    };
+    let answer = client.register(&request).await.map_err(Box::new)?;
+    if answer.node_id != request.node_id || answer.role != NodeRole::Station {
+        return Err(StationProvisionError::BadAnswer(format!(
+            "registered {} as {}, asked for {} as station",
+            answer.node_id,
+            answer.role.as_str(),
+            request.node_id
+        )));
+    }
+    let head = &answer.log.tree_head;
+    if head.log_id != answer.central_id {
+        return Err(StationProvisionError::BadAnswer(format!(
+            "central {} sent the head of log {}",
+            answer.central_id, head.log_id
+        )));
+    }
+    head.verify(&answer.log.public_key)
+        .map_err(|e| StationProvisionError::BadAnswer(e.to_string()))?;
+    store.record_node_registration(
+        answer.central_id,
+        client.server(),
+        &answer.registered_at,
+        &StoredLogHead {
+            log_id: head.log_id,
+            public_key: answer.log.public_key,
+            tree_size: head.tree_size,
+            timestamp: head.timestamp,
+            root_hash: head.root_hash,
+            signature: head.signature,
+            checked_at: doorstep_core::canonical::format_utc_millis(&chrono::Utc::now()),
+        },
+    )?;
+    Ok(answer)
+}
+
+/// Why a station could not register.
+#[derive(Debug, thiserror::Error)]
+pub enum StationProvisionError {
+    #[error("this station is already registered with central {central} (at {at})")]
+    AlreadyRegistered { central: String, at: String },
+    #[error(transparent)]
+    Send(#[from] Box<SendError>),
+    #[error("central's answer does not hold up: {0}")]
+    BadAnswer(String),
+    #[error(transparent)]
+    Store(#[from] doorstep_central::CentralError),
+}

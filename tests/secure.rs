@@ -1,0 +1,239 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Central as deployed (only registered devices), with real processes: a
+//! provisioned laptop's signed records are accepted; an unprovisioned
+//! laptop's are refused with the reason; a revoked laptop's new records
+//! are refused; a registered station relays its own laptops' signed
+//! records, which central verifies.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use doorstep_tests::{Output, Server, args, run, temp_dir};
+use serde_json::Value;
+
+fn cli(a: Vec<std::ffi::OsString>) -> Output {
+    let mut full = args!["--lang", "en"];
+    full.extend(a);
+    run(full)
+}
+
+fn token(central_dir: &Path, role: &str, station: Option<&str>) -> String {
+    let mut a = args![
+        "central",
+        "provision",
+        "--data-dir",
+        central_dir,
+        "--unit",
+        "74",
+        "--name",
+        "Tổ",
+        "--role",
+        role,
+        "--json"
+    ];
+    if let Some(s) = station {
+        a.extend(args!["--station", s]);
+    }
+    let out = cli(a);
+    out.assert_success();
+    out.json()["token"].as_str().unwrap().to_owned()
+}
+
+fn laptop(dir: &Path, server: Option<(&str, &str)>) -> String {
+    let mut a = args![
+        "field",
+        "init",
+        "--data-dir",
+        dir,
+        "--unit",
+        "74",
+        "--device-name",
+        "Tổ 1",
+        "--units",
+        doorstep_tests::units_csv(),
+        "--json"
+    ];
+    if let Some((url, token)) = server {
+        a.extend(args!["--server", url, "--token", token]);
+    }
+    let out = cli(a);
+    out.assert_success();
+    out.json()["device_id"].as_str().unwrap().to_owned()
+}
+
+fn enroll(dir: &Path, n: u64, seed: u64) {
+    let file = dir.with_extension(format!("{seed}.ndjson"));
+    doorstep_tests::gen_records(dir, n, seed, &file);
+    cli(args!["field", "enroll", "--data-dir", dir, &file]).assert_success();
+}
+
+fn sync(dir: &Path, url: &str) -> Value {
+    let out = cli(args![
+        "field",
+        "sync",
+        "--data-dir",
+        dir,
+        "--server",
+        url,
+        "--json",
+        "--no-progress",
+        "--retries",
+        "2",
+        "--max-backoff",
+        "1"
+    ]);
+    doorstep_tests::assert_no_panic(&out);
+    out.json()
+}
+
+fn rejected_codes(dir: &Path) -> Vec<String> {
+    let out = cli(args![
+        "field",
+        "list",
+        "--data-dir",
+        dir,
+        "--status",
+        "rejected",
+        "--json"
+    ]);
+    out.assert_success();
+    out.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reject_code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn only_registered_signed_in_scope_records_get_in() {
+    let tmp = temp_dir();
+    let central_dir = tmp.path().join("central");
+    let central = Server::central_secure(&central_dir, 0);
+
+    // A provisioned laptop: every record signed, verified, accepted.
+    let a = tmp.path().join("a");
+    laptop(
+        &a,
+        Some((&central.url, &token(&central_dir, "field", None))),
+    );
+    enroll(&a, 40, 1);
+    let report = sync(&a, &central.url);
+    assert_eq!(report["accepted"], 40, "{report}");
+    assert_eq!(report["pending_after"], 0, "{report}");
+    let central_db = central_dir.join("central.sqlite3");
+    assert_eq!(
+        count(&central_db, "SELECT COUNT(signature) FROM records"),
+        40
+    );
+
+    // A laptop nobody provisioned: refused with the reason, nothing held.
+    let b = tmp.path().join("b");
+    laptop(&b, None);
+    enroll(&b, 5, 2);
+    let report = sync(&b, &central.url);
+    assert_eq!(report["invalid"], 5, "{report}");
+    assert_eq!(rejected_codes(&b), vec!["device.unregistered"; 5]);
+
+    // Laptop A is revoked (stolen): what it sends from now on is refused.
+    let device_a =
+        cli(args!["field", "status", "--data-dir", &a, "--json"]).json()["device"]["device_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    cli(args![
+        "central",
+        "revoke",
+        "--data-dir",
+        &central_dir,
+        &device_a
+    ])
+    .assert_success();
+    enroll(&a, 3, 3);
+    let report = sync(&a, &central.url);
+    assert_eq!(report["invalid"], 3, "{report}");
+    assert_eq!(rejected_codes(&a), vec!["device.revoked"; 3]);
+    assert_eq!(count(&central_db, "SELECT COUNT(*) FROM records"), 40);
+}
+
+#[test]
+fn a_registered_station_relays_its_laptops_signed_records() {
+    let tmp = temp_dir();
+    let central_dir = tmp.path().join("central");
+    let central = Server::central_secure(&central_dir, 0);
+    let station_dir = tmp.path().join("station");
+    let reg = cli(args![
+        "station",
+        "register",
+        "--data-dir",
+        &station_dir,
+        "--server",
+        &central.url,
+        "--token",
+        token(&central_dir, "station", None),
+        "--units",
+        doorstep_tests::units_csv(),
+        "--json"
+    ]);
+    reg.assert_success();
+    let station_id = reg.json()["node_id"].as_str().unwrap().to_owned();
+    // Registering twice is refused.
+    let again = cli(args![
+        "station",
+        "register",
+        "--data-dir",
+        &station_dir,
+        "--server",
+        &central.url,
+        "--token",
+        token(&central_dir, "station", None)
+    ]);
+    again.assert_code(2);
+
+    let station = Server::station(&station_dir, &central.url, 0);
+    let c = tmp.path().join("c");
+    laptop(
+        &c,
+        Some((
+            &central.url,
+            &token(&central_dir, "field", Some(&station_id)),
+        )),
+    );
+    enroll(&c, 30, 4);
+    let report = sync(&c, &station.url);
+    assert_eq!(report["held"], 30, "{report}");
+
+    // The station forwards; central verifies each laptop signature.
+    let central_db = central_dir.join("central.sqlite3");
+    let start = Instant::now();
+    while count(&central_db, "SELECT COUNT(*) FROM records") < 30 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the station never forwarded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        count(
+            &central_db,
+            &format!(
+                "SELECT COUNT(*) FROM records WHERE relayed_by = '{station_id}' AND signature IS NOT NULL"
+            )
+        ),
+        30
+    );
+    // The laptop learns central's answers through the station.
+    let report = sync(&c, &station.url);
+    assert_eq!(report["held_after"], 0, "{report}");
+    assert_eq!(
+        cli(args!["field", "status", "--data-dir", &c, "--json"]).json()["by_status"]["confirmed"],
+        30
+    );
+}
