@@ -25,6 +25,7 @@ use crate::error::CentralError;
 use crate::metrics::Metrics;
 use crate::store::CentralStore;
 
+mod auth;
 mod log;
 mod register;
 
@@ -34,8 +35,11 @@ pub struct AppState<S> {
     pub store: Arc<S>,
     pub metrics: Arc<Metrics>,
     pub role: NodeRole,
-    /// Refuse records of unregistered devices ([`crate::check::Policy`]).
+    /// Refuse records of unregistered devices ([`crate::check::Policy`])
+    /// and unsigned requests.
     pub require_registration: bool,
+    /// Request nonces seen recently (replay refusal).
+    pub nonces: Arc<auth::Nonces>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -45,6 +49,7 @@ impl<S> Clone for AppState<S> {
             metrics: Arc::clone(&self.metrics),
             role: self.role,
             require_registration: self.require_registration,
+            nonces: Arc::clone(&self.nonces),
         }
     }
 }
@@ -57,6 +62,7 @@ impl<S: CentralStore> AppState<S> {
             metrics: Arc::new(Metrics::new()),
             role: NodeRole::Central,
             require_registration: true,
+            nonces: Arc::new(auth::Nonces::default()),
         }
     }
 }
@@ -193,6 +199,7 @@ async fn custody<S: CentralStore>(
     let (parts, body) = req.into_parts();
     check_content_type(&parts.headers)?;
     let raw = read_body(body).await?;
+    auth::authenticate(&state, &parts.headers, "POST", CUSTODY_PATH, &raw).await?;
     let decoded = decode_body(&parts.headers, raw)?;
     let query: CustodyQuery = serde_json::from_slice(&decoded).map_err(|e| {
         ProblemResponse::new(
@@ -247,6 +254,7 @@ async fn ingest<S: CentralStore>(
     check_content_type(&parts.headers)?;
     let raw = read_body(body).await?;
     let bytes_in = raw.len() as u64;
+    let signer = auth::authenticate(&state, &parts.headers, "POST", BATCHES_PATH, &raw).await?;
     let decoded = decode_body(&parts.headers, raw)?;
     let batch: Batch = serde_json::from_slice(&decoded).map_err(|e| {
         ProblemResponse::new(
@@ -265,6 +273,19 @@ async fn ingest<S: CentralStore>(
             Some(format!(
                 "this server speaks protocol {PROTOCOL_VERSION}, the batch says {}",
                 batch.protocol
+            )),
+        ));
+    }
+    if let Some(node) = signer
+        && node != batch.sender.node_id
+    {
+        return Err(ProblemResponse::new(
+            StatusCode::FORBIDDEN,
+            "auth.sender_mismatch",
+            "The batch names another sender than the one who signed it",
+            Some(format!(
+                "signed by {node}, the batch says sender {}",
+                batch.sender.node_id
             )),
         ));
     }

@@ -15,6 +15,7 @@ use doorstep_core::ContentHash;
 use doorstep_core::canonical::record_signing_bytes;
 use doorstep_wire::register::RegisterRequest;
 use doorstep_wire::{Batch, BatchRecord, NodeRole, PROTOCOL_VERSION, Sender};
+
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -72,10 +73,27 @@ impl Central {
     }
 
     async fn post(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .unwrap();
+        self.post_as(path, body, None, 0).await
+    }
+
+    /// POSTs `body`, signed as `node` with its clock `skew_ms` off, unless `node` is None.
+    async fn post_as(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        node: Option<&Node>,
+        skew_ms: i64,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(node) = node {
+            for (name, value) in signed_headers(node, path, &body, skew_ms, &fresh_nonce()) {
+                req = req.header(name, value);
+            }
+        }
+        self.call(req.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
@@ -84,23 +102,15 @@ impl Central {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
-    /// Posts a batch from `sender`; returns the receipt's lines.
-    async fn send(&self, sender: Uuid, role: NodeRole, records: Vec<BatchRecord>) -> Vec<Value> {
-        let batch = Batch {
-            protocol: PROTOCOL_VERSION,
-            batch_id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
-            sender: Sender {
-                node_id: sender,
-                role,
-                name: None,
-                client_version: "attack".into(),
-            },
-            journal: None,
-            records,
-        };
+    /// Posts a batch from `sender` (signed by it); returns the receipt's lines.
+    async fn send(&self, sender: &Node, role: NodeRole, records: Vec<BatchRecord>) -> Vec<Value> {
         let (status, receipt) = self
-            .post("/v1/batches", serde_json::to_vec(&batch).unwrap())
+            .post_as(
+                "/v1/batches",
+                batch_body(sender.id, role, records),
+                Some(sender),
+                0,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{receipt}");
         receipt["records"].as_array().unwrap().clone()
@@ -112,6 +122,50 @@ impl Central {
             .unwrap()
             .records
     }
+}
+
+fn batch_body(sender: Uuid, role: NodeRole, records: Vec<BatchRecord>) -> Vec<u8> {
+    serde_json::to_vec(&Batch {
+        protocol: PROTOCOL_VERSION,
+        batch_id: Uuid::now_v7(),
+        session_id: Uuid::now_v7(),
+        sender: Sender {
+            node_id: sender,
+            role,
+            name: None,
+            client_version: "attack".into(),
+        },
+        journal: None,
+        records,
+    })
+    .unwrap()
+}
+
+fn fresh_nonce() -> String {
+    hex::encode(Uuid::now_v7().as_bytes())
+}
+
+/// The request signature headers, as a registered node's client sends them.
+fn signed_headers(
+    node: &Node,
+    path: &str,
+    body: &[u8],
+    skew_ms: i64,
+    nonce: &str,
+) -> Vec<(&'static str, String)> {
+    use sha2::Digest;
+    let time = u64::try_from(Utc::now().timestamp_millis() + skew_ms).unwrap();
+    let hash: [u8; 32] = sha2::Sha256::digest(body).into();
+    let message = doorstep_wire::auth::request_message("POST", path, time, nonce, &hash);
+    vec![
+        ("doorstep-node", node.id.to_string()),
+        ("doorstep-time", time.to_string()),
+        ("doorstep-nonce", nonce.to_owned()),
+        (
+            "doorstep-signature",
+            hex::encode(node.key.sign(&message).to_bytes()),
+        ),
+    ]
 }
 
 /// A batch line for `bytes`, signed by `key` (or not).
@@ -139,7 +193,7 @@ async fn a_properly_signed_record_is_accepted() {
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
     let lines = c
         .send(
-            laptop.id,
+            &laptop,
             NodeRole::Field,
             vec![line(&bytes, Some(&laptop.key))],
         )
@@ -153,7 +207,7 @@ async fn an_unsigned_record_is_refused() {
     let laptop = c.register(NodeRole::Field, "74", None, 1);
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
     refused_with(
-        &c.send(laptop.id, NodeRole::Field, vec![line(&bytes, None)])
+        &c.send(&laptop, NodeRole::Field, vec![line(&bytes, None)])
             .await,
         "record.unsigned",
     );
@@ -168,7 +222,7 @@ async fn a_forged_signature_is_refused() {
     let mut forged = line(&bytes, Some(&laptop.key));
     forged.signature = Some("ab".repeat(64));
     refused_with(
-        &c.send(laptop.id, NodeRole::Field, vec![forged]).await,
+        &c.send(&laptop, NodeRole::Field, vec![forged]).await,
         "record.bad_signature",
     );
 }
@@ -181,7 +235,7 @@ async fn a_record_signed_by_another_device_is_refused() {
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
     let lines = c
         .send(
-            laptop.id,
+            &laptop,
             NodeRole::Field,
             vec![line(&bytes, Some(&other.key))],
         )
@@ -192,29 +246,54 @@ async fn a_record_signed_by_another_device_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_device_is_refused() {
     let c = Central::new();
-    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
     c.store.revoke(laptop.id, "stolen", Utc::now()).unwrap();
+    // Directly: the request itself is refused.
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let body = batch_body(
+        laptop.id,
+        NodeRole::Field,
+        vec![line(&bytes, Some(&laptop.key))],
+    );
+    let (status, problem) = c.post_as("/v1/batches", body, Some(&laptop), 0).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["code"], "auth.revoked");
+    // Relayed by its station: each record is refused with the reason.
     let lines = c
         .send(
-            laptop.id,
-            NodeRole::Field,
+            &station,
+            NodeRole::Station,
             vec![line(&bytes, Some(&laptop.key))],
         )
         .await;
     refused_with(&lines, "device.revoked");
+    assert_eq!(c.held().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unregistered_device_is_refused() {
     let c = Central::new();
-    let stranger = Uuid::now_v7();
-    let key = SigningKey::from_bytes(&[5; 32]);
-    let (_, bytes) = record(stranger, 1, "Nguyễn Thị Lan");
-    let lines = c
-        .send(stranger, NodeRole::Field, vec![line(&bytes, Some(&key))])
+    let stranger = Node {
+        id: Uuid::now_v7(),
+        key: SigningKey::from_bytes(&[5; 32]),
+    };
+    let (_, bytes) = record(stranger.id, 1, "Nguyễn Thị Lan");
+    let body = batch_body(
+        stranger.id,
+        NodeRole::Field,
+        vec![line(&bytes, Some(&stranger.key))],
+    );
+    let (status, problem) = c
+        .post_as("/v1/batches", body.clone(), Some(&stranger), 0)
         .await;
-    refused_with(&lines, "device.unregistered");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["code"], "auth.unknown_node");
+    // Unsigned, it is refused before anything is read.
+    let (status, problem) = c.post("/v1/batches", body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["code"], "auth.required");
+    assert_eq!(c.held().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +304,7 @@ async fn a_record_outside_the_devices_unit_is_refused() {
     let (_, bytes) = record_in(laptop.id, 1, "Nguyễn Thị Lan", "79");
     let lines = c
         .send(
-            laptop.id,
+            &laptop,
             NodeRole::Field,
             vec![line(&bytes, Some(&laptop.key))],
         )
@@ -234,31 +313,88 @@ async fn a_record_outside_the_devices_unit_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_request_is_harmless() {
+async fn a_replayed_request_is_refused_and_a_resent_batch_is_harmless() {
     let c = Central::new();
     let laptop = c.register(NodeRole::Field, "74", None, 1);
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
-    let batch = Batch {
-        protocol: PROTOCOL_VERSION,
-        batch_id: Uuid::now_v7(),
-        session_id: Uuid::now_v7(),
-        sender: Sender {
-            node_id: laptop.id,
-            role: NodeRole::Field,
-            name: None,
-            client_version: "attack".into(),
-        },
-        journal: None,
-        records: vec![line(&bytes, Some(&laptop.key))],
+    let body = batch_body(
+        laptop.id,
+        NodeRole::Field,
+        vec![line(&bytes, Some(&laptop.key))],
+    );
+    let headers = signed_headers(&laptop, "/v1/batches", &body, 0, &fresh_nonce());
+    let request = |body: Vec<u8>| {
+        let mut req = Request::post("/v1/batches").header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in &headers {
+            req = req.header(*name, value);
+        }
+        req.body(Body::from(body)).unwrap()
     };
-    let body = serde_json::to_vec(&batch).unwrap();
-    let (_, first) = c.post("/v1/batches", body.clone()).await;
+    let (_, first) = c.call(request(body.clone())).await;
     assert_eq!(first["records"][0]["outcome"], "accepted");
-    // The same bytes again, as an eavesdropper would replay them.
-    let (status, again) = c.post("/v1/batches", body).await;
+    // The same request again, as an eavesdropper would replay it.
+    let (status, problem) = c.call(request(body.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["code"], "auth.replayed");
+    // The laptop resending the batch (a new request) changes nothing either.
+    let (status, again) = c.post_as("/v1/batches", body, Some(&laptop), 0).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["records"][0]["outcome"], "duplicate");
     assert_eq!(c.held().await, 1, "nothing new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_laptop_clock_far_off_is_told_by_how_much() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let body = batch_body(
+        laptop.id,
+        NodeRole::Field,
+        vec![line(&bytes, Some(&laptop.key))],
+    );
+    let (status, problem) = c
+        .post_as("/v1/batches", body.clone(), Some(&laptop), -42 * 60 * 1000)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["code"], "auth.clock_skew");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("42 min") && detail.contains("behind"),
+        "{detail}"
+    );
+    // Four minutes off is within the window.
+    let (status, _) = c
+        .post_as("/v1/batches", body, Some(&laptop), 4 * 60 * 1000)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_altered_on_the_way_or_sent_in_anothers_name_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let other = c.register(NodeRole::Field, "74", None, 2);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let body = batch_body(
+        laptop.id,
+        NodeRole::Field,
+        vec![line(&bytes, Some(&laptop.key))],
+    );
+    let mut req = Request::post("/v1/batches").header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in signed_headers(&laptop, "/v1/batches", &body, 0, &fresh_nonce()) {
+        req = req.header(name, value);
+    }
+    let mut altered = body.clone();
+    altered.push(b' ');
+    let (status, problem) = c.call(req.body(Body::from(altered)).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["code"], "auth.bad_signature");
+    // Another registered laptop signing a batch that names this one as sender.
+    let (status, problem) = c.post_as("/v1/batches", body, Some(&other), 0).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["code"], "auth.sender_mismatch");
+    assert_eq!(c.held().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,13 +459,13 @@ async fn a_station_altering_a_record_in_transit_is_caught() {
     let altered = String::from_utf8(bytes).unwrap().replace("Lan", "Lâm");
     let mut relayed = line(altered.as_bytes(), None);
     relayed.signature = signed.signature;
-    let lines = c.send(station.id, NodeRole::Station, vec![relayed]).await;
+    let lines = c.send(&station, NodeRole::Station, vec![relayed]).await;
     refused_with(&lines, "record.bad_signature");
     // Relayed unchanged, it goes through.
     let (_, bytes) = record(laptop.id, 2, "Trần Văn Bình");
     let lines = c
         .send(
-            station.id,
+            &station,
             NodeRole::Station,
             vec![line(&bytes, Some(&laptop.key))],
         )
@@ -345,7 +481,7 @@ async fn a_station_injecting_records_is_refused() {
     let (_, own) = record(station.id, 1, "Nguyễn Thị Lan");
     let lines = c
         .send(
-            station.id,
+            &station,
             NodeRole::Station,
             vec![line(&own, Some(&station.key))],
         )
@@ -356,7 +492,7 @@ async fn a_station_injecting_records_is_refused() {
     let (_, theirs) = record(elsewhere.id, 1, "Trần Văn Bình");
     let lines = c
         .send(
-            station.id,
+            &station,
             NodeRole::Station,
             vec![line(&theirs, Some(&elsewhere.key))],
         )
@@ -367,7 +503,7 @@ async fn a_station_injecting_records_is_refused() {
     let (_, made_up) = record(ghost, 1, "Lê Thị Cúc");
     let lines = c
         .send(
-            station.id,
+            &station,
             NodeRole::Station,
             vec![line(&made_up, Some(&station.key))],
         )

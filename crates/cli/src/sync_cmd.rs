@@ -114,6 +114,28 @@ fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
     }
     if let Some(e) = &r.error {
         println!("  {}: {e}", l("dừng vì lỗi", "stopped by an error"));
+        // What the officer can do about the refusals that are theirs to fix.
+        let hint = if e.contains("auth.clock_skew") {
+            Some(l(
+                "đồng hồ của máy trạm lệch quá 5 phút so với trung tâm (xem số phút ở trên): hãy chỉnh ngày giờ của máy rồi đồng bộ lại",
+                "this laptop's clock is more than 5 minutes off central's (see above by how much): set the date and time, then sync again",
+            ))
+        } else if e.contains("auth.required") || e.contains("auth.unknown_node") {
+            Some(l(
+                "máy trạm chưa đăng ký với trung tâm: xin mã đăng ký rồi chạy `doorstep field register`",
+                "this laptop is not registered with central: get a token and run `doorstep field register`",
+            ))
+        } else if e.contains("auth.revoked") {
+            Some(l(
+                "máy trạm này đã bị thu hồi: liên hệ cán bộ phụ trách; hồ sơ vẫn được giữ trên máy",
+                "this laptop was revoked: contact the officer in charge; the records stay on this laptop",
+            ))
+        } else {
+            None
+        };
+        if let Some(hint) = hint {
+            println!("  {hint}");
+        }
     }
     if r.held_after > 0 {
         println!(

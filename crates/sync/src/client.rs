@@ -63,6 +63,8 @@ impl SendError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The registered node this client signs requests as.
+    identity: Option<(uuid::Uuid, std::sync::Arc<ed25519_dalek::SigningKey>)>,
 }
 
 impl Client {
@@ -76,7 +78,49 @@ impl Client {
         Ok(Client {
             http,
             base: server.trim_end_matches('/').to_owned(),
+            identity: None,
         })
+    }
+
+    /// Signs every POST as `node` with `key` (a registered laptop or station).
+    pub fn with_identity(
+        mut self,
+        node: uuid::Uuid,
+        key: std::sync::Arc<ed25519_dalek::SigningKey>,
+    ) -> Client {
+        self.identity = Some((node, key));
+        self
+    }
+
+    /// The signature headers for a POST of `body` to `path`, if this
+    /// client has an identity.
+    fn sign(
+        &self,
+        req: reqwest::RequestBuilder,
+        path: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        use doorstep_wire::auth::{
+            NODE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER, request_message,
+        };
+        use ed25519_dalek::Signer;
+        use sha2::Digest;
+        let Some((node, key)) = &self.identity else {
+            return req;
+        };
+        let mut nonce = [0u8; 16];
+        if getrandom::fill(&mut nonce).is_err() {
+            // No randomness: send unsigned; the server says why it refuses.
+            return req;
+        }
+        let nonce = hex::encode(nonce);
+        let time = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let body_hash: [u8; 32] = sha2::Sha256::digest(body).into();
+        let signature = key.sign(&request_message("POST", path, time, &nonce, &body_hash));
+        req.header(NODE_HEADER, node.to_string())
+            .header(TIME_HEADER, time.to_string())
+            .header(NONCE_HEADER, nonce)
+            .header(SIGNATURE_HEADER, hex::encode(signature.to_bytes()))
     }
 
     pub fn server(&self) -> &str {
@@ -107,15 +151,15 @@ impl Client {
         body: Vec<u8>,
         zstd: bool,
     ) -> Result<(Receipt, Vec<u8>), SendError> {
-        let mut req = self
+        let req = self
             .http
             .post(format!("{}{BATCHES_PATH}", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
                 CLIENT_HEADER,
                 concat!("doorstep/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(body);
+            );
+        let mut req = self.sign(req, BATCHES_PATH, &body).body(body);
         if zstd {
             req = req.header(reqwest::header::CONTENT_ENCODING, "zstd");
         }
@@ -172,14 +216,16 @@ impl Client {
             status: 0,
             detail: e.to_string(),
         })?;
-        let resp = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
                 CLIENT_HEADER,
                 concat!("doorstep/", env!("CARGO_PKG_VERSION")),
-            )
+            );
+        let resp = self
+            .sign(req, path, &body)
             .body(body)
             .send()
             .await

@@ -48,6 +48,15 @@ pub async fn forward_all(
     };
     let session_id = Uuid::now_v7();
     let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
+    // A registered station signs every request as itself.
+    let signed;
+    let client = match tokio::task::block_in_place(|| store.identity_signer())? {
+        Some(key) => {
+            signed = client.clone().with_identity(sender.node_id, key);
+            &signed
+        }
+        None => client,
+    };
     // Is central's log an extension of what this station saw last time?
     match crate::witness::check_current_head(&mut &*store, client).await {
         Ok(_) => {}

@@ -127,6 +127,15 @@ pub async fn sync_outbox(
 ) -> Result<SyncReport, StoreError> {
     let session_id = Uuid::now_v7();
     let server = client.server().to_owned();
+    // A provisioned laptop signs every request as itself.
+    let signed;
+    let client = match store.signer()? {
+        Some(key) => {
+            signed = client.clone().with_identity(store.device().device_id, key);
+            &signed
+        }
+        None => client,
+    };
     // The outbox is read once, in order: a small page cache keeps the
     // client's memory flat however long the queue.
     store.limit_page_cache(SYNC_PAGE_CACHE_KIB)?;

@@ -9,6 +9,12 @@
 //! and cryptographically: tree head signatures, entry and leaf hashes, the
 //! roots the entries rebuild, inclusion and consistency proofs, and a
 //! receipt's log part as a witness checks it (`proto/sync-v1.md` 14.8).
+//!
+//! The provisioning vectors of `proto/vectors/register/` (section 16):
+//! registration requests, answers and problems against their types and
+//! schemas, the answer's log head as a node checks it before pinning it,
+//! the token's normalisation and stored hash, and a signed batch whose
+//! record signatures verify with the device key (and fail when changed).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -133,6 +139,8 @@ fn schema_file(kind: &str) -> &'static str {
         "sessions" => "sessions.schema.json",
         "devices" => "devices.schema.json",
         "device_records" => "device-records.schema.json",
+        "register_request" => "register-request.schema.json",
+        "register_answer" => "register-answer.schema.json",
         other => panic!("unknown vector type `{other}`"),
     }
 }
@@ -1121,4 +1129,601 @@ fn log_schemas_refuse_what_the_protocol_forbids() {
     let mut gaps = json(&log_dir().join("devices.json"));
     gaps["devices"][0]["gaps"][0] = serde_json::json!([4]);
     assert!(refused("devices", &gaps));
+}
+
+// ---------------------------------------------------------------------
+// Provisioning and signed records (`proto/vectors/register/`,
+// `proto/sync-v1.md` section 16, `proto/canonical-v1.md` section 7.1)
+
+fn register_dir() -> PathBuf {
+    proto_dir().join("vectors/register")
+}
+
+fn register_manifest() -> (Value, Vec<LogFile>) {
+    let m = json(&register_dir().join("manifest.json"));
+    let files = m["files"].as_array().expect("register manifest: files");
+    assert!(!files.is_empty(), "the register manifest lists no vector");
+    let files = files
+        .iter()
+        .map(|f| LogFile {
+            file: f["file"].as_str().expect("file").to_owned(),
+            kind: f["type"].as_str().expect("type").to_owned(),
+            meta: f.clone(),
+        })
+        .collect();
+    (m, files)
+}
+
+fn register_read(name: &str) -> String {
+    read(&register_dir().join(name))
+}
+
+/// A member of the register manifest that is a string.
+fn manifest_str<'a>(m: &'a Value, member: &str) -> &'a str {
+    m[member]
+        .as_str()
+        .unwrap_or_else(|| panic!("register manifest: no `{member}`"))
+}
+
+/// RFC 4648 base32 (upper case, no padding), as central writes tokens.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// The token as central looks it up: without whitespace and `-`, upper case
+/// (`doorstep_central::registry::normalise_token`).
+fn normalise_token(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// The HTTP status of each registration problem (`proto/sync-v1.md` 16.3).
+fn register_status(code: &str) -> u16 {
+    match code {
+        "token.unknown" => 401,
+        "token.used" | "token.expired" => 410,
+        "token.wrong_role" | "key.invalid" | "register.malformed" | "protocol.unsupported" => 400,
+        "node.exists" | "key.in_use" => 409,
+        "register.not_here" => 404,
+        "register.too_large" => 413,
+        "content_type.unsupported" => 415,
+        "store.unavailable" => 503,
+        other => panic!("`{other}` is not a registration problem"),
+    }
+}
+
+/// The 51 bytes a device signs for a record, written out from the
+/// specification (canonical 7.1), not from the reference's function.
+fn documented_signing_bytes(content_hash: &str) -> Vec<u8> {
+    let mut m = b"doorstep-record-v1\n".to_vec();
+    m.extend_from_slice(&hex::decode(content_hash).unwrap());
+    m
+}
+
+fn verifying_key(hex_key: &str) -> ed25519_dalek::VerifyingKey {
+    let bytes: [u8; 32] = hex::decode(hex_key).unwrap().try_into().unwrap();
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap()
+}
+
+fn signature_of(hex_sig: &str) -> ed25519_dalek::Signature {
+    let bytes: [u8; 64] = hex::decode(hex_sig).unwrap().try_into().unwrap();
+    ed25519_dalek::Signature::from_bytes(&bytes)
+}
+
+#[test]
+fn register_manifest_lists_every_vector_and_nothing_else() {
+    let (_, files) = register_manifest();
+    let listed: BTreeSet<String> = files.iter().map(|e| e.file.clone()).collect();
+    let on_disk: BTreeSet<String> = std::fs::read_dir(register_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && n != "manifest.json")
+        .collect();
+    assert_eq!(
+        listed, on_disk,
+        "register/manifest.json and the directory differ"
+    );
+    for kind in ["register_request", "register_answer", "problem", "batch"] {
+        assert!(
+            files.iter().any(|e| e.kind == kind),
+            "no `{kind}` register vector"
+        );
+    }
+}
+
+#[test]
+fn register_vectors_read_into_their_wire_types_and_match_their_schemas() {
+    use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
+    let schemas = Schemas::load();
+    let (_, files) = register_manifest();
+    let mut problems = Vec::new();
+    for f in &files {
+        let text = register_read(&f.file);
+        match f.kind.as_str() {
+            "register_request" => {
+                let _: RegisterRequest = round_trip(&f.file, &text);
+            }
+            "register_answer" => {
+                let _: RegisterAnswer = round_trip(&f.file, &text);
+            }
+            "batch" => {
+                let batch: Batch = round_trip(&f.file, &text);
+                problems.extend(hash_problems(&f.file, &batch, &BTreeSet::new()));
+            }
+            "problem" => {
+                let p: Problem = round_trip(&f.file, &text);
+                assert_eq!(p.type_uri, format!("urn:doorstep:problem:{}", p.code));
+                assert_eq!(
+                    p.status,
+                    register_status(&p.code),
+                    "{}: the status of `{}`",
+                    f.file,
+                    p.code
+                );
+            }
+            other => panic!("{}: unknown type `{other}`", f.file),
+        }
+        let value = json(&register_dir().join(&f.file));
+        for err in schemas.errors(&f.kind, &value) {
+            problems.push(format!("{}: {err}", f.file));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The answer registers what was asked, and pins a real head of central's
+/// log: the empty log's head of `vectors/log/`, signed by its key.
+#[test]
+fn register_answer_carries_central_s_signed_log_head() {
+    use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
+    let (m, files) = register_manifest();
+    let answer_file = files
+        .iter()
+        .find(|f| f.kind == "register_answer")
+        .expect("an answer");
+    let answer: RegisterAnswer = serde_json::from_str(&register_read(&answer_file.file)).unwrap();
+    let request: RegisterRequest =
+        serde_json::from_str(&register_read(answer_file.link("request"))).unwrap();
+    assert_eq!(answer.node_id, request.node_id);
+    assert_eq!(answer.role, request.role);
+    assert_eq!(request.protocol, 1);
+    assert_eq!(
+        request.public_key,
+        manifest_str(&m, "device_public_key"),
+        "the request registers the device key of the manifest"
+    );
+    assert_eq!(
+        hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&DEVICE_SEED)
+                .verifying_key()
+                .to_bytes()
+        ),
+        manifest_str(&m, "device_public_key"),
+        "the device key is the one of seed 0x0b"
+    );
+    // What a node checks before it pins the key (section 16.4).
+    assert_eq!(answer.log.tree_head.log_id, answer.central_id);
+    answer
+        .log
+        .tree_head
+        .verify(&answer.log.public_key)
+        .expect("the answer's head verifies with the key it carries");
+    let mut forged = answer.log.tree_head.clone();
+    forged.tree_size += 1;
+    assert!(forged.verify(&answer.log.public_key).is_err());
+    assert_eq!(
+        hex::encode(answer.log.public_key),
+        manifest_str(&m, "log_public_key")
+    );
+    assert_eq!(
+        answer.central_id.to_string(),
+        manifest_str(&m, "central_id")
+    );
+    // The very head the log vectors' central signed when its store was made.
+    let linked: TreeHeadAnswer =
+        serde_json::from_str(&register_read(answer_file.link("tree_head"))).unwrap();
+    assert_eq!(answer.log, linked, "the answer's log is the linked head");
+}
+
+#[test]
+fn tokens_normalise_and_hash_as_documented() {
+    let (m, _) = register_manifest();
+    let token = &m["token"];
+    let bytes = hex::decode(manifest_str(token, "bytes")).unwrap();
+    assert_eq!(bytes.len(), 20, "160 random bits");
+    let normalised = manifest_str(token, "normalised");
+    assert_eq!(base32(&bytes), normalised, "base32 without padding");
+    assert_eq!(normalised.len(), 32);
+    let printed = manifest_str(token, "printed");
+    let groups: Vec<&str> = printed.split('-').collect();
+    assert_eq!(groups.len(), 8, "eight groups");
+    assert!(groups.iter().all(|g| g.len() == 4), "groups of four");
+    assert_eq!(groups.concat(), normalised);
+    let stored = manifest_str(token, "sha256");
+    assert_eq!(sha256_hex(normalised.as_bytes()), stored);
+    let spellings = token["spellings"].as_array().expect("spellings");
+    assert!(spellings.len() >= 2);
+    for s in spellings.iter().map(|s| s.as_str().unwrap()) {
+        assert_eq!(normalise_token(s), normalised, "`{s}`");
+        assert_eq!(sha256_hex(normalise_token(s).as_bytes()), stored, "`{s}`");
+    }
+    // The request carries one of the spellings.
+    let (_, files) = register_manifest();
+    for f in files.iter().filter(|f| f.kind == "register_request") {
+        let request: doorstep_wire::register::RegisterRequest =
+            serde_json::from_str(&register_read(&f.file)).unwrap();
+        assert_eq!(normalise_token(&request.token), normalised, "{}", f.file);
+    }
+    // One character more, less or changed is another token.
+    assert_ne!(sha256_hex(&normalised.as_bytes()[1..]), stored);
+    assert_ne!(
+        sha256_hex(normalised.replacen('A', "B", 1).as_bytes()),
+        stored
+    );
+}
+
+/// Every signed record of a batch vector: its signature verifies with the
+/// manifest's device key over the documented 51 bytes (which are the
+/// reference's `record_signing_bytes`); a changed bit, another record's
+/// hash or another key does not verify.
+#[test]
+fn signed_batch_signatures_verify() {
+    use doorstep_core::ContentHash;
+    use doorstep_core::canonical::record_signing_bytes;
+    let (m, files) = register_manifest();
+    let key = verifying_key(manifest_str(&m, "device_public_key"));
+    let other_key = ed25519_dalek::SigningKey::from_bytes(&LOG_SEED).verifying_key();
+    let mut checked = 0;
+    for f in files.iter().filter(|f| f.kind == "batch") {
+        let batch: Batch = serde_json::from_str(&register_read(&f.file)).unwrap();
+        assert!(batch.records.len() >= 2, "{}", f.file);
+        for (i, r) in batch.records.iter().enumerate() {
+            let what = format!("{}: record {i}", f.file);
+            let text = r
+                .signature
+                .as_deref()
+                .unwrap_or_else(|| panic!("{what}: unsigned"));
+            assert_eq!(text.len(), 128, "{what}");
+            assert!(
+                text.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{what}: lower-case hex"
+            );
+            let message = documented_signing_bytes(&r.content_hash);
+            assert_eq!(message.len(), 19 + 32);
+            let hash = ContentHash::from_hex(&r.content_hash).unwrap();
+            assert_eq!(record_signing_bytes(&hash).as_slice(), message, "{what}");
+            let signature = signature_of(text);
+            key.verify_strict(&message, &signature)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            // One bit of the signature flipped.
+            let mut flipped = hex::decode(text).unwrap();
+            flipped[0] ^= 1;
+            assert!(
+                key.verify_strict(&message, &signature_of(&hex::encode(&flipped)))
+                    .is_err(),
+                "{what}: a flipped signature verifies"
+            );
+            // The same signature over another record, or under another key.
+            let other = &batch.records[(i + 1) % batch.records.len()];
+            assert!(
+                key.verify_strict(&documented_signing_bytes(&other.content_hash), &signature)
+                    .is_err(),
+                "{what}"
+            );
+            assert!(other_key.verify_strict(&message, &signature).is_err());
+            // Signing the record's text instead of the hash is not it.
+            assert!(
+                key.verify_strict(r.record.get().as_bytes(), &signature)
+                    .is_err()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "only {checked} signed records");
+}
+
+/// What central decides for the signed batch given the registration of
+/// `register-answer.json` (sync 6.2 step 8): the manifest's `authorization`
+/// per record, checked here for the rules that need only the vectors
+/// (signature, and the unit scope against `units.csv`).
+#[test]
+fn signed_batch_authorization_is_as_the_manifest_says() {
+    use doorstep_core::units::Units;
+    use doorstep_wire::register::RegisterAnswer;
+    let (m, files) = register_manifest();
+    let units = Units::from_csv(read(&proto_dir().join("vectors/units.csv")).as_bytes()).unwrap();
+    let key = verifying_key(manifest_str(&m, "device_public_key"));
+    for f in files.iter().filter(|f| f.kind == "batch") {
+        let batch: Batch = serde_json::from_str(&register_read(&f.file)).unwrap();
+        let answer: RegisterAnswer =
+            serde_json::from_str(&register_read(f.link("registration"))).unwrap();
+        let expected = f.meta["authorization"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no authorization", f.file));
+        assert_eq!(expected.len(), batch.records.len(), "{}", f.file);
+        assert_eq!(batch.sender.node_id, answer.node_id, "{}", f.file);
+        for (r, want) in batch.records.iter().zip(expected) {
+            let record = doorstep_core::decode_record(r.record.get().as_bytes()).unwrap();
+            assert_eq!(record.device_id, answer.node_id);
+            let signed = key
+                .verify_strict(
+                    &documented_signing_bytes(&r.content_hash),
+                    &signature_of(r.signature.as_deref().unwrap()),
+                )
+                .is_ok();
+            let code = if !signed {
+                Some("record.bad_signature")
+            } else if !units.is_within(&record.body.visit.unit_code, &answer.unit_code) {
+                Some("record.out_of_scope")
+            } else {
+                None
+            };
+            assert_eq!(code, want.as_str(), "{}: {}", f.file, record.record_id);
+        }
+    }
+}
+
+#[test]
+fn register_schemas_refuse_what_the_protocol_forbids() {
+    let schemas = Schemas::load();
+    let refused = |kind: &str, v: &Value| !schemas.errors(kind, v).is_empty();
+
+    let batch = json(&register_dir().join("batch-signed.json"));
+    assert!(schemas.errors("batch", &batch).is_empty());
+    let mut upper = batch.clone();
+    let sig = upper["records"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_uppercase();
+    upper["records"][0]["signature"] = Value::String(sig);
+    assert!(refused("batch", &upper));
+    let mut short = batch.clone();
+    short["records"][0]["signature"] = Value::String("ab".repeat(32));
+    assert!(refused("batch", &short));
+    let mut object = batch;
+    object["records"][0]["signature"] = serde_json::json!({"alg": "ed25519", "sig": "…"});
+    assert!(refused("batch", &object));
+
+    let request = json(&register_dir().join("register-request.json"));
+    let mut no_token = request.clone();
+    no_token.as_object_mut().unwrap().remove("token");
+    assert!(refused("register_request", &no_token));
+    let mut central = request.clone();
+    central["role"] = Value::String("central".into());
+    assert!(refused("register_request", &central));
+    let mut short_key = request;
+    short_key["public_key"] = Value::String("ab".repeat(31));
+    assert!(refused("register_request", &short_key));
+
+    let answer = json(&register_dir().join("register-answer.json"));
+    let mut no_log = answer.clone();
+    no_log.as_object_mut().unwrap().remove("log");
+    assert!(refused("register_answer", &no_log));
+    let mut unsigned_head = answer.clone();
+    unsigned_head["log"]["tree_head"]
+        .as_object_mut()
+        .unwrap()
+        .remove("signature");
+    assert!(refused("register_answer", &unsigned_head));
+    let mut no_station = answer;
+    no_station.as_object_mut().unwrap().remove("station_id");
+    assert!(schemas.errors("register_answer", &no_station).is_empty());
+
+    let mut problem = json(&register_dir().join("problem-token-used.json"));
+    assert!(schemas.errors("problem", &problem).is_empty());
+    problem["status"] = Value::from(200);
+    assert!(refused("problem", &problem));
+}
+
+/// Seed of the vectors' device key (never a real key).
+const DEVICE_SEED: [u8; 32] = [11; 32];
+
+/// Writes `proto/vectors/register/` from the sync and log vectors and the
+/// fixed keys. Files that exist are compared, not overwritten, unless
+/// `DOORSTEP_OVERWRITE_REGISTER_VECTORS=1`. The files, not this function,
+/// are the reference.
+#[test]
+#[ignore = "writes proto/vectors/register/ (cargo test -p doorstep-wire --test vectors -- --ignored)"]
+fn make_register_vectors() {
+    use doorstep_wire::NodeRole;
+    use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
+    use ed25519_dalek::Signer;
+    use serde_json::value::RawValue;
+    use uuid::Uuid;
+
+    let device_key = ed25519_dalek::SigningKey::from_bytes(&DEVICE_SEED);
+    let device_public = hex::encode(device_key.verifying_key().to_bytes());
+    let device = Uuid::parse_str("4f9c2e1a-8b7d-4c3e-9a1f-2b3c4d5e6f70").unwrap();
+    let central = Uuid::parse_str(LOG_ID).unwrap();
+    let station = Uuid::parse_str("019ab0e0-0000-7000-8000-0000000a0001").unwrap();
+
+    // The token: 160 bits (here fixed), base32, in groups of four.
+    let token_bytes = &Sha256::digest(b"doorstep register vectors: token")[..20];
+    let normalised = base32(token_bytes);
+    let printed = normalised
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("-");
+
+    let request = RegisterRequest {
+        protocol: 1,
+        token: printed.clone(),
+        node_id: device,
+        role: NodeRole::Field,
+        public_key: device_public.clone(),
+    };
+    let head_0: TreeHeadAnswer = serde_json::from_str(&log_read("tree-head-0.json")).unwrap();
+    let registered_at = "2026-11-23T00:58:00.000Z";
+    let answer = RegisterAnswer {
+        node_id: device,
+        role: NodeRole::Field,
+        unit_code: "25972".into(),
+        name: "Tổ 3 - CA Thuận Giao".into(),
+        station_id: Some(station),
+        registered_at: registered_at.into(),
+        central_id: central,
+        log: head_0,
+    };
+
+    // The records of sync batch 01, signed by the device.
+    let batch_01: Batch =
+        serde_json::from_str(&read(&sync_dir().join("batch-01-two-records.json"))).unwrap();
+    let records = batch_01
+        .records
+        .iter()
+        .map(|r| {
+            let hash = doorstep_core::ContentHash::from_hex(&r.content_hash).unwrap();
+            let signature = device_key.sign(&doorstep_core::canonical::record_signing_bytes(&hash));
+            doorstep_wire::BatchRecord {
+                content_hash: r.content_hash.clone(),
+                record: RawValue::from_string(r.record.get().to_owned()).unwrap(),
+                signature: Some(hex::encode(signature.to_bytes())),
+            }
+        })
+        .collect();
+    let signed = Batch {
+        protocol: 1,
+        batch_id: Uuid::parse_str("019ab0f0-1e2d-7a00-9000-0000000000b5").unwrap(),
+        session_id: Uuid::parse_str("019ab0f0-1e2d-7a00-9000-00000000005d").unwrap(),
+        sender: batch_01.sender.clone(),
+        journal: None,
+        records,
+    };
+
+    let refused = |code: &str, detail: String| {
+        Problem::new(
+            register_status(code),
+            code,
+            "Registration refused",
+            Some(detail),
+        )
+    };
+    // The detail serde gives for a request without `public_key`.
+    let mut incomplete = serde_json::to_value(&request).unwrap();
+    incomplete.as_object_mut().unwrap().remove("public_key");
+    let incomplete = serde_json::to_string(&incomplete).unwrap();
+    let malformed = serde_json::from_str::<RegisterRequest>(&incomplete)
+        .unwrap_err()
+        .to_string();
+    let problems = vec![
+        (
+            "problem-token-unknown.json",
+            refused(
+                "token.unknown",
+                "this token is not one central issued (mistyped?)".into(),
+            ),
+        ),
+        (
+            "problem-token-used.json",
+            refused(
+                "token.used",
+                format!("this token was already used, at {registered_at}; ask for a new one"),
+            ),
+        ),
+        (
+            "problem-token-expired.json",
+            refused(
+                "token.expired",
+                "this token expired at 2026-11-23T08:00:00.000Z; ask for a new one".into(),
+            ),
+        ),
+        (
+            "problem-token-wrong-role.json",
+            refused(
+                "token.wrong_role",
+                "this token is for a station node, not a field".into(),
+            ),
+        ),
+        (
+            "problem-key-invalid.json",
+            refused(
+                "key.invalid",
+                format!(
+                    "`{}` is not an Ed25519 public key (64 hex digits)",
+                    &device_public[..8]
+                ),
+            ),
+        ),
+        (
+            "problem-node-exists.json",
+            refused(
+                "node.exists",
+                format!("node {device} is already registered"),
+            ),
+        ),
+        (
+            "problem-key-in-use.json",
+            refused(
+                "key.in_use",
+                format!("this public key is already registered to node {device}"),
+            ),
+        ),
+        (
+            "problem-register-malformed.json",
+            Problem::new(
+                400,
+                "register.malformed",
+                "The body is not a v1 registration",
+                Some(malformed),
+            ),
+        ),
+        (
+            "problem-register-not-here.json",
+            Problem::new(
+                404,
+                "register.not_here",
+                "Nodes register with central, not with a station",
+                None,
+            ),
+        ),
+    ];
+
+    fn pretty<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_string_pretty(v).unwrap() + "\n"
+    }
+    let mut files: Vec<(&str, String)> = vec![
+        ("register-request.json", pretty(&request)),
+        ("register-answer.json", pretty(&answer)),
+        ("batch-signed.json", pretty(&signed)),
+    ];
+    files.extend(problems.iter().map(|(name, p)| (*name, pretty(p))));
+    let overwrite = std::env::var("DOORSTEP_OVERWRITE_REGISTER_VECTORS").as_deref() == Ok("1");
+    std::fs::create_dir_all(register_dir()).unwrap();
+    let mut differ = Vec::new();
+    for (name, text) in files {
+        let path = register_dir().join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(old) if old == text => {}
+            Ok(_) if !overwrite => differ.push(name),
+            _ => std::fs::write(&path, text).unwrap(),
+        }
+    }
+    println!("token {printed}, normalised {normalised}");
+    println!("token bytes {}", hex::encode(token_bytes));
+    println!("token sha256 {}", sha256_hex(normalised.as_bytes()));
+    println!("device public key {device_public}");
+    println!("incomplete request {incomplete}");
+    assert!(
+        differ.is_empty(),
+        "these files differ from what the vectors are made of now: {differ:?}"
+    );
 }

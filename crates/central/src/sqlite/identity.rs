@@ -95,3 +95,20 @@ impl SqliteCentral {
         tx.commit().map_err(err)
     }
 }
+
+impl SqliteCentral {
+    /// This station's signing key once it is registered (for signing the
+    /// requests it forwards upstream).
+    pub fn identity_signer(&self) -> Result<Option<std::sync::Arc<SigningKey>>, CentralError> {
+        let identity = self.identity()?;
+        let (Some(public), Some(_)) = (identity.public_key, identity.registered_at) else {
+            return Ok(None);
+        };
+        let path = self.node_key_path();
+        let key = SigningKey::from_bytes(&doorstep_store::keyfile::load(&path)?);
+        if hex::encode(key.verifying_key().to_bytes()) != public {
+            return Err(CentralError::KeyMismatch { path });
+        }
+        Ok(Some(std::sync::Arc::new(key)))
+    }
+}
