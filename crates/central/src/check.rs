@@ -208,8 +208,16 @@ pub fn check_one(
             Vec::new(),
         ));
     }
+    // Who may submit comes before what the record says: a record its
+    // device did not sign (or from a device that may not submit) never
+    // counts, valid or not — not even as a sequence number seen.
+    if let Some((_, device, _)) = ids
+        && let Err((code, reason, reason_vi)) = authenticate(record, &claimed, device, sender)
+    {
+        return Incoming::Invalid(refused(record, None, code, reason, reason_vi, Vec::new()));
+    }
     if let Ok(rec) = &result
-        && let Err((code, reason, reason_vi)) = authorize(record, &claimed, rec, ctx, sender)
+        && let Err((code, reason, reason_vi)) = in_scope(rec, ctx, sender)
     {
         return Incoming::Invalid(refused(record, None, code, reason, reason_vi, Vec::new()));
     }
@@ -277,16 +285,15 @@ fn parse_signature(text: &str) -> Option<[u8; 64]> {
 /// reason (en), reason (vi).
 type Denial = (&'static str, String, String);
 
-/// Signature, revocation, unit scope and relaying rules for a record that
-/// passed every other check.
-fn authorize(
+/// Who may submit a record: the relaying station and the enrolling
+/// device are registered and not revoked, the device signed the record,
+/// and a station relays only its own laptops' records.
+fn authenticate(
     record: &BatchRecord,
     hash: &ContentHash,
-    rec: &doorstep_core::Record,
-    ctx: &ValidationContext<'_>,
+    device: Uuid,
     sender: &Sender<'_>,
 ) -> Result<(), Denial> {
-    let device = rec.device_id;
     let grants = &sender.policy.grants;
     if let Some(station) = sender.station {
         match grants.get(&station) {
@@ -357,6 +364,32 @@ fn authorize(
             ),
         ));
     }
+    if let Some(station) = sender.station
+        && grant.station_id != Some(station)
+    {
+        return Err((
+            "record.not_under_station",
+            format!(
+                "device {device} is not registered under station {station}: a station relays only its own laptops' records"
+            ),
+            format!(
+                "thiết bị {device} không thuộc trạm {station}: trạm chỉ được chuyển hồ sơ của máy trạm thuộc trạm"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a registered device may submit: visits within its unit.
+fn in_scope(
+    rec: &doorstep_core::Record,
+    ctx: &ValidationContext<'_>,
+    sender: &Sender<'_>,
+) -> Result<(), Denial> {
+    let device = rec.device_id;
+    let Some(grant) = sender.policy.grants.get(&device) else {
+        return Ok(());
+    };
     let unit = &rec.body.visit.unit_code;
     if !ctx.units.is_within(unit, &grant.unit_code) {
         return Err((
@@ -368,19 +401,6 @@ fn authorize(
             format!(
                 "đơn vị {unit} nằm ngoài đơn vị {} mà thiết bị {device} được cấp quyền",
                 grant.unit_code
-            ),
-        ));
-    }
-    if let Some(station) = sender.station
-        && grant.station_id != Some(station)
-    {
-        return Err((
-            "record.not_under_station",
-            format!(
-                "device {device} is not registered under station {station}: a station relays only its own laptops' records"
-            ),
-            format!(
-                "thiết bị {device} không thuộc trạm {station}: trạm chỉ được chuyển hồ sơ của máy trạm thuộc trạm"
             ),
         ));
     }

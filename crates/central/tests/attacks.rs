@@ -511,3 +511,39 @@ async fn a_station_injecting_records_is_refused() {
     refused_with(&lines, "device.unregistered");
     assert_eq!(c.held().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_records_cannot_fake_sequence_numbers_or_gaps() {
+    let c = Central::new();
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
+    // An invalid record (it breaks a rule) for sequence 50, unsigned: if it
+    // counted as seen, central would report numbers 1-49 as missing.
+    let (_, bytes) = record(laptop.id, 50, "Nguyễn Thị Lan");
+    let broken = String::from_utf8(bytes)
+        .unwrap()
+        .replace("\"sex\":\"female\"", "\"sex\":\"male\"");
+    assert!(
+        broken.contains("\"sex\":\"male\""),
+        "the record really breaks a rule"
+    );
+    let lines = c
+        .send(
+            &station,
+            NodeRole::Station,
+            vec![line(broken.as_bytes(), None)],
+        )
+        .await;
+    refused_with(&lines, "record.unsigned");
+    let status = doorstep_central::CentralStore::status(&*c.store)
+        .await
+        .unwrap();
+    assert!(
+        status
+            .devices
+            .iter()
+            .all(|d| d.device_id != laptop.id || d.max_seq == 0),
+        "{:?}",
+        status.devices
+    );
+}

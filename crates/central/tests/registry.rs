@@ -50,6 +50,12 @@ fn a_token_registers_one_key_once() {
         .register_node(&typed, node, NodeRole::Field, &key(1), now())
         .unwrap();
     assert_eq!((reg.node_id, reg.unit_code.as_str()), (node, "74"));
+    // The same node with the same key again (its first answer was lost):
+    // answered as registered, not locked out.
+    let retry = central
+        .register_node(&issued.token, node, NodeRole::Field, &key(1), now())
+        .unwrap();
+    assert_eq!(retry, reg);
     let again = central.register_node(
         &issued.token,
         Uuid::now_v7(),

@@ -91,7 +91,22 @@ impl SqliteCentral {
             params![central_id.to_string(), registered_at, server],
         )
         .map_err(err)?;
-        doorstep_store::witness::save_head(&tx, "upstream_heads", log_head).map_err(err)?;
+        // Pin central's log unless it is pinned already (see the laptop's
+        // `record_registration`).
+        match doorstep_store::witness::load_head(&tx, "upstream_heads", log_head.log_id)
+            .map_err(err)?
+        {
+            None => {
+                doorstep_store::witness::save_head(&tx, "upstream_heads", log_head).map_err(err)?
+            }
+            Some(pinned) if pinned.public_key != log_head.public_key => {
+                return Err(CentralError::Inconsistent(format!(
+                    "central's log {} answered with another key than the one this station pinned",
+                    log_head.log_id
+                )));
+            }
+            Some(_) => {}
+        }
         tx.commit().map_err(err)
     }
 }

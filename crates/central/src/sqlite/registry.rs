@@ -29,7 +29,7 @@ fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredNode> {
     })
 }
 
-const NODE_COLUMNS: &str = "node_id, role, public_key, unit_code, name, station_id, registered_at, revoked_at, revoked_reason";
+const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason";
 
 impl SqliteCentral {
     /// Issues a one-time token for a laptop or station of `unit_code`,
@@ -111,7 +111,7 @@ impl SqliteCentral {
         let err = |e| RegistryError::Store(CentralError::sqlite(&self.path, e));
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {NODE_COLUMNS} FROM node_keys ORDER BY registered_at, node_id"
+                "SELECT {NODE_COLUMNS} FROM node_keys k ORDER BY k.registered_at, k.node_id"
             ))
             .map_err(err)?;
         let rows = stmt.query_map([], node_from_row).map_err(err)?;
@@ -122,7 +122,7 @@ impl SqliteCentral {
     pub fn registered_node(&self, node_id: Uuid) -> Result<Option<RegisteredNode>, RegistryError> {
         let conn = self.lock()?;
         conn.prepare_cached(&format!(
-            "SELECT {NODE_COLUMNS} FROM node_keys WHERE node_id = ?1"
+            "SELECT {NODE_COLUMNS} FROM node_keys k WHERE k.node_id = ?1"
         ))
         .and_then(|mut s| s.query_row([node_id.to_string()], node_from_row).optional())
         .map_err(|e| RegistryError::Store(CentralError::sqlite(&self.path, e)))
@@ -213,7 +213,23 @@ pub(crate) fn register_in(
         return Err(RegistryError::UnknownToken);
     };
     if let Some(at) = used_at {
-        return Err(RegistryError::TokenUsed { at });
+        // The same node presenting the same key again (its first answer was
+        // lost): it is registered, say so again rather than lock it out.
+        let same: Option<RegisteredNode> = tx
+            .query_row(
+                &format!(
+                    "SELECT {NODE_COLUMNS} FROM node_keys k JOIN enrollment_tokens t ON t.used_by = k.node_id
+                     WHERE t.token_hash = ?1 AND k.node_id = ?2 AND k.public_key = ?3"
+                ),
+                params![hash, node_id.to_string(), &key[..]],
+                node_from_row,
+            )
+            .optional()
+            .map_err(err)?;
+        return match same {
+            Some(node) => Ok(node),
+            None => Err(RegistryError::TokenUsed { at }),
+        };
     }
     // Stored times are UTC with a `Z`, in one format: they compare as text.
     if expires_at <= format_utc_millis(&now) {

@@ -149,7 +149,20 @@ impl FieldStore {
             ],
         )
         .map_err(err)?;
-        save_head(&tx, "log_heads", &reg.log_head).map_err(err)?;
+        // Pin central's log unless it is pinned already: a head seen before
+        // is checked against later ones by the witness, never replaced here.
+        match crate::witness::load_head(&tx, "log_heads", reg.log_head.log_id).map_err(err)? {
+            None => save_head(&tx, "log_heads", &reg.log_head).map_err(err)?,
+            Some(pinned) if pinned.public_key != reg.log_head.public_key => {
+                return Err(StoreError::Inconsistent(format!(
+                    "central's log {} answered with key {}, but this laptop pinned key {} for it before",
+                    reg.log_head.log_id,
+                    hex::encode(reg.log_head.public_key),
+                    hex::encode(pinned.public_key)
+                )));
+            }
+            Some(_) => {}
+        }
         tx.commit().map_err(err)?;
         self.device.unit_code = reg.unit_code.clone();
         self.signer = std::sync::OnceLock::new();
