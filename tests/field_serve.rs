@@ -105,7 +105,9 @@ impl Proc {
             "--listen",
             listen,
             "--units",
-            units_csv()
+            units_csv(),
+            // The laptops here are made with a plain `field init`.
+            "--allow-unregistered"
         ])
     }
 
