@@ -160,12 +160,42 @@ pub async fn sync_outbox(
     let per_batch = opts.batch_records.clamp(1, MAX_BATCH_RECORDS);
     // Before anything is sent: is the server's log an extension of what
     // this laptop saw last time?
-    match crate::witness::check_current_head(store, client).await {
+    // Reaching the server is retried like a batch would be.
+    let mut retry = 0;
+    let checked = loop {
+        match crate::witness::check_current_head(store, client).await {
+            Err(crate::witness::WitnessError::Fetch(e))
+                if e.is_retryable() && retry < opts.retry.retries =>
+            {
+                retry += 1;
+                report.retries += 1;
+                let delay = opts.retry.delay(retry);
+                tracing::info!(retry, ?delay, error = %e, "server not reached; retrying");
+                progress.retrying(retry, delay, &e.to_string());
+                tokio::time::sleep(delay).await;
+            }
+            other => break other,
+        }
+    };
+    match checked {
         Ok(head) => report.log_size = Some(head.tree_size),
         Err(crate::witness::WitnessError::Store(e)) => return Err(e),
         Err(e) => {
             report.log_alarm = matches!(e, crate::witness::WitnessError::Alarm { .. });
-            report.error = Some(e.to_string());
+            let text = e.to_string();
+            if let crate::witness::WitnessError::Fetch(_) = e {
+                // Nothing could be sent: say so on the records waiting, as a
+                // failed batch would (attempts, last error, sync log).
+                let waiting = store.pending_outbox(0, per_batch as u64)?;
+                if !waiting.is_empty() {
+                    let ids: Vec<Uuid> = waiting.iter().map(|i| i.record_id).collect();
+                    let mut ev = SyncEvent::new(session_id, SyncEventKind::BatchFailed, &server);
+                    ev.records = ids.len() as u64;
+                    ev.detail = Some(text.clone());
+                    store.record_failed_attempt(&ids, &ev, Utc::now())?;
+                }
+            }
+            report.error = Some(text);
             return finish(store, report);
         }
     }
