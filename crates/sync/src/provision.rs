@@ -42,38 +42,14 @@ pub async fn register_laptop(
         public_key: hex::encode(public),
     };
     let answer = client.register(&request).await.map_err(Box::new)?;
-    if answer.node_id != request.node_id || answer.role != NodeRole::Field {
-        return Err(ProvisionError::BadAnswer(format!(
-            "registered {} as {}, asked for {} as field",
-            answer.node_id,
-            answer.role.as_str(),
-            request.node_id
-        )));
-    }
-    let head = &answer.log.tree_head;
-    if head.log_id != answer.central_id {
-        return Err(ProvisionError::BadAnswer(format!(
-            "central {} sent the head of log {}",
-            answer.central_id, head.log_id
-        )));
-    }
-    head.verify(&answer.log.public_key)
-        .map_err(|e| ProvisionError::BadAnswer(e.to_string()))?;
+    let log_head = checked_answer(&answer, &request).map_err(ProvisionError::BadAnswer)?;
     store.record_registration(&Registration {
         central_id: answer.central_id,
         server: client.server().to_owned(),
         registered_at: answer.registered_at.clone(),
         unit_code: answer.unit_code.clone(),
         station_id: answer.station_id,
-        log_head: StoredLogHead {
-            log_id: head.log_id,
-            public_key: answer.log.public_key,
-            tree_size: head.tree_size,
-            timestamp: head.timestamp,
-            root_hash: head.root_hash,
-            signature: head.signature,
-            checked_at: doorstep_core::canonical::format_utc_millis(&chrono::Utc::now()),
-        },
+        log_head,
     })?;
     Ok(answer)
 }
@@ -100,38 +76,49 @@ pub async fn register_station(
         public_key: hex::encode(public),
     };
     let answer = client.register(&request).await.map_err(Box::new)?;
-    if answer.node_id != request.node_id || answer.role != NodeRole::Station {
-        return Err(StationProvisionError::BadAnswer(format!(
-            "registered {} as {}, asked for {} as station",
-            answer.node_id,
-            answer.role.as_str(),
-            request.node_id
-        )));
-    }
-    let head = &answer.log.tree_head;
-    if head.log_id != answer.central_id {
-        return Err(StationProvisionError::BadAnswer(format!(
-            "central {} sent the head of log {}",
-            answer.central_id, head.log_id
-        )));
-    }
-    head.verify(&answer.log.public_key)
-        .map_err(|e| StationProvisionError::BadAnswer(e.to_string()))?;
+    let log_head = checked_answer(&answer, &request).map_err(StationProvisionError::BadAnswer)?;
     store.record_node_registration(
         answer.central_id,
         client.server(),
         &answer.registered_at,
-        &StoredLogHead {
-            log_id: head.log_id,
-            public_key: answer.log.public_key,
-            tree_size: head.tree_size,
-            timestamp: head.timestamp,
-            root_hash: head.root_hash,
-            signature: head.signature,
-            checked_at: doorstep_core::canonical::format_utc_millis(&chrono::Utc::now()),
-        },
+        &log_head,
     )?;
     Ok(answer)
+}
+
+/// Checks central's answer to `request`: the node and role asked for,
+/// and a signed head of central's own log; returns the head to pin.
+fn checked_answer(
+    answer: &RegisterAnswer,
+    request: &RegisterRequest,
+) -> Result<StoredLogHead, String> {
+    if answer.node_id != request.node_id || answer.role != request.role {
+        return Err(format!(
+            "registered {} as {}, asked for {} as {}",
+            answer.node_id,
+            answer.role.as_str(),
+            request.node_id,
+            request.role.as_str()
+        ));
+    }
+    let head = &answer.log.tree_head;
+    if head.log_id != answer.central_id {
+        return Err(format!(
+            "central {} sent the head of log {}",
+            answer.central_id, head.log_id
+        ));
+    }
+    head.verify(&answer.log.public_key)
+        .map_err(|e| e.to_string())?;
+    Ok(StoredLogHead {
+        log_id: head.log_id,
+        public_key: answer.log.public_key,
+        tree_size: head.tree_size,
+        timestamp: head.timestamp,
+        root_hash: head.root_hash,
+        signature: head.signature,
+        checked_at: doorstep_core::canonical::format_utc_millis(&chrono::Utc::now()),
+    })
 }
 
 /// Why a station could not register.
