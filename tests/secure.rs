@@ -135,6 +135,21 @@ fn only_registered_signed_in_scope_records_get_in() {
         40
     );
 
+    // Laptop A pointed at another central (a look-alike, or a mistake):
+    // its log is not the one A registered with, so nothing is sent.
+    let elsewhere = Server::central(&tmp.path().join("other-central"), 0);
+    enroll(&a, 2, 9);
+    let report = sync(&a, &elsewhere.url);
+    assert_eq!(report["log_alarm"], true, "{report}");
+    assert_eq!(report["records_sent"], 0, "{report}");
+    assert!(
+        report["error"].as_str().unwrap().contains("unexpected_log"),
+        "{report}"
+    );
+    drop(elsewhere);
+    let report = sync(&a, &central.url);
+    assert_eq!(report["accepted"], 2, "{report}");
+
     // A laptop nobody provisioned: refused with the reason, nothing held.
     let b = tmp.path().join("b");
     laptop(&b, None);
@@ -167,7 +182,7 @@ fn only_registered_signed_in_scope_records_get_in() {
         "{report}"
     );
     assert!(rejected_codes(&a).is_empty(), "nothing of it was applied");
-    assert_eq!(count(&central_db, "SELECT COUNT(*) FROM records"), 40);
+    assert_eq!(count(&central_db, "SELECT COUNT(*) FROM records"), 42);
 }
 
 #[test]

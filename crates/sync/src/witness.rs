@@ -18,6 +18,9 @@ use crate::client::{Client, SendError};
 /// Where a witness keeps the heads it checked and the alarms it raised.
 pub trait Witness {
     type Error: std::error::Error + Send + Sync + 'static;
+    /// The logs this node may be shown, once provisioned: central's, and
+    /// the station's it syncs through (`None` before provisioning).
+    fn expected_logs(&self) -> Result<Option<Vec<Uuid>>, Self::Error>;
     fn pinned(&self, log_id: Uuid) -> Result<Option<StoredLogHead>, Self::Error>;
     fn save(&mut self, head: &StoredLogHead) -> Result<(), Self::Error>;
     fn alarm(&mut self, alarm: &LogAlarm) -> Result<(), Self::Error>;
@@ -25,6 +28,14 @@ pub trait Witness {
 
 impl Witness for doorstep_store::FieldStore {
     type Error = doorstep_store::StoreError;
+    fn expected_logs(&self) -> Result<Option<Vec<Uuid>>, Self::Error> {
+        let identity = self.identity()?;
+        Ok(identity.central_id.map(|central| {
+            std::iter::once(central)
+                .chain(identity.station_id)
+                .collect()
+        }))
+    }
     fn pinned(&self, log_id: Uuid) -> Result<Option<StoredLogHead>, Self::Error> {
         self.log_head(log_id)
     }
@@ -38,6 +49,10 @@ impl Witness for doorstep_store::FieldStore {
 
 impl Witness for &doorstep_central::SqliteCentral {
     type Error = doorstep_central::CentralError;
+    fn expected_logs(&self) -> Result<Option<Vec<Uuid>>, Self::Error> {
+        let identity = tokio::task::block_in_place(|| self.identity())?;
+        Ok(identity.registered_with.map(|central| vec![central]))
+    }
     fn pinned(&self, log_id: Uuid) -> Result<Option<StoredLogHead>, Self::Error> {
         tokio::task::block_in_place(|| self.upstream_head(log_id))
     }
@@ -123,6 +138,26 @@ impl<W: Witness> Check<'_, W> {
     ) -> Result<(), WitnessError<W::Error>> {
         let log_id = head.log_id;
         let pinned = self.witness.pinned(log_id).map_err(WitnessError::Store)?;
+        // A provisioned node knows whose logs it may be shown: another log
+        // is another server, however it signs.
+        if let Some(expected) = self.witness.expected_logs().map_err(WitnessError::Store)?
+            && !expected.contains(&log_id)
+        {
+            let list = expected
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(self.raise(
+                log_id,
+                "unexpected_log",
+                format!(
+                    "this node is provisioned for the log(s) {list}, the server answered with log {log_id}: not the central (or station) it registered with"
+                ),
+                pinned.as_ref(),
+                head,
+            ));
+        }
         if let Some(p) = &pinned
             && p.public_key != public_key
         {
