@@ -59,6 +59,32 @@ fn init(dir: &Path) {
     ]);
 }
 
+/// Runs the real `doorstep field enroll FILE` process into `dir`; returns
+/// its wall time.
+fn enroll_process(dir: &Path, input: &Path) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "field",
+            "enroll",
+            "--no-progress",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
@@ -110,26 +136,7 @@ fn main() {
             init(&d);
             d
         };
-        let start = Instant::now();
-        let out = Command::new(BIN)
-            .args([
-                "field",
-                "enroll",
-                "--no-progress",
-                "--data-dir",
-                dir.to_str().unwrap(),
-                input.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        enroll_times.push(start.elapsed());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        enroll_times.push(enroll_process(&dir, &input));
         if run > 0 {
             std::fs::remove_dir_all(&dir).unwrap();
         }
@@ -148,26 +155,7 @@ fn main() {
             .unwrap()
             .ensure_device_key()
             .unwrap();
-        let start = Instant::now();
-        let out = Command::new(BIN)
-            .args([
-                "field",
-                "enroll",
-                "--no-progress",
-                "--data-dir",
-                d.to_str().unwrap(),
-                input.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        signed_times.push(start.elapsed());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        signed_times.push(enroll_process(&d, &input));
         let signed: i64 = Connection::open(d.join("field.sqlite3"))
             .unwrap()
             .query_row("SELECT COUNT(signature) FROM records", [], |r| r.get(0))

@@ -260,7 +260,7 @@ pub fn log(args: AuditLogArgs, lang: Lang) -> anyhow::Result<Outcome> {
             ]
         })
         .collect();
-    let headers = if lang.pick("vi", "en") == "vi" {
+    let headers = if matches!(lang, Lang::Vi) {
         [
             "lần cuối",
             "thiết bị/trạm",
@@ -333,7 +333,7 @@ pub fn gaps(args: AuditGapsArgs, lang: Lang) -> anyhow::Result<Outcome> {
             ]
         })
         .collect();
-    let headers = if lang.pick("vi", "en") == "vi" {
+    let headers = if matches!(lang, Lang::Vi) {
         [
             "thiết bị",
             "tên",
@@ -364,6 +364,19 @@ struct Difference {
     device_seq: u64,
     record_id: Uuid,
     detail: String,
+}
+
+impl Difference {
+    /// A record the server holds under this device that the laptop never made.
+    fn extra(held: &doorstep_wire::log::HeldRecordLine) -> Difference {
+        Difference {
+            kind: "extra_at_server",
+            device_seq: held.device_seq,
+            record_id: held.record_id,
+            detail: "the server holds a record with this device's ID that this laptop never made"
+                .into(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -417,12 +430,7 @@ pub fn reconcile(args: AuditReconcileArgs, lang: Lang) -> anyhow::Result<Outcome
         for local in page {
             r.local_records += 1;
             while let Some(extra) = remote.next_if(|x| x.device_seq < local.device_seq) {
-                r.differences.push(Difference {
-                    kind: "extra_at_server",
-                    device_seq: extra.device_seq,
-                    record_id: extra.record_id,
-                    detail: "the server holds a record with this device's ID that this laptop never made".into(),
-                });
+                r.differences.push(Difference::extra(&extra));
             }
             match remote.next_if(|x| x.device_seq == local.device_seq) {
                 Some(held) if held.record_id != local.record_id => r.differences.push(Difference {
@@ -469,13 +477,7 @@ pub fn reconcile(args: AuditReconcileArgs, lang: Lang) -> anyhow::Result<Outcome
         }
     }
     for extra in remote {
-        r.differences.push(Difference {
-            kind: "extra_at_server",
-            device_seq: extra.device_seq,
-            record_id: extra.record_id,
-            detail: "the server holds a record with this device's ID that this laptop never made"
-                .into(),
-        });
+        r.differences.push(Difference::extra(&extra));
     }
     let ok = r.differences.is_empty();
     if args.json {
