@@ -137,13 +137,9 @@ fn check_store(store: &Store, input: &[Value], tag: &str) -> usize {
     let last_seq: i64 = conn
         .query_row("SELECT last_seq FROM device WHERE id = 1", [], |r| r.get(0))
         .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT device_seq, canonical FROM records ORDER BY device_seq")
-        .unwrap();
-    let rows: Vec<(i64, Vec<u8>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let rows: Vec<(i64, Vec<u8>)> = doorstep_tests::stored_canonical(&store.dir)
+        .into_iter()
+        .map(|(seq, _, canonical)| (seq, canonical))
         .collect();
     let n = rows.len();
     assert!(n <= input.len(), "[{tag}] more records than input lines");

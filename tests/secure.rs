@@ -9,58 +9,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use doorstep_tests::{Output, Server, args, run, temp_dir};
+use doorstep_tests::{
+    Server, args, cli, init_laptop as laptop, provision_token as token, temp_dir,
+};
 use serde_json::Value;
-
-fn cli(a: Vec<std::ffi::OsString>) -> Output {
-    let mut full = args!["--lang", "en"];
-    full.extend(a);
-    run(full)
-}
-
-fn token(central_dir: &Path, role: &str, station: Option<&str>) -> String {
-    let mut a = args![
-        "central",
-        "provision",
-        "--data-dir",
-        central_dir,
-        "--unit",
-        "74",
-        "--name",
-        "Tổ",
-        "--role",
-        role,
-        "--json"
-    ];
-    if let Some(s) = station {
-        a.extend(args!["--station", s]);
-    }
-    let out = cli(a);
-    out.assert_success();
-    out.json()["token"].as_str().unwrap().to_owned()
-}
-
-fn laptop(dir: &Path, server: Option<(&str, &str)>) -> String {
-    let mut a = args![
-        "field",
-        "init",
-        "--data-dir",
-        dir,
-        "--unit",
-        "74",
-        "--device-name",
-        "Tổ 1",
-        "--units",
-        doorstep_tests::units_csv(),
-        "--json"
-    ];
-    if let Some((url, token)) = server {
-        a.extend(args!["--server", url, "--token", token]);
-    }
-    let out = cli(a);
-    out.assert_success();
-    out.json()["device_id"].as_str().unwrap().to_owned()
-}
 
 fn enroll(dir: &Path, n: u64, seed: u64) {
     let file = dir.with_extension(format!("{seed}.ndjson"));
@@ -191,21 +143,7 @@ fn a_registered_station_relays_its_laptops_signed_records() {
     let central_dir = tmp.path().join("central");
     let central = Server::central_secure(&central_dir, 0);
     let station_dir = tmp.path().join("station");
-    let reg = cli(args![
-        "station",
-        "register",
-        "--data-dir",
-        &station_dir,
-        "--server",
-        &central.url,
-        "--token",
-        token(&central_dir, "station", None),
-        "--units",
-        doorstep_tests::units_csv(),
-        "--json"
-    ]);
-    reg.assert_success();
-    let station_id = reg.json()["node_id"].as_str().unwrap().to_owned();
+    let station_id = doorstep_tests::register_station(&central.url, &central_dir, &station_dir);
     // Registering twice is refused.
     let again = cli(args![
         "station",

@@ -123,19 +123,12 @@ fn the_same_batch_replayed_is_all_duplicate() {
 
     // A batch made by hand from the stored records, posted twice.
     let conn = rw(&store);
-    let mut stmt = conn
-        .prepare("SELECT content_hash, canonical FROM records ORDER BY device_seq")
-        .unwrap();
-    let records: Vec<String> = stmt
-        .query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })
-        .unwrap()
-        .map(|r| {
-            let (hash, canonical) = r.unwrap();
+    let records: Vec<String> = doorstep_tests::stored_canonical(&store.dir)
+        .into_iter()
+        .map(|(_, _, canonical)| {
             format!(
                 r#"{{"content_hash":"{}","record":{}}}"#,
-                hex(&hash),
+                ContentHash::of(&canonical).to_hex(),
                 String::from_utf8(canonical).unwrap()
             )
         })
@@ -225,14 +218,8 @@ fn a_record_altered_under_the_same_id_is_a_conflict_shown_rejected() {
     sync(&store, &central.url, &[]).assert_success();
 
     // Someone changes record #2 in the laptop's file, keeping its ID.
+    let (_, id, canonical) = doorstep_tests::stored_canonical(&store.dir).remove(1);
     let conn = rw(&store);
-    let (id, canonical): (String, Vec<u8>) = conn
-        .query_row(
-            "SELECT record_id, canonical FROM records WHERE device_seq = 2",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
     let mut doc: Value = serde_json::from_slice(&canonical).unwrap();
     doc["body"]["citizen"]["full_name"] = json!("Trần Văn Đổi");
     let altered = doorstep_core::canonical::encode_record(
@@ -240,7 +227,7 @@ fn a_record_altered_under_the_same_id_is_a_conflict_shown_rejected() {
     );
     let hash = ContentHash::of(&altered);
     conn.execute(
-        "UPDATE records SET canonical = ?2, content_hash = ?3, status = 'pending' WHERE record_id = ?1",
+        "UPDATE records SET canonical = ?2, content_hash = ?3, status = 'pending', protected = 0 WHERE record_id = ?1",
         rusqlite::params![id, altered, hash.0.as_slice()],
     )
     .unwrap();
@@ -350,10 +337,6 @@ fn a_record_central_finds_invalid_is_rejected_and_its_correction_goes_through() 
     // The refused number counts as seen: no gap at central.
     assert_eq!(cs["devices"][0]["contiguous_seq"], 2, "{cs}");
     assert_eq!(cs["devices"][0]["gaps"], json!([]), "{cs}");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// RFC 8785 bytes of a JSON value (through the core's writer).

@@ -39,6 +39,21 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Fails with what the process printed if it has already exited.
+fn assert_still_running(child: &mut Child, what: &str) {
+    if let Ok(Some(status)) = child.try_wait() {
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut s) = child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut s, &mut out);
+        }
+        if let Some(mut s) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut s, &mut err);
+        }
+        panic!("{what} ended early ({status}):\n--- stdout ---\n{out}\n--- stderr ---\n{err}");
+    }
+}
+
 fn spawn_sync(store: &Store, url: &str) -> Child {
     doorstep()
         .args(args![
@@ -89,6 +104,7 @@ fn central_and_client_killed_mid_sync_still_deliver_exactly_once() {
 
     // 2. The client dies mid-sync.
     wait_until("more records after the restart", || {
+        assert_still_running(&mut client, "field sync (while central restarted)");
         central_count(&central_dir) >= held_at_kill + 2_000
     });
     client.kill().unwrap();

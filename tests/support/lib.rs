@@ -117,10 +117,43 @@ pub fn doorstep_bin() -> &'static Path {
 /// of the person running the tests leak in.
 pub fn doorstep() -> Command {
     let mut cmd = Command::new(doorstep_bin());
-    for var in ["DOORSTEP_LANG", "DOORSTEP_DATA_DIR", "DOORSTEP_LOG"] {
+    for var in [
+        "DOORSTEP_LANG",
+        "DOORSTEP_DATA_DIR",
+        "DOORSTEP_LOG",
+        "DOORSTEP_NEW_PASSPHRASE",
+        "DOORSTEP_CA_CERT",
+    ] {
         cmd.env_remove(var);
     }
+    // Laptop stores are encrypted under the officer's passphrase; tests
+    // give it the way scripts do. A test of a wrong one overrides it.
+    cmd.env("DOORSTEP_PASSPHRASE", TEST_PASSPHRASE);
     cmd
+}
+
+/// The passphrase of every laptop store the tests make.
+pub const TEST_PASSPHRASE: &str = "mật khẩu thử nghiệm";
+
+/// Every record of the laptop store in `data_dir`, decrypted with the
+/// tests' passphrase: (sequence number, record ID, canonical bytes).
+pub fn stored_canonical(data_dir: &Path) -> Vec<(i64, String, Vec<u8>)> {
+    let mut store = doorstep_store::FieldStore::open(data_dir).expect("open the laptop store");
+    store
+        .unlock(TEST_PASSPHRASE, chrono::Utc::now())
+        .expect("unlock the laptop store");
+    store
+        .canonical_records()
+        .expect("read the laptop's records")
+        .into_iter()
+        .map(|(seq, id, bytes)| {
+            (
+                i64::try_from(seq).unwrap_or(i64::MAX),
+                id.to_string(),
+                bytes.unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// What a finished doorstep process printed and how it exited.
@@ -540,4 +573,77 @@ pub fn to_ndjson(values: &[serde_json::Value]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// `doorstep --lang en ARGS…`, run to the end.
+pub fn cli(a: Vec<std::ffi::OsString>) -> Output {
+    let mut full: Vec<std::ffi::OsString> = vec!["--lang".into(), "en".into()];
+    full.extend(a);
+    run(full)
+}
+
+/// A one-time token from `central provision` for a node of `role` in
+/// unit 74 (under `station`, for a laptop relayed by one).
+pub fn provision_token(central_dir: &Path, role: &str, station: Option<&str>) -> String {
+    let mut a: Vec<std::ffi::OsString> = ["central", "provision", "--data-dir"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    a.push(central_dir.into());
+    for s in ["--unit", "74", "--name", "Tổ", "--role", role, "--json"] {
+        a.push(s.into());
+    }
+    if let Some(s) = station {
+        a.push("--station".into());
+        a.push(s.into());
+    }
+    let out = cli(a);
+    out.assert_success();
+    out.json()["token"]
+        .as_str()
+        .expect("a token in the answer")
+        .to_owned()
+}
+
+/// Registers the station in `station_dir` with the central at
+/// `central_url` (its data in `central_dir`); returns the station's ID.
+pub fn register_station(central_url: &str, central_dir: &Path, station_dir: &Path) -> String {
+    let token = provision_token(central_dir, "station", None);
+    let mut a: Vec<std::ffi::OsString> =
+        vec!["station".into(), "register".into(), "--data-dir".into()];
+    a.push(station_dir.into());
+    for s in ["--server", central_url, "--token", &token, "--units"] {
+        a.push(s.into());
+    }
+    a.push(units_csv().into());
+    a.push("--json".into());
+    let out = cli(a);
+    out.assert_success();
+    out.json()["node_id"]
+        .as_str()
+        .expect("the station's ID in the answer")
+        .to_owned()
+}
+
+/// `field init` of a laptop for unit 74 with the test unit list, registered
+/// with a central when given its URL and a token; returns its device ID.
+pub fn init_laptop(dir: &Path, server: Option<(&str, &str)>) -> String {
+    let mut a: Vec<std::ffi::OsString> = vec!["field".into(), "init".into(), "--data-dir".into()];
+    a.push(dir.into());
+    for s in ["--unit", "74", "--device-name", "Tổ 1", "--units"] {
+        a.push(s.into());
+    }
+    a.push(units_csv().into());
+    a.push("--json".into());
+    if let Some((url, token)) = server {
+        for s in ["--server", url, "--token", token] {
+            a.push(s.into());
+        }
+    }
+    let out = cli(a);
+    out.assert_success();
+    out.json()["device_id"]
+        .as_str()
+        .expect("the device ID in the answer")
+        .to_owned()
 }

@@ -60,6 +60,25 @@ impl Server {
         Self::start(data_dir, args)
     }
 
+    /// Like [`Server::central`], with more arguments (e.g. `--tls-cert`).
+    pub fn central_with_args(data_dir: &Path, port: u16, extra: &[String]) -> Server {
+        let mut args = vec![
+            "--lang".to_owned(),
+            "en".to_owned(),
+            "central".to_owned(),
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--allow-unregistered".to_owned(),
+            "--units".to_owned(),
+            units_csv().display().to_string(),
+        ];
+        args.extend(extra.iter().cloned());
+        Self::start(data_dir, args)
+    }
+
     /// `doorstep central serve` as deployed: only registered devices.
     pub fn central_secure(data_dir: &Path, port: u16) -> Server {
         let args = vec![
@@ -81,7 +100,17 @@ impl Server {
     /// forwarding to `upstream`, with the repository's 2023 unit list and
     /// a one-second forwarding interval.
     pub fn station(data_dir: &Path, upstream: &str, port: u16) -> Server {
-        let args = vec![
+        Self::station_with_args(data_dir, upstream, port, &[])
+    }
+
+    /// Like [`Server::station`], with more arguments (e.g. `--tls-cert`).
+    pub fn station_with_args(
+        data_dir: &Path,
+        upstream: &str,
+        port: u16,
+        extra: &[String],
+    ) -> Server {
+        let mut args = vec![
             "--lang".to_owned(),
             "en".to_owned(),
             "station".to_owned(),
@@ -97,6 +126,7 @@ impl Server {
             "--forward-interval".to_owned(),
             "1".to_owned(),
         ];
+        args.extend(extra.iter().cloned());
         Self::start(data_dir, args)
     }
 
@@ -153,6 +183,29 @@ impl Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM (graceful shutdown) and wait, at most `deadline`, for the
+    /// process to exit; returns its exit code.
+    pub fn terminate(&mut self, deadline: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "cannot send SIGTERM to the server");
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if start.elapsed() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not stop within {deadline:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

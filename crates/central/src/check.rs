@@ -41,6 +41,9 @@ pub struct Policy {
     /// default; a station (which cannot know every laptop's key) and an
     /// explicitly open central (`--allow-unregistered`) accept them.
     pub require_registration: bool,
+    /// Opens records sealed to this node (central). A station has none: it
+    /// relays sealed records as they are, reading only their public facts.
+    pub opener: Option<std::sync::Arc<doorstep_crypto::Opener>>,
 }
 
 impl Policy {
@@ -56,7 +59,7 @@ pub fn nodes_of(batch: &Batch) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = batch
         .records
         .iter()
-        .filter_map(|r| decode_ids(r.record.get().as_bytes()).map(|i| i.1))
+        .filter_map(|r| claimed_ids(r).map(|i| i.1))
         .collect();
     ids.push(batch.sender.node_id);
     ids.sort_unstable();
@@ -153,8 +156,6 @@ pub fn check_one(
     ctx: &ValidationContext<'_>,
     sender: &Sender<'_>,
 ) -> Incoming {
-    let sender_device = sender.device;
-    let bytes = record.record.get().as_bytes();
     let Some(claimed) = ContentHash::from_hex(&record.content_hash) else {
         return Incoming::Invalid(refused(
             record,
@@ -175,36 +176,57 @@ pub fn check_one(
             Vec::new(),
         ));
     }
+    let opened;
+    let bytes: &[u8] = match (&record.record, &record.sealed) {
+        (Some(raw), None) => raw.get().as_bytes(),
+        (None, Some(sealed)) => match &sender.policy.opener {
+            None => return relay_sealed(record, sealed, claimed, sender),
+            Some(opener) => match open_sealed(opener, sealed) {
+                Ok(b) => {
+                    opened = b;
+                    &opened
+                }
+                Err((code, reason, reason_vi)) => {
+                    return Incoming::Invalid(refused(
+                        record,
+                        None,
+                        code,
+                        reason,
+                        reason_vi,
+                        Vec::new(),
+                    ));
+                }
+            },
+        },
+        _ => {
+            return Incoming::Invalid(refused(
+                record,
+                None,
+                "record.malformed",
+                "a batch record carries exactly one of `record` and `sealed`".into(),
+                "mỗi hồ sơ trong lô có đúng một trong hai trường `record` và `sealed`".into(),
+                Vec::new(),
+            ));
+        }
+    };
     let result = recheck(bytes, &claimed, ctx);
     let ids = match &result {
         Ok(rec) => Some((rec.record_id, rec.device_id, rec.device_seq)),
         Err(_) => decode_ids(bytes),
     };
-    // Whose record it is comes first: a laptop sends only its own records,
-    // valid or not, and never speaks for another device's sequence.
-    if let (Some(sender), Some((_, device, _))) = (sender_device, ids)
-        && sender != device
+    if let Some(refusal) = ids.and_then(|(_, device, seq)| whose(record, device, seq, sender)) {
+        return Incoming::Invalid(refusal);
+    }
+    // What a station could read of a sealed record must be what was sealed.
+    if let (Ok(rec), Some(sealed)) = (&result, &record.sealed)
+        && !facts_match(rec, sealed)
     {
         return Incoming::Invalid(refused(
             record,
             None,
-            "record.foreign_device",
-            format!(
-                "the record was enrolled by device {device}, not by the sending device {sender}; a laptop sends only its own records"
-            ),
-            format!(
-                "hồ sơ do thiết bị {device} tạo, không phải thiết bị gửi {sender}; máy chỉ được gửi hồ sơ của chính mình"
-            ),
-            Vec::new(),
-        ));
-    }
-    if let Some((_, _, 0)) = ids {
-        return Incoming::Invalid(refused(
-            record,
-            None,
-            "record.bad_sequence",
-            "device_seq starts at 1; 0 is never a device's sequence number".into(),
-            "số thứ tự của thiết bị bắt đầu từ 1".into(),
+            "record.sealed_mismatch",
+            "the record's public facts (ID, device, sequence number, kind, time) differ from the sealed record: they were altered in transit".into(),
+            "thông tin công khai của hồ sơ (mã, thiết bị, số thứ tự, loại, thời gian) khác với hồ sơ đã niêm phong: đã bị sửa trên đường truyền".into(),
             Vec::new(),
         ));
     }
@@ -230,6 +252,7 @@ pub fn check_one(
             kind: rec.body.kind,
             enrolled_at: doorstep_core::canonical::format_utc_millis(&rec.enrolled_at),
             canonical: bytes.to_vec(),
+            sealed: false,
             signature: record.signature.as_deref().and_then(parse_signature),
         }),
         Err(e) => {
@@ -270,6 +293,124 @@ pub fn check_one(
             ))
         }
     }
+}
+
+/// Whose record it is comes first: a laptop sends only its own records,
+/// valid or not, and never speaks for another device's sequence.
+fn whose(record: &BatchRecord, device: Uuid, seq: u64, sender: &Sender<'_>) -> Option<Refused> {
+    if let Some(sender) = sender.device
+        && sender != device
+    {
+        return Some(refused(
+            record,
+            None,
+            "record.foreign_device",
+            format!(
+                "the record was enrolled by device {device}, not by the sending device {sender}; a laptop sends only its own records"
+            ),
+            format!(
+                "hồ sơ do thiết bị {device} tạo, không phải thiết bị gửi {sender}; máy chỉ được gửi hồ sơ của chính mình"
+            ),
+            Vec::new(),
+        ));
+    }
+    if seq == 0 {
+        return Some(refused(
+            record,
+            None,
+            "record.bad_sequence",
+            "device_seq starts at 1; 0 is never a device's sequence number".into(),
+            "số thứ tự của thiết bị bắt đầu từ 1".into(),
+            Vec::new(),
+        ));
+    }
+    None
+}
+
+/// A sealed record at a node that cannot open it (a station): checked on
+/// what it can read — whose it is, who may submit it, its signature over
+/// the content hash — and kept sealed for forwarding.
+fn relay_sealed(
+    record: &BatchRecord,
+    sealed: &doorstep_wire::SealedRecord,
+    claimed: ContentHash,
+    sender: &Sender<'_>,
+) -> Incoming {
+    let (device, seq) = (sealed.device_id, sealed.device_seq);
+    if let Some(refusal) = whose(record, device, seq, sender) {
+        return Incoming::Invalid(refusal);
+    }
+    if let Err((code, reason, reason_vi)) = authenticate(record, &claimed, device, sender) {
+        return Incoming::Invalid(refused(record, None, code, reason, reason_vi, Vec::new()));
+    }
+    let kind = doorstep_core::RecordKind::parse(&sealed.kind);
+    let at = DateTime::parse_from_rfc3339(&sealed.enrolled_at).ok();
+    let (Some(kind), Some(_), Some(_)) = (kind, at, sealed.parts()) else {
+        return Incoming::Invalid(refused(
+            record,
+            None,
+            "record.malformed_seal",
+            "the sealed record's kind, time, keys, nonce or box are malformed".into(),
+            "hồ sơ niêm phong có loại, thời gian, khóa, nonce hoặc hộp mã hóa không hợp lệ".into(),
+            Vec::new(),
+        ));
+    };
+    Incoming::Valid(CheckedRecord {
+        content_hash: claimed,
+        record_id: sealed.record_id,
+        device_id: device,
+        device_seq: seq,
+        kind,
+        enrolled_at: sealed.enrolled_at.clone(),
+        canonical: serde_json::to_vec(sealed).unwrap_or_default(),
+        sealed: true,
+        signature: record.signature.as_deref().and_then(parse_signature),
+    })
+}
+
+/// Opens a record sealed to this central.
+fn open_sealed(
+    opener: &doorstep_crypto::Opener,
+    sealed: &doorstep_wire::SealedRecord,
+) -> Result<Vec<u8>, Denial> {
+    let Some(parts) = sealed.parts() else {
+        return Err((
+            "record.malformed_seal",
+            "the sealed record's keys, nonce or box are malformed".into(),
+            "hồ sơ niêm phong có khóa, nonce hoặc hộp mã hóa không hợp lệ".into(),
+        ));
+    };
+    let sealed_box = doorstep_crypto::SealedBox {
+        to: parts.to,
+        from: parts.from,
+        nonce: parts.nonce,
+        ciphertext: parts.ciphertext,
+    };
+    opener.open(&sealed_box).map_err(|e| match e {
+        doorstep_crypto::CryptoError::WrongRecipient { to, ours } => (
+            "record.sealed_to_other_key",
+            format!(
+                "the record is sealed to key {to}, not to this central's key {ours}: the laptop was registered with another central"
+            ),
+            format!(
+                "hồ sơ được niêm phong bằng khóa {to}, không phải khóa {ours} của trung tâm này: máy đã đăng ký với trung tâm khác"
+            ),
+        ),
+        _ => (
+            "record.sealed_tampered",
+            "the sealed record does not open: it was altered after the laptop sealed it (in transit or at a station)".into(),
+            "hồ sơ niêm phong không mở được: đã bị sửa sau khi máy niêm phong (trên đường truyền hoặc tại trạm)".into(),
+        ),
+    })
+}
+
+/// The public facts of a sealed record equal the opened record's.
+fn facts_match(rec: &doorstep_core::Record, sealed: &doorstep_wire::SealedRecord) -> bool {
+    rec.record_id == sealed.record_id
+        && rec.device_id == sealed.device_id
+        && rec.device_seq == sealed.device_seq
+        && rec.body.kind.as_str() == sealed.kind
+        && doorstep_core::canonical::format_utc_millis(&rec.enrolled_at) == sealed.enrolled_at
 }
 
 fn parse_signature(text: &str) -> Option<[u8; 64]> {
@@ -364,6 +505,19 @@ fn authenticate(
             ),
         ));
     }
+    // Central requires what a registered laptop sends to be sealed, so no
+    // station ever holds its citizen data in the clear.
+    if record.sealed.is_none() && sender.policy.opener.is_some() {
+        return Err((
+            "record.unsealed",
+            format!(
+                "device {device} is registered, so its records must be sealed to central's key; this one came in plaintext"
+            ),
+            format!(
+                "thiết bị {device} đã đăng ký nên hồ sơ phải được niêm phong bằng khóa của trung tâm; hồ sơ này gửi dạng rõ"
+            ),
+        ));
+    }
     if let Some(station) = sender.station
         && grant.station_id != Some(station)
     {
@@ -416,8 +570,17 @@ fn refused(
     reason_vi: String,
     violations: Vec<WireViolation>,
 ) -> Refused {
-    let bytes = record.record.get().as_bytes();
-    let ids = decode_ids(bytes);
+    let (bytes, ids) = match (&record.record, &record.sealed) {
+        (Some(raw), _) => (
+            raw.get().as_bytes().to_vec(),
+            decode_ids(raw.get().as_bytes()),
+        ),
+        (None, Some(s)) => (
+            serde_json::to_vec(s).unwrap_or_default(),
+            Some((s.record_id, s.device_id, s.device_seq)),
+        ),
+        (None, None) => (Vec::new(), None),
+    };
     Refused {
         content_hash: record.content_hash.clone(),
         record_id: ids.map(|i| i.0),
@@ -428,7 +591,17 @@ fn refused(
         reason,
         reason_vi,
         violations,
-        canonical: Some(bytes.to_vec()),
+        canonical: Some(bytes),
+    }
+}
+
+/// Record ID, device and sequence number a batch record claims: its
+/// public facts when sealed, else read from its bytes.
+fn claimed_ids(record: &BatchRecord) -> Option<(Uuid, Uuid, u64)> {
+    match (&record.record, &record.sealed) {
+        (Some(raw), _) => decode_ids(raw.get().as_bytes()),
+        (None, Some(s)) => Some((s.record_id, s.device_id, s.device_seq)),
+        (None, None) => None,
     }
 }
 

@@ -39,6 +39,16 @@ pub enum CentralError {
     )]
     KeyMismatch { path: PathBuf },
 
+    #[error(
+        "the sealing key {path} is missing but laptops seal records to it: restore the file from the backup of this data directory (records sealed to it cannot be opened without it)"
+    )]
+    SealKeyMissing { path: PathBuf },
+
+    #[error(
+        "the sealing key {path} does not match the public key stored for this central: restore the right file"
+    )]
+    SealKeyMismatch { path: PathBuf },
+
     #[error("a proof was asked for beyond the log: {0}")]
     OutOfRange(String),
 
@@ -61,7 +71,9 @@ impl CentralError {
             CentralError::NotInitialized { .. }
             | CentralError::WrongRole { .. }
             | CentralError::KeyMissing { .. }
-            | CentralError::KeyMismatch { .. } => true,
+            | CentralError::KeyMismatch { .. }
+            | CentralError::SealKeyMissing { .. }
+            | CentralError::SealKeyMismatch { .. } => true,
             _ => false,
         }
     }

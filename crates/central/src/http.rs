@@ -313,6 +313,7 @@ async fn ingest<S: CentralStore>(
     let policy = crate::check::Policy {
         grants,
         require_registration: state.require_registration,
+        opener: state.store.opener(),
     };
     let incoming = tokio::task::spawn_blocking(move || {
         crate::check::check_batch_with(batch, &units, now, bytes_in, &policy)
@@ -469,5 +470,33 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like [`serve`], over TLS (`config` from [`crate::tls::TlsFiles`]):
+/// HTTPS only. When `shutdown` resolves no new connection is accepted,
+/// connections still in their handshake are dropped and the requests in
+/// flight finish first.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    config: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(None);
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
+    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+        .handle(handle)
+        .accept_error_handler(|peer, e| {
+            // A client that does not trust this certificate, or does not
+            // speak TLS: its connection is closed, the server goes on.
+            tracing::debug!(?peer, error = %e, "TLS connection not accepted");
+        })
+        .serve(router.into_make_service())
         .await
 }

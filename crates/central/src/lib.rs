@@ -9,9 +9,11 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod registry;
+pub mod sealing;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
+pub mod tls;
 
 pub use error::CentralError;
 pub use http::{AppState, router};

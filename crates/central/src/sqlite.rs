@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_registry.sql"),
     include_str!("../migrations/0005_signatures.sql"),
     include_str!("../migrations/0006_station_identity.sql"),
+    include_str!("../migrations/0007_sealing.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -65,6 +66,8 @@ pub struct SqliteCentral {
     units: Arc<Units>,
     units_source: String,
     signer: Arc<LogSigner>,
+    /// Opens records sealed to this central (`None` on a station).
+    opener: Option<Arc<doorstep_crypto::Opener>>,
 }
 
 impl SqliteCentral {
@@ -172,6 +175,12 @@ impl SqliteCentral {
             })
             .map_err(err)?;
         let signer = log::open_log(&tx, &path, dir, node_id, role, &now)?;
+        let opener = match role {
+            NodeRole::Central => Some(Arc::new(crate::sealing::open_seal_key(
+                &tx, &path, dir, &at,
+            )?)),
+            _ => None,
+        };
         tx.commit().map_err(err)?;
         let units = if csv.is_empty() {
             Units::builtin_provinces()
@@ -186,6 +195,7 @@ impl SqliteCentral {
             units: Arc::new(units),
             units_source,
             signer: Arc::new(signer),
+            opener,
         })
     }
 
@@ -632,6 +642,10 @@ impl CentralStore for SqliteCentral {
         Arc::clone(&self.units)
     }
 
+    fn opener(&self) -> Option<Arc<doorstep_crypto::Opener>> {
+        self.opener.clone()
+    }
+
     async fn apply(&self, batch: IncomingBatch) -> Result<Applied, CentralError> {
         let signer = Arc::clone(&self.signer);
         let mut applied = self
@@ -702,6 +716,12 @@ impl CentralStore for SqliteCentral {
     ) -> Result<doorstep_wire::register::RegisterAnswer, crate::registry::RegistryError> {
         let central_id = self.node_id;
         let public_key = self.signer.public_key();
+        // Laptops seal citizen data to this key from now on.
+        let seal_key = self
+            .opener
+            .as_ref()
+            .filter(|_| request.role == NodeRole::Field)
+            .map(|o| hex::encode(o.public()));
         self.blocking(move |conn, path| {
             let node = match registry::register_in(
                 conn,
@@ -730,6 +750,7 @@ impl CentralStore for SqliteCentral {
                     tree_head: head,
                     public_key,
                 },
+                seal_key,
             }))
         })
         .await?
@@ -822,8 +843,8 @@ fn apply_valid(
     }
     tx.prepare_cached(
         "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
-                              enrolled_at, received_at, batch_id, relayed_by, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                              enrolled_at, received_at, batch_id, relayed_by, signature, sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         id,
@@ -837,6 +858,7 @@ fn apply_valid(
         batch_id,
         relayed_by,
         rec.signature.as_ref().map(|s| &s[..]),
+        rec.sealed,
     ])?;
     Ok((Outcome::Accepted, None))
 }

@@ -54,7 +54,12 @@ pub struct CheckedRecord {
     pub device_seq: u64,
     pub kind: RecordKind,
     pub enrolled_at: String,
+    /// The canonical record bytes; on a station, for a sealed record,
+    /// the record as sealed (`SealedRecord` JSON).
     pub canonical: Vec<u8>,
+    /// `canonical` holds the record as sealed (a station relaying what it
+    /// cannot open).
+    pub sealed: bool,
     /// The device's signature over the content hash, as sent.
     pub signature: Option<[u8; 64]>,
 }
@@ -88,6 +93,12 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// The unit list records are validated against.
     fn units(&self) -> Arc<Units>;
+
+    /// Opens records sealed to this node (central); `None` for a node that
+    /// relays sealed records unopened (a station).
+    fn opener(&self) -> Option<Arc<doorstep_crypto::Opener>> {
+        None
+    }
 
     /// Applies a checked batch and appends its entry to the audit log;
     /// returns one receipt line per record, in the batch's order, and the

@@ -23,7 +23,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 mod support;
-use support::{now, record, record_in};
+use support::{now, record, record_in, sealed};
 
 /// Central with its router, and helpers to provision and post.
 struct Central {
@@ -48,6 +48,18 @@ impl Central {
             store,
             app,
         }
+    }
+
+    /// A batch line for `bytes` as a provisioned laptop sends it: signed
+    /// by `key` (or not) and sealed to this central's key.
+    fn line(&self, bytes: &[u8], key: Option<&SigningKey>) -> BatchRecord {
+        sealed(plain_line(bytes, key), self.seal_key())
+    }
+
+    fn seal_key(&self) -> [u8; 32] {
+        doorstep_central::CentralStore::opener(&*self.store)
+            .unwrap()
+            .public()
     }
 
     fn token(&self, role: NodeRole, unit: &str, station: Option<Uuid>) -> String {
@@ -168,12 +180,13 @@ fn signed_headers(
     ]
 }
 
-/// A batch line for `bytes`, signed by `key` (or not).
-fn line(bytes: &[u8], key: Option<&SigningKey>) -> BatchRecord {
+/// A batch line for `bytes` in plaintext, signed by `key` (or not).
+fn plain_line(bytes: &[u8], key: Option<&SigningKey>) -> BatchRecord {
     let hash = ContentHash::of(bytes);
     BatchRecord {
         content_hash: hash.to_hex(),
-        record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+        record: Some(RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap()),
+        sealed: None,
         signature: key.map(|k| hex::encode(k.sign(&record_signing_bytes(&hash)).to_bytes())),
     }
 }
@@ -195,7 +208,7 @@ async fn a_properly_signed_record_is_accepted() {
         .send(
             &laptop,
             NodeRole::Field,
-            vec![line(&bytes, Some(&laptop.key))],
+            vec![c.line(&bytes, Some(&laptop.key))],
         )
         .await;
     assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
@@ -207,7 +220,7 @@ async fn an_unsigned_record_is_refused() {
     let laptop = c.register(NodeRole::Field, "74", None, 1);
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
     refused_with(
-        &c.send(&laptop, NodeRole::Field, vec![line(&bytes, None)])
+        &c.send(&laptop, NodeRole::Field, vec![c.line(&bytes, None)])
             .await,
         "record.unsigned",
     );
@@ -219,7 +232,7 @@ async fn a_forged_signature_is_refused() {
     let c = Central::new();
     let laptop = c.register(NodeRole::Field, "74", None, 1);
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
-    let mut forged = line(&bytes, Some(&laptop.key));
+    let mut forged = c.line(&bytes, Some(&laptop.key));
     forged.signature = Some("ab".repeat(64));
     refused_with(
         &c.send(&laptop, NodeRole::Field, vec![forged]).await,
@@ -237,7 +250,7 @@ async fn a_record_signed_by_another_device_is_refused() {
         .send(
             &laptop,
             NodeRole::Field,
-            vec![line(&bytes, Some(&other.key))],
+            vec![c.line(&bytes, Some(&other.key))],
         )
         .await;
     refused_with(&lines, "record.bad_signature");
@@ -254,7 +267,7 @@ async fn a_revoked_device_is_refused() {
     let body = batch_body(
         laptop.id,
         NodeRole::Field,
-        vec![line(&bytes, Some(&laptop.key))],
+        vec![c.line(&bytes, Some(&laptop.key))],
     );
     let (status, problem) = c.post_as("/v1/batches", body, Some(&laptop), 0).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -264,7 +277,7 @@ async fn a_revoked_device_is_refused() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(&bytes, Some(&laptop.key))],
+            vec![c.line(&bytes, Some(&laptop.key))],
         )
         .await;
     refused_with(&lines, "device.revoked");
@@ -282,7 +295,7 @@ async fn an_unregistered_device_is_refused() {
     let body = batch_body(
         stranger.id,
         NodeRole::Field,
-        vec![line(&bytes, Some(&stranger.key))],
+        vec![c.line(&bytes, Some(&stranger.key))],
     );
     let (status, problem) = c
         .post_as("/v1/batches", body.clone(), Some(&stranger), 0)
@@ -306,7 +319,7 @@ async fn a_record_outside_the_devices_unit_is_refused() {
         .send(
             &laptop,
             NodeRole::Field,
-            vec![line(&bytes, Some(&laptop.key))],
+            vec![c.line(&bytes, Some(&laptop.key))],
         )
         .await;
     refused_with(&lines, "record.out_of_scope");
@@ -320,7 +333,7 @@ async fn a_replayed_request_is_refused_and_a_resent_batch_is_harmless() {
     let body = batch_body(
         laptop.id,
         NodeRole::Field,
-        vec![line(&bytes, Some(&laptop.key))],
+        vec![c.line(&bytes, Some(&laptop.key))],
     );
     let headers = signed_headers(&laptop, "/v1/batches", &body, 0, &fresh_nonce());
     let request = |body: Vec<u8>| {
@@ -351,7 +364,7 @@ async fn a_laptop_clock_far_off_is_told_by_how_much() {
     let body = batch_body(
         laptop.id,
         NodeRole::Field,
-        vec![line(&bytes, Some(&laptop.key))],
+        vec![c.line(&bytes, Some(&laptop.key))],
     );
     let (status, problem) = c
         .post_as("/v1/batches", body.clone(), Some(&laptop), -42 * 60 * 1000)
@@ -379,7 +392,7 @@ async fn a_request_altered_on_the_way_or_sent_in_anothers_name_is_refused() {
     let body = batch_body(
         laptop.id,
         NodeRole::Field,
-        vec![line(&bytes, Some(&laptop.key))],
+        vec![c.line(&bytes, Some(&laptop.key))],
     );
     let mut req = Request::post("/v1/batches").header(header::CONTENT_TYPE, "application/json");
     for (name, value) in signed_headers(&laptop, "/v1/batches", &body, 0, &fresh_nonce()) {
@@ -454,10 +467,10 @@ async fn a_station_altering_a_record_in_transit_is_caught() {
     let station = c.register(NodeRole::Station, "74", None, 9);
     let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
     let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
-    let signed = line(&bytes, Some(&laptop.key));
+    let signed = c.line(&bytes, Some(&laptop.key));
     // The station changes the name, recomputes the hash, keeps the signature.
     let altered = String::from_utf8(bytes).unwrap().replace("Lan", "Lâm");
-    let mut relayed = line(altered.as_bytes(), None);
+    let mut relayed = c.line(altered.as_bytes(), None);
     relayed.signature = signed.signature;
     let lines = c.send(&station, NodeRole::Station, vec![relayed]).await;
     refused_with(&lines, "record.bad_signature");
@@ -467,7 +480,7 @@ async fn a_station_altering_a_record_in_transit_is_caught() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(&bytes, Some(&laptop.key))],
+            vec![c.line(&bytes, Some(&laptop.key))],
         )
         .await;
     assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
@@ -483,7 +496,7 @@ async fn a_station_injecting_records_is_refused() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(&own, Some(&station.key))],
+            vec![c.line(&own, Some(&station.key))],
         )
         .await;
     refused_with(&lines, "record.not_under_station");
@@ -494,7 +507,7 @@ async fn a_station_injecting_records_is_refused() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(&theirs, Some(&elsewhere.key))],
+            vec![c.line(&theirs, Some(&elsewhere.key))],
         )
         .await;
     refused_with(&lines, "record.not_under_station");
@@ -505,7 +518,7 @@ async fn a_station_injecting_records_is_refused() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(&made_up, Some(&station.key))],
+            vec![c.line(&made_up, Some(&station.key))],
         )
         .await;
     refused_with(&lines, "device.unregistered");
@@ -531,7 +544,7 @@ async fn unsigned_records_cannot_fake_sequence_numbers_or_gaps() {
         .send(
             &station,
             NodeRole::Station,
-            vec![line(broken.as_bytes(), None)],
+            vec![c.line(broken.as_bytes(), None)],
         )
         .await;
     refused_with(&lines, "record.unsigned");
@@ -546,4 +559,67 @@ async fn unsigned_records_cannot_fake_sequence_numbers_or_gaps() {
         "{:?}",
         status.devices
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_ciphertext_is_refused() {
+    let c = Central::new();
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let mut relayed = c.line(&bytes, Some(&laptop.key));
+    // The station flips one bit of the box it relays.
+    let s = relayed.sealed.as_mut().unwrap();
+    let mut parts = s.parts().unwrap();
+    parts.ciphertext[10] ^= 0x01;
+    *s = doorstep_wire::SealedRecord::new(
+        s.record_id,
+        s.device_id,
+        s.device_seq,
+        &s.kind.clone(),
+        &s.enrolled_at.clone(),
+        &parts,
+    );
+    let lines = c.send(&station, NodeRole::Station, vec![relayed]).await;
+    refused_with(&lines, "record.sealed_tampered");
+    assert_eq!(c.held().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_public_facts_of_a_sealed_record_are_refused() {
+    let c = Central::new();
+    let station = c.register(NodeRole::Station, "74", None, 9);
+    let laptop = c.register(NodeRole::Field, "74", Some(station.id), 1);
+    let (_, bytes) = record(laptop.id, 3, "Nguyễn Thị Lan");
+    let mut relayed = c.line(&bytes, Some(&laptop.key));
+    // What a station can read, it can change: the sequence number here.
+    relayed.sealed.as_mut().unwrap().device_seq = 2;
+    let lines = c.send(&station, NodeRole::Station, vec![relayed]).await;
+    refused_with(&lines, "record.sealed_mismatch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_laptop_sending_plaintext_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let lines = c
+        .send(
+            &laptop,
+            NodeRole::Field,
+            vec![plain_line(&bytes, Some(&laptop.key))],
+        )
+        .await;
+    refused_with(&lines, "record.unsealed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_sealed_to_another_central_is_refused() {
+    let c = Central::new();
+    let laptop = c.register(NodeRole::Field, "74", None, 1);
+    let (_, bytes) = record(laptop.id, 1, "Nguyễn Thị Lan");
+    let other = doorstep_crypto::SealKey::generate().unwrap();
+    let line = sealed(plain_line(&bytes, Some(&laptop.key)), other.public());
+    let lines = c.send(&laptop, NodeRole::Field, vec![line]).await;
+    refused_with(&lines, "record.sealed_to_other_key");
 }

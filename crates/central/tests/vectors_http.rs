@@ -43,6 +43,7 @@ fn request_body(req: &Value) -> String {
         let copy = || BatchRecord {
             content_hash: first.content_hash.clone(),
             record: first.record.clone(),
+            sealed: None,
             signature: first.signature.clone(),
         };
         let extra: Vec<BatchRecord> = (batch.records.len()..usize::try_from(n).unwrap())

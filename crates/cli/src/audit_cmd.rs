@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::cli::{
     AuditAlarmsArgs, AuditGapsArgs, AuditLogArgs, AuditReconcileArgs, AuditVerifyArgs,
+    ClientTlsArgs,
 };
 use crate::lang::{Lang, Pick};
 use crate::sync_cmd::check_server_url;
@@ -195,9 +196,9 @@ fn verify_journal(dir: &Path, args: &AuditVerifyArgs, lang: Lang) -> anyhow::Res
     })
 }
 
-fn client(server: &str, lang: Lang) -> anyhow::Result<Client> {
+fn client(server: &str, tls: &ClientTlsArgs, lang: Lang) -> anyhow::Result<Client> {
     let server = check_server_url(server, lang)?;
-    Client::new(&server, Duration::from_secs(60)).context("cannot set up the HTTP client")
+    crate::sync_cmd::client(&server, Duration::from_secs(60), tls, lang)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -219,7 +220,7 @@ pub fn log(args: AuditLogArgs, lang: Lang) -> anyhow::Result<Outcome> {
             ))
         })?;
     }
-    let client = client(&args.server, lang)?;
+    let client = client(&args.server, &args.tls, lang)?;
     let answer = runtime()?.block_on(client.sessions(
         args.device,
         args.since.as_deref(),
@@ -290,7 +291,7 @@ pub fn log(args: AuditLogArgs, lang: Lang) -> anyhow::Result<Outcome> {
 }
 
 pub fn gaps(args: AuditGapsArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let client = client(&args.server, lang)?;
+    let client = client(&args.server, &args.tls, lang)?;
     let answer = runtime()?.block_on(client.devices())?;
     let shown: Vec<_> = answer
         .devices
@@ -398,7 +399,7 @@ struct Reconciliation {
 
 pub fn reconcile(args: AuditReconcileArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let store = FieldStore::open(&args.data_dir)?;
-    let client = client(&args.server, lang)?;
+    let client = client(&args.server, &args.tls, lang)?;
     let rt = runtime()?;
     let health = rt.block_on(client.health())?;
     let device = store.device().device_id;

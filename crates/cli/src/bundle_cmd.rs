@@ -31,7 +31,8 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
     if out.symlink_metadata().is_ok() {
         return Err(exists_error(out, lang).into());
     }
-    let store = FieldStore::open(&args.dir.data_dir)?;
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    crate::passphrase::unlock_if_needed(&mut store, lang)?;
     store.limit_page_cache(EXPORT_PAGE_CACHE_KIB)?;
     let device = store.device().clone();
     let mut writer = BundleWriter::new(device.device_id, &device.device_name, &device.unit_code)?;

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use doorstep_central::sqlite::UnitSource;
+use doorstep_central::tls::{ServerConfig, TlsFiles};
 use doorstep_central::{AppState, CentralStore, SqliteCentral, router};
 use serde_json::json;
 
-use crate::cli::{CentralServeArgs, CentralStatusArgs};
+use crate::cli::{CentralServeArgs, CentralStatusArgs, ServerTlsArgs};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
 pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let tls = server_tls(&args.tls, lang)?;
     let units = read_units(args.units.as_deref(), lang)?;
     let store = SqliteCentral::open_or_create(&args.dir.data_dir, units, Utc::now())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -24,8 +26,8 @@ pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
             .await
             .map_err(|e| UserError(format!("--listen {}: {e}", args.listen)))?;
         let addr = listener.local_addr().context("no local address")?;
-        tracing::info!(%addr, store = %store.path().display(), "central listening");
-        println!("listening on http://{addr}");
+        tracing::info!(%addr, store = %store.path().display(), tls = tls.is_some(), "central listening");
+        println!("listening on {}://{addr}", scheme(tls.as_ref()));
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let mut state = AppState::new(Arc::new(store));
@@ -34,13 +36,48 @@ pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
             tracing::warn!("accepting records from unregistered devices (--allow-unregistered)");
         }
         let app = router(state);
-        doorstep_central::http::serve(listener, app, shutdown_signal())
-            .await
-            .context("the HTTP server stopped")?;
+        serve_http(listener, app, tls).await?;
         eprintln!("{}", lang.pick("central đã dừng", "central stopped"));
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)
+}
+
+/// The HTTPS configuration of `--tls-cert` and `--tls-key` (clap makes
+/// sure both or neither are given), `None` for plain HTTP.
+pub fn server_tls(args: &ServerTlsArgs, lang: Lang) -> anyhow::Result<Option<Arc<ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    match files.server_config() {
+        Ok(config) => Ok(Some(config)),
+        Err(e) => Err(UserError(crate::messages::server_tls(&e, lang)).into()),
+    }
+}
+
+/// `https` or `http`, for the printed listen URL.
+pub fn scheme(tls: Option<&Arc<ServerConfig>>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
+}
+
+/// Serves `app` on `listener` (HTTPS only when `tls` is given) until
+/// Ctrl-C or SIGTERM, then lets the requests in flight finish.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<ServerConfig>>,
+) -> anyhow::Result<()> {
+    match tls {
+        None => doorstep_central::http::serve(listener, app, shutdown_signal()).await,
+        Some(config) => {
+            doorstep_central::http::serve_tls(listener, app, config, shutdown_signal()).await
+        }
+    }
+    .context("the HTTP server stopped")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

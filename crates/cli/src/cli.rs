@@ -121,6 +121,8 @@ pub struct AuditLogArgs {
     /// Most sessions to show.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub limit: u64,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +136,8 @@ pub struct AuditReconcileArgs {
     /// Base URL of the server the laptop syncs to.
     #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
     pub server: String,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -147,6 +151,8 @@ pub struct AuditGapsArgs {
     /// Also list devices without gaps.
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -222,8 +228,10 @@ pub enum CentralCommand {
     ///
     /// The store is created in --data-dir on first start (with --units, or the 63 built-in
     /// provinces). Listens on loopback unless told otherwise; port 0 picks a free port. The
-    /// first line on standard output is `listening on http://ADDR`. Ctrl-C or SIGTERM stops
-    /// it gracefully: batches in flight finish first.
+    /// first line on standard output is `listening on http://ADDR` (`https://` with
+    /// --tls-cert and --tls-key: then it serves HTTPS only, and laptops pass the CA that
+    /// signed the certificate with --ca-cert). Ctrl-C or SIGTERM stops it gracefully:
+    /// batches in flight finish first.
     Serve(CentralServeArgs),
 
     /// What central holds: records by kind and outcome, and per device its highest
@@ -254,7 +262,9 @@ pub enum StationCommand {
     /// origin device, sequence number and content hash, and central records which station
     /// relayed it. Laptops learn central's answers from the station (`POST /v1/custody`).
     /// The store is created in --data-dir on first start. Binds loopback unless told
-    /// otherwise; the first line on standard output is `listening on http://ADDR`.
+    /// otherwise; the first line on standard output is `listening on http://ADDR`
+    /// (`https://` with --tls-cert and --tls-key: HTTPS only). --ca-cert is the CA that
+    /// signed central's certificate, for an https:// --upstream.
     Serve(StationServeArgs),
 
     /// Import bundle files brought from laptops with no network (`doorstep field export`).
@@ -286,6 +296,8 @@ pub struct StationRegisterArgs {
     /// Central's address.
     #[arg(long, value_name = "URL")]
     pub server: String,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// The one-time token from `doorstep central provision --role station`.
     #[arg(
         long,
@@ -345,6 +357,12 @@ pub struct StationServeArgs {
     /// Records per forwarded batch.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+    /// CA certificate (PEM) central's HTTPS certificate must chain to (only this CA is trusted
+    /// then); without it an https:// --upstream is checked against the public roots.
+    #[arg(long, env = "DOORSTEP_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -369,6 +387,30 @@ pub struct CentralServeArgs {
     /// Registered devices are still held to their signatures, units and revocation.
     #[arg(long)]
     pub allow_unregistered: bool,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+}
+
+/// HTTPS for central or a station (both flags or neither).
+#[derive(Debug, Clone, Args)]
+pub struct ServerTlsArgs {
+    /// Serve HTTPS only, with this certificate: PEM, the server's certificate first, then any
+    /// intermediates. It must name the address laptops use (DNS name or IP). Needs --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC). Keep it readable only by the
+    /// service. Needs --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// How a command checks an https:// server's certificate.
+#[derive(Debug, Clone, Args)]
+pub struct ClientTlsArgs {
+    /// CA certificate (PEM) the server's HTTPS certificate must chain to; only this CA is
+    /// trusted then. Without it an https:// server is checked against the public roots.
+    #[arg(long, env = "DOORSTEP_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -422,13 +464,27 @@ pub enum FieldCommand {
     /// after it is committed to disk. Enrolling the same input again stores nothing twice.
     Enroll(EnrollArgs),
 
-    /// List records in sequence order with their custody state.
+    /// List records in sequence order with their custody state (asks for the passphrase:
+    /// names and ID numbers are stored encrypted).
     List(ListArgs),
+
+    /// Change the officer's passphrase (asks for the current one and the new one twice;
+    /// scripts give the current one in DOORSTEP_PASSPHRASE and the new one in
+    /// DOORSTEP_NEW_PASSPHRASE). Records are not re-encrypted: only the store's key is
+    /// wrapped again.
+    Passphrase(StatusArgs),
+
+    /// Remove the citizen data of records central confirmed more than the retention period
+    /// ago (default 7 days; `--retention-days` to change it for this laptop). IDs, hashes,
+    /// signatures, the journal and receipts stay. `field sync` also does this after every
+    /// sync; no passphrase is needed.
+    Purge(PurgeArgs),
 
     /// Counts by state and by kind, the outbox size and the last record time.
     Status(StatusArgs),
 
-    /// Check the store: SQLite integrity, gap-free sequence, every record decodes.
+    /// Check the store: SQLite integrity, gap-free sequence, every record decrypts and decodes
+    /// (asks for the passphrase).
     Check(StatusArgs),
 
     /// Send every queued record to central (or a station), exactly once.
@@ -505,6 +561,8 @@ pub struct ServeArgs {
     /// Time limit of one request to the server, in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -526,6 +584,8 @@ pub struct SyncArgs {
     /// Time limit of one request, in seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -560,6 +620,10 @@ pub struct InitArgs {
     /// Unit list CSV (`code,name,level,parent_code`), kept inside the store.
     #[arg(long, value_name = "FILE")]
     pub units: Option<PathBuf>,
+    /// Days central-confirmed records keep their citizen data on this laptop before it is
+    /// purged (the journal, hashes and receipts stay).
+    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub retention_days: u32,
     /// Central's address, to register this laptop right away (with --token).
     #[arg(long, value_name = "URL", requires = "token")]
     pub server: Option<String>,
@@ -572,6 +636,8 @@ pub struct InitArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -584,6 +650,8 @@ pub struct RegisterArgs {
     /// Central's address, e.g. https://central.example:8750.
     #[arg(long, value_name = "URL")]
     pub server: String,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// The one-time token from `doorstep central provision`.
     #[arg(
         long,
@@ -639,6 +707,18 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// Keep confirmed records' citizen data this many days (kept for this laptop from now on).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub retention_days: Option<u32>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub dir: DataDir,
@@ -673,4 +753,95 @@ pub struct GenArgs {
     /// Last visit date (YYYY-MM-DD).
     #[arg(long, default_value = "2023-09-25", value_name = "DATE")]
     pub visit_to: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use clap::Parser;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("doorstep").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn tls_cert_and_key_come_together() {
+        for (serve, base) in [
+            ("central", vec!["central", "serve", "--data-dir", "d"]),
+            (
+                "station",
+                vec![
+                    "station",
+                    "serve",
+                    "--data-dir",
+                    "d",
+                    "--upstream",
+                    "http://c",
+                ],
+            ),
+        ] {
+            for (given, missing) in [("--tls-cert", "--tls-key"), ("--tls-key", "--tls-cert")] {
+                let mut args = base.clone();
+                args.extend([given, "x.pem"]);
+                let err = parse(&args).expect_err(serve);
+                assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument, "{serve}");
+                assert_eq!(err.exit_code(), 2, "{serve}");
+                assert!(err.to_string().contains(missing), "{serve}: {err}");
+            }
+            let mut args = base.clone();
+            args.extend(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+            let cli = parse(&args).unwrap();
+            let tls = match cli.command {
+                Command::Central(CentralCommand::Serve(a)) => a.tls,
+                Command::Station(StationCommand::Serve(a)) => a.tls,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(tls.tls_cert, Some(PathBuf::from("c.pem")));
+            assert_eq!(tls.tls_key, Some(PathBuf::from("k.pem")));
+            let cli = parse(&base).unwrap();
+            let tls = match cli.command {
+                Command::Central(CentralCommand::Serve(a)) => a.tls,
+                Command::Station(StationCommand::Serve(a)) => a.tls,
+                other => panic!("{other:?}"),
+            };
+            assert!(tls.tls_cert.is_none() && tls.tls_key.is_none());
+        }
+    }
+
+    #[test]
+    fn every_client_command_takes_a_ca_certificate() {
+        let server = ["--server", "https://c", "--ca-cert", "ca.pem"];
+        let cases: Vec<Vec<&str>> = vec![
+            vec!["field", "sync", "--data-dir", "d"],
+            vec!["field", "serve", "--data-dir", "d"],
+            vec!["field", "register", "--data-dir", "d", "--token", "t"],
+            vec!["field", "init", "--data-dir", "d", "--unit", "74"],
+            vec!["station", "register", "--data-dir", "d", "--token", "t"],
+            vec!["audit", "log"],
+            vec!["audit", "gaps"],
+            vec!["audit", "reconcile", "--data-dir", "d"],
+        ];
+        for mut args in cases {
+            if args[1] == "init" {
+                args.extend(["--device-name", "n", "--token", "t"]);
+            }
+            args.extend(server);
+            parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        parse(&[
+            "station",
+            "serve",
+            "--data-dir",
+            "d",
+            "--upstream",
+            "https://c",
+            "--ca-cert",
+            "ca.pem",
+        ])
+        .unwrap();
+    }
 }

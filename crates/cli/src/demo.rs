@@ -92,6 +92,8 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 device_name: team.name.to_owned(),
                 unit_code: team.unit.to_owned(),
                 units_csv: Some((UNITS_2023_SOURCE.to_owned(), UNITS_2023.to_vec())),
+                passphrase: demo_passphrase(),
+                kdf: doorstep_crypto::KdfParams::DEFAULT,
             },
             Utc::now(),
         )?;
@@ -105,6 +107,15 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
             dir.display()
         ));
         stores.push(store);
+    }
+    if std::env::var(crate::passphrase::ENV).is_err() {
+        say(format!(
+            "{} `{DEMO_PASSPHRASE}`",
+            l(
+                "dữ liệu công dân trên các máy được mã hóa; mật khẩu của máy trong bản chạy thử:",
+                "citizen data on the laptops is encrypted; the demo laptops' passphrase:"
+            )
+        ));
     }
 
     drop(central);
@@ -311,6 +322,7 @@ fn provision(
         registered_at: node.registered_at,
         unit_code: node.unit_code,
         station_id: None,
+        seal_key: central.opener().map(|o| o.public()),
         log_head: doorstep_store::StoredLogHead {
             log_id: log.tree_head.log_id,
             public_key: log.public_key,
@@ -323,6 +335,15 @@ fn provision(
     })?;
     Ok(())
 }
+
+/// The demo laptops' passphrase: `DOORSTEP_PASSPHRASE` if set, else one
+/// printed with the demo's results (its stores are throwaway).
+fn demo_passphrase() -> String {
+    std::env::var(crate::passphrase::ENV).unwrap_or_else(|_| DEMO_PASSPHRASE.to_owned())
+}
+
+/// What `doorstep field list --data-dir <demo laptop>` asks for.
+pub const DEMO_PASSPHRASE: &str = "demo-doorstep";
 
 /// A new, empty directory for the demo.
 fn demo_dir(dir: Option<&Path>, lang: Lang) -> anyhow::Result<PathBuf> {

@@ -21,7 +21,7 @@ use doorstep_core::canonical::Envelope;
 use doorstep_core::validate::{TextError, validate_text};
 use doorstep_core::violation::Violation;
 use doorstep_core::{ContentHash, Units, ValidationContext, validate};
-use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody};
+use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody, Protection};
 use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -76,6 +76,7 @@ enum Report {
 pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut store = FieldStore::open(&args.dir.data_dir)?;
     store.verify()?;
+    crate::passphrase::unlock(&mut store, lang)?;
     let (source, total_bytes): (Box<dyn Read + Send>, Option<u64>) = match &args.file {
         Some(path) if path.as_os_str() != "-" => {
             let file = File::open(path).map_err(|e| {
@@ -103,6 +104,7 @@ pub fn run(args: EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
         store.device().device_id,
         store.device().last_seq,
         store.signer()?,
+        store.protection("enrolling")?,
         Arc::clone(&spare),
     )
     .context("cannot start the enroll threads")?;
@@ -292,6 +294,7 @@ impl Pipeline {
         device_id: Uuid,
         base_seq: u64,
         signer: Option<Arc<SigningKey>>,
+        protection: Arc<Protection>,
         spare: Spare,
     ) -> std::io::Result<(Pipeline, mpsc::Receiver<Done>)> {
         let workers = std::thread::available_parallelism()
@@ -347,6 +350,7 @@ impl Pipeline {
             let units = Arc::clone(&units);
             let spare = Arc::clone(&spare);
             let signer = signer.clone();
+            let protection = Arc::clone(&protection);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("enroll-check-{n}"))
@@ -375,7 +379,13 @@ impl Pipeline {
                                     check(
                                         i,
                                         &units,
-                                        Some((&envelope, base_seq, buf, signer.as_deref())),
+                                        Some((
+                                            &envelope,
+                                            base_seq,
+                                            buf,
+                                            signer.as_deref(),
+                                            &protection,
+                                        )),
                                     )
                                 })
                                 .collect();
@@ -457,8 +467,15 @@ impl InOrder {
 /// the whole canonical record for the sequence number it will get if every
 /// record before it is stored (the usual case in a bulk file).
 /// What a validator needs to seal a record ahead of the writer: the
-/// envelope, the sequence the chunk starts after, a buffer, the signing key.
-type Seal<'a> = (&'a Envelope, u64, Vec<u8>, Option<&'a SigningKey>);
+/// envelope, the sequence the chunk starts after, a buffer, the signing key,
+/// the store's keys (records are encrypted and sealed there too).
+type Seal<'a> = (
+    &'a Envelope,
+    u64,
+    Vec<u8>,
+    Option<&'a SigningKey>,
+    &'a Protection,
+);
 
 fn check(item: Item, units: &Units, seal: Option<Seal<'_>>) -> Checked {
     let position = item.position;
@@ -477,9 +494,14 @@ fn check(item: Item, units: &Units, seal: Option<Seal<'_>>) -> Checked {
         Payload::Parsed(value) => validate(&value, &ctx),
     };
     let result = validated.map(|body| match seal {
-        Some((envelope, base_seq, buf, signer)) => {
-            PreparedBody::with_envelope_in(buf, body, envelope, base_seq + position, signer)
-        }
+        Some((envelope, base_seq, buf, signer, protection)) => PreparedBody::with_envelope_in(
+            buf,
+            body,
+            envelope,
+            base_seq + position,
+            signer,
+            Some(protection),
+        ),
         None => PreparedBody::new(body),
     });
     Checked {

@@ -39,10 +39,28 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
         )
         .into());
     }
+    if FieldStore::db_path(&args.dir.data_dir).exists() {
+        // Refused before asking for a passphrase that would not be used; a
+        // store that does not open says why (damaged, too new).
+        match FieldStore::open(&args.dir.data_dir) {
+            // A file an interrupted init left without a device: init again.
+            Err(StoreError::NotInitialized { .. }) => {}
+            Err(e) => return Err(e.into()),
+            Ok(_) => {
+                return Err(StoreError::AlreadyInitialized {
+                    path: FieldStore::db_path(&args.dir.data_dir),
+                }
+                .into());
+            }
+        }
+    }
+    let passphrase = crate::passphrase::read(lang, true)?;
     let opts = InitOptions {
         device_name,
         unit_code: args.unit.trim().to_owned(),
         units_csv,
+        passphrase: passphrase.to_string(),
+        kdf: doorstep_crypto::KdfParams::DEFAULT,
     };
     let store = FieldStore::init(&args.dir.data_dir, &opts, Utc::now()).map_err(|e| match e {
         StoreError::Units(u) => anyhow::Error::new(UserError(format!(
@@ -58,22 +76,26 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
     // Registering right away: the store exists first, so a refused token
     // leaves a laptop that can still enroll and register later.
     let mut store = store;
+    store.set_retention_days(args.retention_days)?;
     let registered = match (&args.server, &args.token) {
         (Some(server), Some(token)) => Some(
-            crate::provision_cmd::register_store(&mut store, server, token, lang).map_err(|e| {
-                let note = format!(
-                    "{}: doorstep field register --data-dir {} --server {server} --token …",
-                    lang.pick(
-                        "kho dữ liệu đã được tạo nhưng chưa đăng ký; đăng ký lại bằng",
-                        "the store was created but is not registered; register it with"
-                    ),
-                    args.dir.data_dir.display()
-                );
-                match e.downcast::<UserError>() {
-                    Ok(UserError(text)) => anyhow::Error::new(UserError(format!("{text}\n{note}"))),
-                    Err(other) => other.context(note),
-                }
-            })?,
+            crate::provision_cmd::register_store(&mut store, server, token, &args.tls, lang)
+                .map_err(|e| {
+                    let note = format!(
+                        "{}: doorstep field register --data-dir {} --server {server} --token …",
+                        lang.pick(
+                            "kho dữ liệu đã được tạo nhưng chưa đăng ký; đăng ký lại bằng",
+                            "the store was created but is not registered; register it with"
+                        ),
+                        args.dir.data_dir.display()
+                    );
+                    match e.downcast::<UserError>() {
+                        Ok(UserError(text)) => {
+                            anyhow::Error::new(UserError(format!("{text}\n{note}")))
+                        }
+                        Err(other) => other.context(note),
+                    }
+                })?,
         ),
         _ => None,
     };
@@ -135,7 +157,7 @@ fn status_label(status: RecordStatus, lang: Lang) -> &'static str {
 }
 
 pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = FieldStore::open(&args.dir.data_dir)?;
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
     if let Some(kind) = &args.kind
         && doorstep_core::RecordKind::parse(kind).is_none()
     {
@@ -159,6 +181,7 @@ pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
         kind: args.kind.clone(),
         limit: args.limit,
     };
+    crate::passphrase::unlock(&mut store, lang)?;
     let records = store.list(&filter)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -216,14 +239,77 @@ pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 r.kind.clone(),
                 status,
                 r.enrolled_at.clone(),
-                r.personal_id.clone(),
-                r.full_name.clone(),
+                r.personal_id.clone().unwrap_or_default(),
+                r.full_name.clone().unwrap_or_else(|| {
+                    lang.pick("(đã xóa sau khi xác nhận)", "(purged after confirmation)")
+                        .to_owned()
+                }),
             ]
         })
         .collect();
     crate::table::write(&mut out, &headers, &rows)?;
     if records.is_empty() {
         writeln!(out, "{}", lang.pick("(không có hồ sơ nào)", "(no records)"))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `field passphrase`: rewraps the store's key under a new passphrase.
+pub fn change_passphrase(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    if !store.has_passphrase()? {
+        // A store from before encryption at rest: this sets its first one.
+        crate::passphrase::unlock(&mut store, lang)?;
+        return Ok(Outcome::Ok);
+    }
+    let current = crate::passphrase::read(lang, false)?;
+    let new = match std::env::var("DOORSTEP_NEW_PASSPHRASE") {
+        Ok(v) => zeroize::Zeroizing::new(v),
+        Err(_) if std::env::var(crate::passphrase::ENV).is_ok() => {
+            return Err(UserError(
+                lang.pick(
+                    "với DOORSTEP_PASSPHRASE, hãy đặt mật khẩu mới trong DOORSTEP_NEW_PASSPHRASE",
+                    "with DOORSTEP_PASSPHRASE set, give the new passphrase in DOORSTEP_NEW_PASSPHRASE",
+                )
+                .into(),
+            )
+            .into());
+        }
+        Err(_) => crate::passphrase::read(lang, true)?,
+    };
+    store.change_passphrase(&current, &new, Utc::now())?;
+    if args.json {
+        println!("{}", json!({ "changed": true }));
+    } else {
+        println!("{}", lang.pick("đã đổi mật khẩu", "passphrase changed"));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `field purge`: removes confirmed records' citizen data after the
+/// retention period.
+pub fn purge(args: crate::cli::PurgeArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    if let Some(days) = args.retention_days {
+        store.set_retention_days(days)?;
+    }
+    let report = store.purge_confirmed(Utc::now())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{}",
+            lang.pick(
+                &format!(
+                    "đã xóa dữ liệu công dân của {} hồ sơ đã được xác nhận quá {} ngày",
+                    report.purged, report.retention_days
+                ),
+                &format!(
+                    "purged the citizen data of {} records confirmed more than {} days ago",
+                    report.purged, report.retention_days
+                ),
+            )
+        );
     }
     Ok(Outcome::Ok)
 }
@@ -306,8 +392,10 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
 }
 
 pub fn check(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = FieldStore::open(&args.dir.data_dir)?;
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
     let integrity = store.integrity_check()?;
+    // Every record is decrypted and decoded: that needs the passphrase.
+    crate::passphrase::unlock(&mut store, lang)?;
     let gap_free = store.sequence_is_gap_free()?;
     let decode = store
         .list(&ListFilter::default())

@@ -13,6 +13,7 @@ mod gen_cmd;
 mod input;
 mod lang;
 mod messages;
+mod passphrase;
 mod provision_cmd;
 mod serve;
 mod station_cmd;
@@ -71,9 +72,14 @@ fn main() -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(err) => {
             let user = is_user_error(&err);
-            let text = match lang {
-                Lang::Vi => vietnamese(&err).unwrap_or_else(|| chain(&err)),
-                Lang::En => chain(&err),
+            let text = if let Some((server, detail)) = messages::find_untrusted(&err) {
+                // One clear line: what is wrong and the flag that fixes it.
+                messages::untrusted(server, detail, lang)
+            } else {
+                match lang {
+                    Lang::Vi => vietnamese(&err).unwrap_or_else(|| chain(&err)),
+                    Lang::En => chain(&err),
+                }
             };
             eprintln!("{}: {text}", lang.pick("lỗi", "error"));
             ExitCode::from(if user { 2 } else { 1 })
@@ -88,6 +94,8 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::Register(args) => provision_cmd::register(args, lang),
             FieldCommand::Enroll(args) => enroll::run(args, lang),
             FieldCommand::List(args) => field::list(args, lang),
+            FieldCommand::Passphrase(args) => field::change_passphrase(args, lang),
+            FieldCommand::Purge(args) => field::purge(args, lang),
             FieldCommand::Status(args) => field::status(args, lang),
             FieldCommand::Check(args) => field::check(args, lang),
             FieldCommand::Sync(args) => sync_cmd::run(args, lang),

@@ -9,7 +9,6 @@ use chrono::Utc;
 use doorstep_central::SqliteCentral;
 use doorstep_central::registry::{RegisteredNode, RegistryError};
 use doorstep_store::FieldStore;
-use doorstep_sync::Client;
 use doorstep_sync::client::SendError;
 use doorstep_sync::provision::{ProvisionError, register_laptop};
 use doorstep_wire::NodeRole;
@@ -17,7 +16,8 @@ use doorstep_wire::register::RegisterAnswer;
 use serde_json::json;
 
 use crate::cli::{
-    DevicesArgs, ProvisionArgs, ProvisionRole, RegisterArgs, RevokeArgs, StationRegisterArgs,
+    ClientTlsArgs, DevicesArgs, ProvisionArgs, ProvisionRole, RegisterArgs, RevokeArgs,
+    StationRegisterArgs,
 };
 use crate::lang::{Lang, Pick};
 use crate::sync_cmd::check_server_url;
@@ -224,7 +224,10 @@ pub fn revoke(args: RevokeArgs, lang: Lang) -> anyhow::Result<Outcome> {
 
 pub fn register(args: RegisterArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let mut store = FieldStore::open(&args.dir.data_dir)?;
-    let answer = register_store(&mut store, &args.server, &args.token, lang)?;
+    // Unlocked, the records enrolled so far are sealed to central's key as
+    // soon as registration gives it.
+    crate::passphrase::unlock(&mut store, lang)?;
+    let answer = register_store(&mut store, &args.server, &args.token, &args.tls, lang)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -239,11 +242,11 @@ pub fn register_store(
     store: &mut FieldStore,
     server: &str,
     token: &str,
+    tls: &ClientTlsArgs,
     lang: Lang,
 ) -> anyhow::Result<RegisterAnswer> {
     let server = check_server_url(server, lang)?;
-    let client =
-        Client::new(&server, Duration::from_secs(30)).context("cannot set up the HTTP client")?;
+    let client = crate::sync_cmd::client(&server, Duration::from_secs(30), tls, lang)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -294,8 +297,7 @@ pub fn register_station(args: StationRegisterArgs, lang: Lang) -> anyhow::Result
     let units = crate::central_cmd::read_units(args.units.as_deref(), lang)?;
     let store =
         SqliteCentral::open_or_create_as(&args.data_dir, NodeRole::Station, units, Utc::now())?;
-    let client =
-        Client::new(&server, Duration::from_secs(30)).context("cannot set up the HTTP client")?;
+    let client = crate::sync_cmd::client(&server, Duration::from_secs(30), &args.tls, lang)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -56,11 +56,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let server = crate::sync_cmd::check_server_url(&args.server, lang)?;
-    let api_store = FieldStore::open(&args.dir.data_dir)?;
+    let mut api_store = FieldStore::open(&args.dir.data_dir)?;
     api_store.verify()?;
-    let sync_store = FieldStore::open(&args.dir.data_dir)?;
-    let client = Client::new(&server, Duration::from_secs(args.timeout.max(1)))
-        .context("cannot set up the HTTP client")?;
+    let mut sync_store = FieldStore::open(&args.dir.data_dir)?;
+    // Asked once, at start: the API stores (encrypts) records and the
+    // background sync may need to seal older ones.
+    let passphrase = crate::passphrase::read(lang, !api_store.has_passphrase()?)?;
+    api_store.unlock(&passphrase, chrono::Utc::now())?;
+    sync_store.unlock(&passphrase, chrono::Utc::now())?;
+    drop(passphrase);
+    let client = crate::sync_cmd::client(
+        &server,
+        Duration::from_secs(args.timeout.max(1)),
+        &args.tls,
+        lang,
+    )?;
     let interval = Duration::from_secs(args.sync_interval.max(1));
     let syncer = Arc::new(Syncer {
         store: tokio::sync::Mutex::new(sync_store),
@@ -258,6 +268,12 @@ impl Syncer {
             s.last_attempt_at = Some(now_text());
         });
         let result = sync_outbox(&mut store, &self.client, &self.opts, &mut ()).await;
+        // Retention: confirmed records' citizen data goes after its period.
+        let result = match result {
+            Ok(report) => tokio::task::block_in_place(|| store.purge_confirmed(chrono::Utc::now()))
+                .map(|_| report),
+            Err(e) => Err(e),
+        };
         drop(store);
         self.update(|s| s.running = false);
         match &result {

@@ -17,6 +17,7 @@ use crate::{Outcome, UserError};
 
 pub fn serve(args: StationServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let upstream = crate::sync_cmd::check_server_url(&args.upstream, lang)?;
+    let tls = crate::central_cmd::server_tls(&args.tls, lang)?;
     let units = crate::central_cmd::read_units(args.units.as_deref(), lang)?;
     let store = Arc::new(SqliteCentral::open_or_create_as(
         &args.data_dir,
@@ -24,8 +25,14 @@ pub fn serve(args: StationServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         units,
         Utc::now(),
     )?);
-    let client = Client::new(&upstream, Duration::from_secs(120))
-        .context("cannot set up the HTTP client")?;
+    let client = crate::sync_cmd::client(
+        &upstream,
+        Duration::from_secs(120),
+        &crate::cli::ClientTlsArgs {
+            ca_cert: args.ca_cert.clone(),
+        },
+        lang,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,7 +45,10 @@ pub fn serve(args: StationServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "station listening beyond loopback");
         }
-        println!("listening on http://{addr}");
+        println!(
+            "listening on {}://{addr}",
+            crate::central_cmd::scheme(tls.as_ref())
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -62,13 +72,7 @@ pub fn serve(args: StationServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         // A station does not hold its laptops' keys yet: it keeps and
         // relays their records, and central checks signatures and scope.
         state.require_registration = false;
-        doorstep_central::http::serve(
-            listener,
-            router(state),
-            crate::central_cmd::shutdown_signal(),
-        )
-        .await
-        .context("the HTTP server stopped")?;
+        crate::central_cmd::serve_http(listener, router(state), tls).await?;
         let _ = stop_tx.send(true);
         let _ = forwarder.await;
         eprintln!("{}", lang.pick("trạm đã dừng", "station stopped"));

@@ -5,17 +5,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 use doorstep_store::FieldStore;
-use doorstep_sync::{Client, Progress, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
+use doorstep_sync::{
+    Client, ClientTls, Progress, RetryPolicy, SyncOptions, SyncReport, sync_outbox,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::{SyncArgs, SyncLogArgs};
+use crate::cli::{ClientTlsArgs, SyncArgs, SyncLogArgs};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
 pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let server = check_server_url(&args.server, lang)?;
     let mut store = FieldStore::open(&args.dir.data_dir)?;
+    // A sync reads each page once: a small cache keeps memory flat.
+    store.limit_page_cache(doorstep_sync::SYNC_PAGE_CACHE_KIB)?;
+    crate::passphrase::unlock_if_needed(&mut store, lang)?;
     let opts = SyncOptions {
         batch_records: args.batch_size.max(1),
         retry: RetryPolicy {
@@ -25,8 +30,12 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
         },
         ..SyncOptions::default()
     };
-    let client = Client::new(&server, Duration::from_secs(args.timeout.max(1)))
-        .context("cannot set up the HTTP client")?;
+    let client = client(
+        &server,
+        Duration::from_secs(args.timeout.max(1)),
+        &args.tls,
+        lang,
+    )?;
     let mut bar = Bar::new(
         !args.no_progress && !args.json && std::io::stderr().is_terminal(),
         lang,
@@ -37,6 +46,32 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     let report = rt.block_on(sync_outbox(&mut store, &client, &opts, &mut bar))?;
     bar.finish();
+    if let (Some(detail), false) = (&report.certificate_untrusted, args.json) {
+        // Nothing was sent and retrying cannot help: one clear line.
+        eprintln!(
+            "{}: {}",
+            lang.pick("lỗi", "error"),
+            crate::messages::untrusted(&report.server, detail, lang)
+        );
+        return Ok(Outcome::Failed);
+    }
+    // Confirmed long enough ago: the citizen data goes (retention).
+    let purged = store.purge_confirmed(chrono::Utc::now())?;
+    if purged.purged > 0 && !args.json {
+        eprintln!(
+            "{}",
+            lang.pick(
+                &format!(
+                    "đã xóa dữ liệu công dân của {} hồ sơ xác nhận quá {} ngày",
+                    purged.purged, purged.retention_days
+                ),
+                &format!(
+                    "purged the citizen data of {} records confirmed more than {} days ago",
+                    purged.purged, purged.retention_days
+                ),
+            )
+        );
+    }
     print_report(&report, args.json, lang);
     // Done when nothing is left unacknowledged: records a station holds
     // are in its custody and reach central through it.
@@ -45,6 +80,26 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
     } else {
         Ok(Outcome::Failed)
     }
+}
+
+/// The client of a command that talks to `server`, trusting the CA of
+/// `--ca-cert` when given. A CA file that cannot be used is a usage error.
+pub fn client(
+    server: &str,
+    timeout: Duration,
+    tls: &ClientTlsArgs,
+    lang: Lang,
+) -> anyhow::Result<Client> {
+    let config = ClientTls {
+        ca_cert: tls.ca_cert.clone(),
+    };
+    Client::new_with(server, timeout, &config).map_err(|e| {
+        if e.is_user_error() {
+            UserError(crate::messages::client_setup(&e, lang)).into()
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
 }
 
 /// A base URL the client can use: http(s), host, optional port.

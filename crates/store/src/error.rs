@@ -76,6 +76,30 @@ pub enum StoreError {
     #[error("store data is inconsistent: {0}")]
     Inconsistent(String),
 
+    /// The store holds citizen data only encrypted; this needs it open.
+    #[error(
+        "the store {path} is locked: {what} needs the officer's passphrase \
+         (type it when asked, or set DOORSTEP_PASSPHRASE for scripts)"
+    )]
+    Locked { path: PathBuf, what: &'static str },
+
+    #[error("wrong passphrase for the store {path}: nothing was read or changed")]
+    WrongPassphrase { path: PathBuf },
+
+    #[error("passphrase: {0}")]
+    Passphrase(#[source] doorstep_crypto::CryptoError),
+
+    /// A record's ciphertext does not decrypt under the store's key.
+    #[error("record #{seq} in the store cannot be decrypted: {source}")]
+    Undecryptable {
+        seq: i64,
+        #[source]
+        source: doorstep_crypto::CryptoError,
+    },
+
+    #[error("cannot protect citizen data: {0}")]
+    Crypto(#[source] doorstep_crypto::CryptoError),
+
     #[error("SQLite error on {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -110,6 +134,9 @@ impl StoreError {
                 | StoreError::Units(_)
                 | StoreError::UnknownDeviceUnit { .. }
                 | StoreError::TooNew { .. }
+                | StoreError::Locked { .. }
+                | StoreError::WrongPassphrase { .. }
+                | StoreError::Passphrase(_)
         )
     }
 }

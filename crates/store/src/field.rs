@@ -20,10 +20,12 @@ use crate::migrate;
 
 mod identity;
 pub(crate) mod journal;
+mod protect;
 mod sync;
 mod witness;
 pub use identity::{DeviceIdentity, KEY_FILE, Registration};
 pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
+pub use protect::{Protection, PurgeReport, SealFacts, UnlockReport};
 pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
 pub use witness::RecordKey;
 
@@ -51,6 +53,11 @@ pub struct InitOptions {
     /// A `code,name,level,parent_code` CSV and where it came from; `None`
     /// keeps only the built-in 63 provinces.
     pub units_csv: Option<(String, Vec<u8>)>,
+    /// The officer's passphrase: it protects the key citizen data is
+    /// encrypted with (at least 8 characters).
+    pub passphrase: String,
+    /// Argon2id settings for the passphrase.
+    pub kdf: doorstep_crypto::KdfParams,
 }
 
 /// Custody state of a record on the laptop.
@@ -107,24 +114,44 @@ pub struct PreparedBody {
     kind: RecordKind,
     supersedes: Option<Uuid>,
     body_hash: ContentHash,
-    /// The canonical body, or (when sealed) the whole canonical record
+    /// The canonical body, or (when finished) the whole canonical record
     /// with the body at `body`.
     buf: Vec<u8>,
     body: std::ops::Range<usize>,
-    sealed: Option<Sealed>,
+    finished: Option<Finished>,
 }
 
 /// The whole canonical record made ahead of the writer, for the sequence
 /// number the record is expected to get. Used only if it gets exactly that
 /// number on this device; otherwise the writer makes the record itself.
 #[derive(Debug, Clone)]
-struct Sealed {
+struct Finished {
     device_id: [u8; 36],
     device_seq: u64,
     record_id: Uuid,
     enrolled_at: std::sync::Arc<str>,
     content_hash: ContentHash,
     signature: Option<[u8; 64]>,
+    /// The record encrypted for the store, and sealed to central.
+    protected: Option<Protected>,
+}
+
+/// A record as the writer stores it: ID, canonical bytes, content hash,
+/// enrollment time, signature and encrypted forms when made ahead.
+type Made<'a> = (
+    Uuid,
+    &'a [u8],
+    ContentHash,
+    &'a str,
+    Option<[u8; 64]>,
+    Option<&'a Protected>,
+);
+
+/// A record's encrypted forms, made on a validating thread.
+#[derive(Debug, Clone)]
+struct Protected {
+    stored: Vec<u8>,
+    sealed: Option<Vec<u8>>,
 }
 
 impl PreparedBody {
@@ -136,7 +163,7 @@ impl PreparedBody {
             body_hash: ContentHash::of(&buf),
             body: 0..buf.len(),
             buf,
-            sealed: None,
+            finished: None,
         }
     }
 
@@ -151,6 +178,7 @@ impl PreparedBody {
         envelope: &Envelope,
         expected_seq: u64,
         signer: Option<&SigningKey>,
+        protection: Option<&Protection>,
     ) -> PreparedBody {
         Self::with_envelope_in(
             Vec::with_capacity(1024),
@@ -158,6 +186,7 @@ impl PreparedBody {
             envelope,
             expected_seq,
             signer,
+            protection,
         )
     }
 
@@ -171,6 +200,7 @@ impl PreparedBody {
         envelope: &Envelope,
         expected_seq: u64,
         signer: Option<&SigningKey>,
+        protection: Option<&Protection>,
     ) -> PreparedBody {
         buf.clear();
         buf.extend_from_slice(ENVELOPE_PREFIX);
@@ -181,11 +211,27 @@ impl PreparedBody {
         let record_id = Uuid::now_v7();
         envelope.finish(&mut buf, &record_id, expected_seq);
         let content_hash = ContentHash::of(&buf);
+        // Encrypted and sealed here too; should it fail (no randomness),
+        // the writer tries again and reports why.
+        let protected = protection.and_then(|p| {
+            let device_id = Uuid::try_parse_ascii(envelope.device_id()).ok()?;
+            let facts = SealFacts {
+                record_id,
+                device_id,
+                device_seq: expected_seq,
+                kind: body.kind.as_str(),
+                enrolled_at: envelope.enrolled_at(),
+            };
+            Some(Protected {
+                stored: p.encrypt(&content_hash, &buf).ok()?,
+                sealed: p.seal(&facts, &buf).ok()?,
+            })
+        });
         PreparedBody {
             kind: body.kind,
             supersedes: body.supersedes,
             body_hash,
-            sealed: Some(Sealed {
+            finished: Some(Finished {
                 device_id: *envelope.device_id(),
                 device_seq: expected_seq,
                 record_id,
@@ -193,6 +239,7 @@ impl PreparedBody {
                 content_hash,
                 // Signed here, on the validating threads: the writer only stores it.
                 signature: signer.map(|k| sign_record(k, &content_hash)),
+                protected,
             }),
             body: range,
             buf,
@@ -241,9 +288,12 @@ pub struct RecordSummary {
     pub status_at: String,
     pub enrolled_at: String,
     pub content_hash: String,
-    pub full_name: String,
-    pub personal_id: String,
-    pub visit_unit: String,
+    /// `None` once the record's citizen data was purged (retention).
+    pub full_name: Option<String>,
+    pub personal_id: Option<String>,
+    pub visit_unit: Option<String>,
+    /// When the citizen data was purged after central confirmed it.
+    pub purged_at: Option<String>,
     pub supersedes: Option<Uuid>,
     pub superseded_by: Option<Uuid>,
     pub held_by: Option<String>,
@@ -284,7 +334,11 @@ pub struct OutboxItem {
     pub device_seq: u64,
     pub record_id: Uuid,
     pub content_hash: ContentHash,
+    /// The canonical record in plaintext: only for a record not sealed to
+    /// central (the laptop does not know central's key yet); empty otherwise.
     pub canonical: Vec<u8>,
+    /// The record sealed to central (`SealedRecord` JSON), when it is.
+    pub sealed: Option<Vec<u8>>,
     pub status: RecordStatus,
     /// This laptop's signature over the content hash (`None` before the
     /// laptop was provisioned).
@@ -309,6 +363,8 @@ pub struct FieldStore {
     /// The laptop's signing key, read from `device.key` on first use
     /// (provisioned laptops only).
     signer: std::sync::OnceLock<Option<std::sync::Arc<SigningKey>>>,
+    /// The store's keys while unlocked.
+    protection: Option<std::sync::Arc<Protection>>,
 }
 
 impl FieldStore {
@@ -337,6 +393,14 @@ impl FieldStore {
                 code: opts.unit_code.clone(),
             });
         }
+        // Checked before anything is created: a refused passphrase leaves
+        // no half-made store behind.
+        let min = doorstep_crypto::vault::MIN_PASSPHRASE_CHARS;
+        if opts.passphrase.chars().count() < min {
+            return Err(StoreError::Passphrase(
+                doorstep_crypto::CryptoError::WeakPassphrase { min },
+            ));
+        }
         create_private_dir(dir)?;
         let path = Self::db_path(dir);
         let mut conn = open_connection(&path, true)?;
@@ -363,9 +427,12 @@ impl FieldStore {
             params![source, sha, csv, created],
         )
         .map_err(err)?;
+        let key = Self::set_first_passphrase(&tx, &path, &opts.passphrase, opts.kdf, &now)?;
         tx.commit().map_err(err)?;
         drop(conn);
-        Self::open(dir)
+        let mut store = Self::open(dir)?;
+        store.open_with_key(&key)?;
+        Ok(store)
     }
 
     /// Opens an existing store, upgrading its schema if it is older.
@@ -426,6 +493,7 @@ impl FieldStore {
             units_source,
             known_bodies: None,
             signer: std::sync::OnceLock::new(),
+            protection: None,
         })
     }
 
@@ -463,6 +531,7 @@ impl FieldStore {
         let err = |e| StoreError::sqlite(&path, e);
         let device_id = self.device.device_id;
         let signer = self.signer()?;
+        let protection = self.protection("enrolling")?;
         let enrolled_at = format_utc_millis(&now);
         let envelope = Envelope::new(&device_id, &now);
         let tx = self
@@ -509,14 +578,14 @@ impl FieldStore {
                 .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, supersedes, status, status_at, signature)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?8, ?10)",
+                    "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, supersedes, status, status_at, signature, protected, sealed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?8, ?10, 1, ?11)",
                 )
                 .map_err(err)?;
             for prepared in bodies {
                 let body = prepared;
                 let body_bytes = prepared.bytes();
-                let body_hash = prepared.body_hash;
+                let body_hash = protection.body_index(&prepared.body_hash);
                 let key = body_key(&body_hash);
                 let seen = match known.get(&key) {
                     None => None,
@@ -575,30 +644,45 @@ impl FieldStore {
                 }
                 seq += 1;
                 let fresh;
-                let (record_id, canonical, content_hash, at, presigned): (
-                    Uuid,
-                    &[u8],
-                    ContentHash,
-                    &str,
-                    Option<[u8; 64]>,
-                ) = match &prepared.sealed {
-                    Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => (
-                        s.record_id,
-                        &prepared.buf,
-                        s.content_hash,
-                        &s.enrolled_at,
-                        s.signature,
-                    ),
-                    _ => {
-                        let record_id = Uuid::now_v7();
-                        fresh = envelope.encode(&record_id, seq, body_bytes);
-                        (
+                let (record_id, canonical, content_hash, at, presigned, ready): Made<'_> =
+                    match &prepared.finished {
+                        Some(s) if s.device_seq == seq && s.device_id == *envelope.device_id() => (
+                            s.record_id,
+                            &prepared.buf,
+                            s.content_hash,
+                            &s.enrolled_at,
+                            s.signature,
+                            s.protected.as_ref(),
+                        ),
+                        _ => {
+                            let record_id = Uuid::now_v7();
+                            fresh = envelope.encode(&record_id, seq, body_bytes);
+                            (
+                                record_id,
+                                &fresh,
+                                ContentHash::of(&fresh),
+                                &enrolled_at,
+                                None,
+                                None,
+                            )
+                        }
+                    };
+                let made;
+                let protected = match ready {
+                    Some(p) => p,
+                    None => {
+                        let facts = SealFacts {
                             record_id,
-                            &fresh,
-                            ContentHash::of(&fresh),
-                            &enrolled_at,
-                            None,
-                        )
+                            device_id,
+                            device_seq: seq,
+                            kind: body.kind.as_str(),
+                            enrolled_at: at,
+                        };
+                        made = Protected {
+                            stored: protection.encrypt(&content_hash, canonical)?,
+                            sealed: protection.seal(&facts, canonical)?,
+                        };
+                        &made
                     }
                 };
                 let signature = match (&signer, presigned) {
@@ -615,10 +699,11 @@ impl FieldStore {
                         &content_hash.0[..],
                         &body_hash.0[..],
                         body_key(&body_hash),
-                        canonical,
+                        &protected.stored,
                         at,
                         body.supersedes.map(|s| s.to_string()),
                         signature.as_ref().map(|s| &s[..]),
+                        protected.sealed.as_deref(),
                     ])
                     .map_err(err)?;
                 known.entry(key).or_insert(seq);
@@ -648,7 +733,8 @@ impl FieldStore {
         let mut sql = String::from(
             "SELECT r.device_seq, r.record_id, r.kind, r.status, r.status_at, r.enrolled_at, r.content_hash, r.canonical,
                     r.supersedes, (SELECT s.record_id FROM records s WHERE s.supersedes = r.record_id),
-                    r.held_by, r.reject_code, r.reject_reason, r.attempts, r.last_error, r.reject_reason_vi
+                    r.held_by, r.reject_code, r.reject_reason, r.attempts, r.last_error, r.reject_reason_vi,
+                    r.protected, r.purged_at
              FROM records r WHERE 1 = 1",
         );
         let mut args: Vec<String> = Vec::new();
@@ -686,17 +772,37 @@ impl FieldStore {
                         r.get::<_, Option<String>>(14)?,
                         r.get::<_, Option<String>>(15)?,
                     ),
+                    (r.get::<_, i64>(16)?, r.get::<_, Option<String>>(17)?),
                 ))
             })
             .map_err(&err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, kind, status, status_at, enrolled_at, hash, canonical, sup, sup_by, rest) =
-                row.map_err(&err)?;
+            let (
+                seq,
+                id,
+                kind,
+                status,
+                status_at,
+                enrolled_at,
+                hash,
+                canonical,
+                sup,
+                sup_by,
+                rest,
+                (protected, purged_at),
+            ) = row.map_err(&err)?;
             let (held_by, reject_code, reject_reason, attempts, last_error, reject_reason_vi) =
                 rest;
-            let record = canonical::decode_record(&canonical)
-                .map_err(|source| StoreError::BadRecord { seq, source })?;
+            let content_hash = stored_hash(seq, &hash)?;
+            let stored = protect::Stored::of(protected, purged_at.is_some());
+            let record = self
+                .citizen_bytes(seq, &content_hash, stored, canonical, "listing records")?
+                .map(|bytes| {
+                    canonical::decode_record(&bytes)
+                        .map_err(|source| StoreError::BadRecord { seq, source })
+                })
+                .transpose()?;
             out.push(RecordSummary {
                 device_seq: u64::try_from(seq).unwrap_or(0),
                 record_id: parse_uuid(&id)?,
@@ -706,10 +812,11 @@ impl FieldStore {
                 })?,
                 status_at,
                 enrolled_at,
-                content_hash: stored_hash(seq, &hash)?.to_hex(),
-                full_name: record.body.citizen.full_name,
-                personal_id: record.body.citizen.personal_id,
-                visit_unit: record.body.visit.unit_code,
+                content_hash: content_hash.to_hex(),
+                full_name: record.as_ref().map(|r| r.body.citizen.full_name.clone()),
+                personal_id: record.as_ref().map(|r| r.body.citizen.personal_id.clone()),
+                visit_unit: record.map(|r| r.body.visit.unit_code),
+                purged_at,
                 supersedes: sup.as_deref().map(parse_uuid).transpose()?,
                 superseded_by: sup_by.as_deref().map(parse_uuid).transpose()?,
                 held_by,
@@ -790,7 +897,8 @@ impl FieldStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, canonical, status, signature FROM outbox WHERE device_seq > ?1 LIMIT ?2",
+                "SELECT device_seq, record_id, content_hash, CASE WHEN sealed IS NULL THEN canonical ELSE x'' END, status, signature, protected, sealed
+                 FROM outbox WHERE device_seq > ?1 LIMIT ?2",
             )
             .map_err(&err)?;
         let rows = stmt
@@ -807,19 +915,24 @@ impl FieldStore {
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<Vec<u8>>>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, Option<Vec<u8>>>(7)?,
                     ))
                 },
             )
             .map_err(&err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, hash, canonical, status, signature) = row.map_err(&err)?;
+            let (seq, id, hash, canonical, status, signature, protected, sealed) =
+                row.map_err(&err)?;
             let content_hash = stored_hash(seq, &hash)?;
+            let canonical = self.payload(seq, &content_hash, protected, canonical, &sealed)?;
             out.push(OutboxItem {
                 device_seq: u64::try_from(seq).unwrap_or(0),
                 record_id: parse_uuid(&id)?,
                 content_hash,
                 canonical,
+                sealed,
                 status: RecordStatus::parse(&status).ok_or_else(|| {
                     StoreError::Inconsistent(format!("unknown status `{status}`"))
                 })?,
@@ -827,6 +940,30 @@ impl FieldStore {
             });
         }
         Ok(out)
+    }
+
+    /// What a record is sent as besides its sealed form: nothing when it
+    /// is sealed, its plaintext (decrypted if need be) when it is not.
+    pub(crate) fn payload(
+        &self,
+        seq: i64,
+        hash: &ContentHash,
+        protected: i64,
+        canonical: Vec<u8>,
+        sealed: &Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, StoreError> {
+        if sealed.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .citizen_bytes(
+                seq,
+                hash,
+                protect::Stored::of(protected, false),
+                canonical,
+                "sending records not yet sealed to central",
+            )?
+            .unwrap_or_default())
     }
 
     /// Marks records as held by a station (custody receipt).
@@ -975,18 +1112,18 @@ fn load_body_keys(conn: &Connection, after_seq: u64, map: &mut BodyKeys) -> rusq
 type BodyKeys = HashMap<i64, u64>;
 
 /// The first 8 bytes of a body hash as an integer (the `body_key` column).
-fn body_key(hash: &ContentHash) -> i64 {
+pub(crate) fn body_key(hash: &ContentHash) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&hash.0[..8]);
     i64::from_be_bytes(first)
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|_| StoreError::Inconsistent(format!("`{s}` is not a UUID")))
 }
 
 /// A content hash as stored (32 bytes), or why the row is inconsistent.
-fn stored_hash(seq: i64, bytes: &[u8]) -> Result<ContentHash, StoreError> {
+pub(crate) fn stored_hash(seq: i64, bytes: &[u8]) -> Result<ContentHash, StoreError> {
     <[u8; 32]>::try_from(bytes).map(ContentHash).map_err(|_| {
         StoreError::Inconsistent(format!("record #{seq} has a malformed content hash"))
     })
@@ -1033,6 +1170,10 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
     let conn = crate::sqlite::open_wal(path, create)?;
     conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| StoreError::sqlite(path, e))?;
+    // Space freed by a purge (or by encrypting old plaintext rows) is
+    // zeroed, not left for a file carver.
+    conn.execute_batch("PRAGMA secure_delete = ON;")
         .map_err(|e| StoreError::sqlite(path, e))?;
     // 16 MiB of page cache: a bulk enroll appends (table, record ID and
     // status indexes grow at their right edge), so a larger cache only

@@ -18,5 +18,7 @@ pub use field::{
     RecordStatus, RecordSummary, StatusReport, SyncEvent, SyncEventKind, SyncLogEntry,
     record_digest,
 };
-pub use field::{DeviceIdentity, RecordKey, Registration};
+pub use field::{
+    DeviceIdentity, Protection, PurgeReport, RecordKey, Registration, SealFacts, UnlockReport,
+};
 pub use witness::{LogAlarm, StoredLogHead};

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_journal.sql"),
     include_str!("../migrations/0006_identity.sql"),
     include_str!("../migrations/0007_signatures.sql"),
+    include_str!("../migrations/0008_protection.sql"),
 ];
 
 /// Schema version this build writes.

@@ -17,6 +17,15 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+/// The tests' passphrase, and cheap Argon2id settings (the real ones are
+/// tested in doorstep-crypto and by the CLI tests).
+const PASSPHRASE: &str = "mật khẩu thử nghiệm";
+const FAST_KDF: doorstep_crypto::KdfParams = doorstep_crypto::KdfParams {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
+
 const UNITS: &str = "code,name,level,parent_code\n74,Tỉnh Bình Dương,province,\n725,Thành phố Thuận An,district,74\n25972,Phường Thuận Giao,commune,725\n25975,Phường An Phú,commune,725\n";
 
 fn now() -> DateTime<Utc> {
@@ -30,6 +39,8 @@ fn init(dir: &Path) -> FieldStore {
             device_name: "Tổ 3".into(),
             unit_code: "74".into(),
             units_csv: Some(("test".into(), UNITS.as_bytes().to_vec())),
+            passphrase: PASSPHRASE.into(),
+            kdf: FAST_KDF,
         },
         now(),
     )
@@ -387,7 +398,9 @@ fn tampered(sql: &str) -> JournalCheck {
     let conn = Connection::open(FieldStore::db_path(tmp.path())).unwrap();
     conn.execute_batch(sql).unwrap();
     drop(conn);
-    let store = FieldStore::open(tmp.path()).unwrap();
+    let mut store = FieldStore::open(tmp.path()).unwrap();
+    // Unlocked: encrypted records are decrypted and hashed too.
+    store.unlock(PASSPHRASE, now()).unwrap();
     let c = check(&store);
     assert!(!c.is_ok(), "`{sql}` went unnoticed");
     let p = c.problem.as_ref().unwrap();
@@ -478,7 +491,9 @@ fn verify_catches_a_deleted_record() {
 #[test]
 fn verify_catches_edited_record_bytes() {
     let c = tampered(
-        "UPDATE records SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"v\":1', '\"v\":2') AS BLOB) WHERE device_seq = 7",
+        "UPDATE records SET canonical = CAST(substr(canonical, 1, 30)
+             || CASE WHEN substr(canonical, 31, 1) = X'00' THEN X'01' ELSE X'00' END
+             || substr(canonical, 32) AS BLOB) WHERE device_seq = 7",
     );
     assert_eq!(at(&c), (Some(1), Some(7)));
     assert!(c.problem.unwrap().message.contains("record #7 was altered"));
@@ -495,20 +510,17 @@ fn verify_catches_a_consistently_replaced_record() {
     // New bytes with their own correct hash: only the entry's digest tells.
     let tmp = tempfile::tempdir().unwrap();
     history(tmp.path());
+    let mut store = FieldStore::open(tmp.path()).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
+    let canonical = store.outbox(14, 1).unwrap().remove(0).canonical;
+    drop(store);
     let conn = Connection::open(FieldStore::db_path(tmp.path())).unwrap();
-    let canonical: Vec<u8> = conn
-        .query_row(
-            "SELECT canonical FROM records WHERE device_seq = 15",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
     let forged = String::from_utf8(canonical)
         .unwrap()
         .replace("\"v\":1", "\"v\":3")
         .into_bytes();
     conn.execute(
-        "UPDATE records SET canonical = ?1, content_hash = ?2 WHERE device_seq = 15",
+        "UPDATE records SET canonical = ?1, content_hash = ?2, protected = 0 WHERE device_seq = 15",
         rusqlite::params![forged, ContentHash::of(&forged).0.to_vec()],
     )
     .unwrap();
@@ -526,8 +538,8 @@ fn verify_catches_a_consistently_replaced_record() {
 #[test]
 fn verify_catches_a_forged_record_row() {
     let c = tampered(
-        "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, status, status_at)
-         SELECT 19, '01a20582-2e45-763d-a7ae-355773b53ea9', kind, content_hash, body_hash, body_key, canonical, enrolled_at, 'pending', status_at
+        "INSERT INTO records (device_seq, record_id, kind, content_hash, body_hash, body_key, canonical, enrolled_at, status, status_at, protected)
+         SELECT 19, '01a20582-2e45-763d-a7ae-355773b53ea9', kind, content_hash, body_hash, body_key, canonical, enrolled_at, 'pending', status_at, protected
          FROM records WHERE device_seq = 18",
     );
     assert_eq!(at(&c), (None, Some(19)));
@@ -562,6 +574,7 @@ fn refused_or_failed_enrolls_leave_no_entry() {
     .unwrap();
     drop(conn);
     let mut store = FieldStore::open(tmp.path()).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
     assert!(store.enroll(&prepared(&bodies[1..5]), now()).is_err());
     assert_eq!(store.journal_head().unwrap(), head);
     assert_eq!(store.status().unwrap().total, 1);
@@ -576,6 +589,7 @@ fn refused_or_failed_enrolls_leave_no_entry() {
     .unwrap();
     drop(conn);
     let mut store = FieldStore::open(tmp.path()).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
     assert!(store.enroll(&prepared(&bodies[1..5]), now()).is_err());
     assert_eq!(store.status().unwrap().total, 1);
     // Nor is a receipt applied without its entries.
@@ -648,6 +662,7 @@ fn an_old_store_gets_one_migrated_entry_covering_its_records() {
 
     // Opening again adds nothing; the marker table is gone.
     let mut store = FieldStore::open(tmp.path()).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
     assert_eq!(entries(&store).len(), 1);
     let conn = Connection::open(FieldStore::db_path(tmp.path())).unwrap();
     let marker: bool = conn

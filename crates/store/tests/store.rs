@@ -13,6 +13,15 @@ use doorstep_store::{
 };
 use rusqlite::Connection;
 
+/// The tests' passphrase, and cheap Argon2id settings (the real ones are
+/// tested in doorstep-crypto and by the CLI tests).
+const PASSPHRASE: &str = "mật khẩu thử nghiệm";
+const FAST_KDF: doorstep_crypto::KdfParams = doorstep_crypto::KdfParams {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
+
 const UNITS: &str = "code,name,level,parent_code\n74,Tỉnh Bình Dương,province,\n725,Thành phố Thuận An,district,74\n25972,Phường Thuận Giao,commune,725\n25975,Phường An Phú,commune,725\n";
 
 fn now() -> DateTime<Utc> {
@@ -26,6 +35,8 @@ fn init(dir: &Path) -> FieldStore {
             device_name: "Tổ 3".into(),
             unit_code: "74".into(),
             units_csv: Some(("test".into(), UNITS.as_bytes().to_vec())),
+            passphrase: PASSPHRASE.into(),
+            kdf: FAST_KDF,
         },
         now(),
     )
@@ -189,6 +200,8 @@ fn a_damaged_database_is_refused_never_deleted() {
             device_name: "x".into(),
             unit_code: "74".into(),
             units_csv: None,
+            passphrase: PASSPHRASE.into(),
+            kdf: FAST_KDF,
         },
         now(),
     );
@@ -208,6 +221,8 @@ fn init_refuses_an_existing_store_and_unknown_unit() {
             device_name: "y".into(),
             unit_code: "74".into(),
             units_csv: None,
+            passphrase: PASSPHRASE.into(),
+            kdf: FAST_KDF,
         },
         now(),
     )
@@ -225,6 +240,8 @@ fn init_refuses_an_existing_store_and_unknown_unit() {
             device_name: "y".into(),
             unit_code: "25972".into(),
             units_csv: None,
+            passphrase: PASSPHRASE.into(),
+            kdf: FAST_KDF,
         },
         now(),
     )
@@ -435,4 +452,243 @@ fn integrity_check_reports_ok() {
     let mut store = init(tmp.path());
     store.enroll(&prepared(&generated(20, 7)), now()).unwrap();
     assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
+}
+
+/// Every stored byte of the store (database and write-ahead log).
+fn file_bytes(dir: &Path) -> Vec<u8> {
+    let db = FieldStore::db_path(dir);
+    let mut bytes = std::fs::read(&db).unwrap();
+    if let Ok(wal) = std::fs::read(format!("{}-wal", db.display())) {
+        bytes.extend(wal);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_locked_store_keeps_citizen_data_closed_and_a_wrong_passphrase_reads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = init(tmp.path());
+    let bodies = generated(20, 5);
+    store.enroll(&prepared(&bodies), now()).unwrap();
+    drop(store);
+    let bytes = file_bytes(tmp.path());
+    for b in &bodies {
+        assert!(
+            !contains(&bytes, &b.citizen.full_name),
+            "a name is readable"
+        );
+        assert!(
+            !contains(&bytes, &b.citizen.personal_id),
+            "an ID is readable"
+        );
+    }
+
+    let mut store = FieldStore::open(tmp.path()).unwrap();
+    assert!(!store.is_unlocked());
+    // What sync and status need works locked.
+    assert_eq!(store.status().unwrap().outbox, 20);
+    assert!(matches!(
+        store.enroll(&prepared(&generated(1, 6)), now()),
+        Err(StoreError::Locked {
+            what: "enrolling",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.list(&ListFilter::default()),
+        Err(StoreError::Locked { .. })
+    ));
+    // Records not sealed to central need the key to be sent.
+    assert!(store.needs_unlock_to_send().unwrap());
+    assert!(matches!(
+        store.outbox(0, 10),
+        Err(StoreError::Locked { .. })
+    ));
+
+    assert!(matches!(
+        store.unlock("not the passphrase", now()),
+        Err(StoreError::WrongPassphrase { .. })
+    ));
+    assert!(!store.is_unlocked());
+    store.unlock(PASSPHRASE, now()).unwrap();
+    let names: Vec<_> = store
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.full_name.unwrap())
+        .collect();
+    let expected: Vec<_> = bodies.iter().map(|b| b.citizen.full_name.clone()).collect();
+    assert_eq!(names, expected);
+    // The same captures again: found through the keyed index, not stored twice.
+    let again = store.enroll(&prepared(&bodies), now()).unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, EnrollOutcome::AlreadyStored { .. }))
+    );
+
+    // A new passphrase: the old one no longer opens, records are the same.
+    store
+        .change_passphrase(PASSPHRASE, "một mật khẩu mới", now())
+        .unwrap();
+    drop(store);
+    let mut store = FieldStore::open(tmp.path()).unwrap();
+    assert!(store.unlock(PASSPHRASE, now()).is_err());
+    store.unlock("một mật khẩu mới", now()).unwrap();
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 20);
+}
+
+#[test]
+fn a_tampered_ciphertext_is_reported_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = init(tmp.path());
+    store.enroll(&prepared(&generated(3, 5)), now()).unwrap();
+    drop(store);
+    Connection::open(FieldStore::db_path(tmp.path()))
+        .unwrap()
+        .execute(
+            "UPDATE records SET canonical = CAST(substr(canonical, 1, 40)
+                 || CASE WHEN substr(canonical, 41, 1) = X'00' THEN X'01' ELSE X'00' END
+                 || substr(canonical, 42) AS BLOB) WHERE device_seq = 2",
+            [],
+        )
+        .unwrap();
+    let mut store = FieldStore::open(tmp.path()).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
+    assert!(matches!(
+        store.list(&ListFilter::default()),
+        Err(StoreError::Undecryptable { seq: 2, .. })
+    ));
+    assert!(!store.verify_journal().unwrap().is_ok());
+}
+
+#[test]
+fn records_are_sealed_to_central_and_only_central_opens_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = init(tmp.path());
+    // Two enrolled before the laptop knows central's key, one after.
+    let bodies = generated(3, 8);
+    store.enroll(&prepared(&bodies[..2]), now()).unwrap();
+    let central = doorstep_crypto::SealKey::generate().unwrap();
+    store.keep_seal_key(central.public()).unwrap();
+    store.enroll(&prepared(&bodies[2..]), now()).unwrap();
+    assert!(
+        store
+            .keep_seal_key(doorstep_crypto::SealKey::generate().unwrap().public())
+            .is_err(),
+        "another central's key is refused"
+    );
+    drop(store);
+
+    // Sending needs no passphrase: every record is sealed.
+    let store = FieldStore::open(tmp.path()).unwrap();
+    assert!(!store.needs_unlock_to_send().unwrap());
+    let items = store.outbox(0, 10).unwrap();
+    assert_eq!(items.len(), 3);
+    let opener = doorstep_crypto::Opener::new(&central);
+    for (item, body) in items.iter().zip(&bodies) {
+        assert!(item.canonical.is_empty(), "nothing in plaintext");
+        let sealed: doorstep_wire::SealedRecord =
+            serde_json::from_slice(item.sealed.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            (sealed.record_id, sealed.device_seq),
+            (item.record_id, item.device_seq)
+        );
+        let parts = sealed.parts().unwrap();
+        let plain = opener
+            .open(&doorstep_crypto::SealedBox {
+                to: parts.to,
+                from: parts.from,
+                nonce: parts.nonce,
+                ciphertext: parts.ciphertext,
+            })
+            .unwrap();
+        assert_eq!(doorstep_core::ContentHash::of(&plain), item.content_hash);
+        assert!(contains(&plain, &body.citizen.full_name));
+    }
+}
+
+#[test]
+fn confirmed_records_lose_their_citizen_data_after_the_retention_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = init(tmp.path());
+    let bodies = generated(4, 9);
+    let ids = stored_ids(&store.enroll(&prepared(&bodies), now()).unwrap());
+    store.mark_confirmed(&ids[..3], now()).unwrap();
+    assert_eq!(store.retention_days().unwrap(), 7);
+    // Six days later nothing goes; eight days later the three confirmed do.
+    assert_eq!(
+        store
+            .purge_confirmed(now() + chrono::Duration::days(6))
+            .unwrap()
+            .purged,
+        0
+    );
+    let report = store
+        .purge_confirmed(now() + chrono::Duration::days(8))
+        .unwrap();
+    assert_eq!((report.purged, report.retention_days), (3, 7));
+    let list = store.list(&ListFilter::default()).unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|r| r.full_name.is_some())
+            .collect::<Vec<_>>(),
+        [false, false, false, true]
+    );
+    assert!(list[..3].iter().all(|r| r.purged_at.is_some()
+        && r.status == RecordStatus::Confirmed
+        && !r.content_hash.is_empty()));
+    let check = store.verify_journal().unwrap();
+    assert!(check.is_ok(), "{check:?}");
+    assert_eq!(
+        store
+            .purge_confirmed(now() + chrono::Duration::days(30))
+            .unwrap()
+            .purged,
+        0
+    );
+}
+
+#[test]
+fn a_store_from_before_encryption_is_encrypted_at_its_first_unlock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    Connection::open(FieldStore::db_path(&old))
+        .unwrap()
+        .execute_batch(include_str!("fixtures/field-v1.sql"))
+        .unwrap();
+    let mut store = FieldStore::open(&old).unwrap();
+    let names: Vec<String> = store
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.full_name.unwrap())
+        .collect();
+    assert!(!store.has_passphrase().unwrap());
+    assert!(store.needs_unlock_to_send().unwrap());
+    let report = store.unlock(PASSPHRASE, now()).unwrap();
+    assert!(report.passphrase_set);
+    assert_eq!(report.encrypted, 4);
+    assert!(store.verify_journal().unwrap().is_ok());
+    drop(store);
+    let bytes = file_bytes(&old);
+    for name in &names {
+        assert!(!contains(&bytes, name), "{name} still readable");
+    }
+    let mut store = FieldStore::open(&old).unwrap();
+    store.unlock(PASSPHRASE, now()).unwrap();
+    let again: Vec<String> = store
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.full_name.unwrap())
+        .collect();
+    assert_eq!(again, names);
 }

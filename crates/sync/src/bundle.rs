@@ -243,17 +243,33 @@ impl BundleWriter {
                 detail: format!("it comes after record #{} (out of order)", self.seq_to),
             });
         }
-        if ContentHash::of(&item.canonical) != item.content_hash {
-            return Err(BundleError::BadStoredRecord {
-                seq,
-                detail: "its stored bytes do not hash to its content hash".into(),
-            });
-        }
-        let envelope: Envelope =
-            serde_json::from_slice(&item.canonical).map_err(|e| BundleError::BadStoredRecord {
-                seq,
-                detail: e.to_string(),
-            })?;
+        let bad = |e: serde_json::Error| BundleError::BadStoredRecord {
+            seq,
+            detail: e.to_string(),
+        };
+        let (member, bytes): (&[u8], &[u8]) = match &item.sealed {
+            Some(sealed) => (br#"","sealed":"#, sealed),
+            None => (br#"","record":"#, &item.canonical),
+        };
+        let envelope = match &item.sealed {
+            Some(sealed) => {
+                let facts: doorstep_wire::SealedRecord =
+                    serde_json::from_slice(sealed).map_err(bad)?;
+                Envelope {
+                    device_id: facts.device_id,
+                    device_seq: facts.device_seq,
+                }
+            }
+            None => {
+                if ContentHash::of(&item.canonical) != item.content_hash {
+                    return Err(BundleError::BadStoredRecord {
+                        seq,
+                        detail: "its stored bytes do not hash to its content hash".into(),
+                    });
+                }
+                serde_json::from_slice(&item.canonical).map_err(bad)?
+            }
+        };
         if envelope.device_id != self.device_id || envelope.device_seq != seq {
             return Err(BundleError::BadStoredRecord {
                 seq,
@@ -268,8 +284,8 @@ impl BundleWriter {
         self.write(sep)?;
         self.write(br#"{"content_hash":""#)?;
         self.write(hash.as_bytes())?;
-        self.write(br#"","record":"#)?;
-        self.write(&item.canonical)?;
+        self.write(member)?;
+        self.write(bytes)?;
         if let Some(signature) = &item.signature {
             self.write(br#","signature":""#)?;
             self.write(hex::encode(signature).as_bytes())?;
@@ -491,15 +507,34 @@ fn verify(manifest: &Manifest, records: &[BatchRecord]) -> Result<(), BundleErro
                 index,
                 found: record.content_hash.clone(),
             })?;
-        let text = record.record.get();
-        if ContentHash::of(text.as_bytes()) != claimed {
-            return Err(BundleError::RecordHashMismatch {
-                index,
-                expected: record.content_hash.clone(),
-            });
-        }
-        let envelope = envelope_of(&record.record)
-            .map_err(|detail| BundleError::BadRecord { index, detail })?;
+        let envelope = match (&record.record, &record.sealed) {
+            (Some(raw), None) => {
+                if ContentHash::of(raw.get().as_bytes()) != claimed {
+                    return Err(BundleError::RecordHashMismatch {
+                        index,
+                        expected: record.content_hash.clone(),
+                    });
+                }
+                envelope_of(raw).map_err(|detail| BundleError::BadRecord { index, detail })?
+            }
+            // Sealed: only central can check the bytes against the hash.
+            (None, Some(sealed)) if sealed.parts().is_some() => Envelope {
+                device_id: sealed.device_id,
+                device_seq: sealed.device_seq,
+            },
+            (None, Some(_)) => {
+                return Err(BundleError::BadRecord {
+                    index,
+                    detail: "its sealed keys, nonce or box are malformed".into(),
+                });
+            }
+            _ => {
+                return Err(BundleError::BadRecord {
+                    index,
+                    detail: "it carries exactly one of `record` and `sealed`".into(),
+                });
+            }
+        };
         if envelope.device_id != manifest.device_id {
             return Err(BundleError::ForeignRecord {
                 index,
@@ -562,6 +597,7 @@ mod tests {
             record_id,
             content_hash: ContentHash::of(&canonical),
             canonical,
+            sealed: None,
             status: RecordStatus::Pending,
             signature: None,
         }
@@ -630,7 +666,10 @@ mod tests {
         assert_eq!(b.records.len(), 4);
         for (rec, seq) in b.records.iter().zip([1, 2, 5, 9]) {
             let it = item(seq);
-            assert_eq!(rec.record.get().as_bytes(), &it.canonical[..]);
+            assert_eq!(
+                rec.record.as_ref().unwrap().get().as_bytes(),
+                &it.canonical[..]
+            );
             assert_eq!(rec.content_hash, it.content_hash.to_hex());
         }
         assert_eq!(b.manifest.content_hashes[2], item(5).content_hash.to_hex());

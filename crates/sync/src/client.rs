@@ -1,6 +1,7 @@
 //! One HTTP exchange with an ingest node: post a batch, get its receipt.
 //! Classifies failures into "retry later" and "will never work".
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use doorstep_wire::log::{
@@ -34,6 +35,16 @@ pub enum SendError {
         status: u16,
         problem: Problem,
     },
+    /// The TLS handshake failed on the server's certificate: not signed by
+    /// a trusted CA, issued for another name, expired. Retrying cannot help.
+    #[error(
+        "the certificate of {server} is not trusted ({detail}): give the CA certificate that signed it with --ca-cert (or DOORSTEP_CA_CERT)"
+    )]
+    Untrusted {
+        server: String,
+        /// What rustls found wrong, e.g. "invalid peer certificate: UnknownIssuer".
+        detail: String,
+    },
     /// The server answered something that is not protocol v1.
     #[error(
         "{server} answered HTTP {status} with a body that is not a v1 receipt or problem: {detail}"
@@ -46,16 +57,116 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// When the server's TLS certificate was refused: rustls's reason.
+    pub fn untrusted_detail(&self) -> Option<&str> {
+        match self {
+            SendError::Untrusted { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
     /// Whether sending the same batch again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
             SendError::Network { .. } => true,
+            SendError::Untrusted { .. } => false,
             SendError::Problem { problem, .. } => problem.is_retryable(),
             SendError::Unexpected { status, .. } => {
                 *status >= 500 || *status == 429 || *status == 408
             }
         }
     }
+}
+
+/// How the client checks the server's TLS certificate (`https://` URLs).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    /// A CA certificate (PEM; several may be concatenated). When given,
+    /// the server's certificate must chain to it, and only to it: the
+    /// built-in public roots are not trusted. When absent, the public
+    /// roots (webpki-roots) are.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    #[error("cannot read the CA certificate {path}: {source}")]
+    ReadCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the CA certificate {path} is not valid PEM: {detail}")]
+    BadCa { path: PathBuf, detail: String },
+    #[error("{path} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")")]
+    NoCa { path: PathBuf },
+    #[error("the CA certificate {path} cannot be used: {source}")]
+    UnusableCa {
+        path: PathBuf,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl ClientSetupError {
+    /// A file the person running the command named (exit code 2), rather
+    /// than a failure of this machine.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, ClientSetupError::Http(_))
+    }
+}
+
+/// The certificates of a PEM file, at least one.
+fn read_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientSetupError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|source| ClientSetupError::ReadCa {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientSetupError::BadCa {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    if ders.is_empty() {
+        return Err(ClientSetupError::NoCa {
+            path: path.to_path_buf(),
+        });
+    }
+    ders.iter()
+        .map(|der| {
+            reqwest::Certificate::from_der(der).map_err(|source| ClientSetupError::UnusableCa {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Whether `err` (a failed request) was a TLS handshake that refused the
+/// server's certificate, and rustls's words for why.
+fn untrusted_certificate(err: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if let Some(e @ rustls::Error::InvalidCertificate(_)) = c.downcast_ref::<rustls::Error>() {
+            return Some(e.to_string());
+        }
+        // The rustls error arrives wrapped in io::Errors (tokio-rustls,
+        // then hyper-util), whose source() skips the wrapped error itself.
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => c.source(),
+            },
+            None => c.source(),
+        };
+    }
+    None
 }
 
 /// An HTTP client bound to one server.
@@ -68,18 +179,44 @@ pub struct Client {
 }
 
 impl Client {
-    /// `server` is the base URL, e.g. `http://127.0.0.1:8750`.
+    /// `server` is the base URL, e.g. `http://127.0.0.1:8750`; an
+    /// `https://` server is checked against the public roots.
     pub fn new(server: &str, timeout: Duration) -> Result<Client, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = Self::builder(timeout).build()?;
+        Ok(Client::from_parts(http, server))
+    }
+
+    /// Like [`Client::new`], checking an `https://` server's certificate
+    /// as `tls` says.
+    pub fn new_with(
+        server: &str,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<Client, ClientSetupError> {
+        let mut builder = Self::builder(timeout);
+        if let Some(path) = &tls.ca_cert {
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in read_ca(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        Ok(Client::from_parts(builder.build()?, server))
+    }
+
+    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .use_rustls_tls()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .user_agent(concat!("doorstep/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Client {
+    }
+
+    fn from_parts(http: reqwest::Client, server: &str) -> Client {
+        Client {
             http,
             base: server.trim_end_matches('/').to_owned(),
             identity: None,
-        })
+        }
     }
 
     /// Signs every POST as `node` with `key` (a registered laptop or station).
@@ -358,6 +495,12 @@ impl Client {
     }
 
     fn network(&self, source: reqwest::Error) -> SendError {
+        if let Some(detail) = untrusted_certificate(&source) {
+            return SendError::Untrusted {
+                server: self.base.clone(),
+                detail,
+            };
+        }
         let mut detail = source.to_string();
         let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&source);
         while let Some(c) = cause {
@@ -372,5 +515,64 @@ impl Client {
             detail,
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_is_not_retried() {
+        let e = SendError::Untrusted {
+            server: "https://central.example".into(),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.untrusted_detail(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("not trusted") && text.contains("--ca-cert"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = |path: PathBuf| ClientTls {
+            ca_cert: Some(path),
+        };
+        let timeout = Duration::from_secs(1);
+        let missing = dir.path().join("missing.pem");
+        let e = Client::new_with("https://c", timeout, &tls(missing)).unwrap_err();
+        assert!(matches!(e, ClientSetupError::ReadCa { .. }), "{e}");
+        assert!(
+            e.is_user_error() && e.to_string().contains("missing.pem"),
+            "{e}"
+        );
+
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "no certificate here\n").unwrap();
+        let e = Client::new_with("https://c", timeout, &tls(junk)).unwrap_err();
+        assert!(matches!(e, ClientSetupError::NoCa { .. }), "{e}");
+        assert!(e.to_string().contains("junk.pem"), "{e}");
+
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = Client::new_with("https://c", timeout, &tls(broken)).unwrap_err();
+        assert!(matches!(e, ClientSetupError::BadCa { .. }), "{e}");
+
+        // No CA configured: the client builds as before.
+        Client::new_with("https://c", timeout, &ClientTls::default()).unwrap();
     }
 }

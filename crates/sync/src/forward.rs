@@ -135,7 +135,12 @@ async fn forward_batch(
             (
                 i.device_seq,
                 &i.content_hash,
-                i.canonical.as_slice(),
+                if i.sealed {
+                    &[]
+                } else {
+                    i.canonical.as_slice()
+                },
+                i.sealed.then_some(i.canonical.as_slice()),
                 i.signature.as_ref(),
             )
         }),

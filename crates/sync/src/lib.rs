@@ -17,6 +17,6 @@ pub mod push;
 pub mod witness;
 
 pub use backoff::RetryPolicy;
-pub use client::{Client, SendError};
+pub use client::{Client, ClientSetupError, ClientTls, SendError};
 pub use forward::{ForwardReport, forward_all};
-pub use push::{Progress, SyncError, SyncOptions, SyncReport, sync_outbox};
+pub use push::{Progress, SYNC_PAGE_CACHE_KIB, SyncError, SyncOptions, SyncReport, sync_outbox};

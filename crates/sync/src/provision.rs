@@ -43,6 +43,12 @@ pub async fn register_laptop(
     };
     let answer = client.register(&request).await.map_err(Box::new)?;
     let log_head = checked_answer(&answer, &request).map_err(ProvisionError::BadAnswer)?;
+    let seal_key = match answer.seal_key.as_deref() {
+        None => None,
+        Some(text) => Some(doorstep_wire::sealed::fixed_hex::<32>(text).ok_or_else(|| {
+            ProvisionError::BadAnswer(format!("seal_key `{text}` is not 64 lowercase hex digits"))
+        })?),
+    };
     store.record_registration(&Registration {
         central_id: answer.central_id,
         server: client.server().to_owned(),
@@ -50,6 +56,7 @@ pub async fn register_laptop(
         unit_code: answer.unit_code.clone(),
         station_id: answer.station_id,
         log_head,
+        seal_key,
     })?;
     Ok(answer)
 }

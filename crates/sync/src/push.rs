@@ -20,7 +20,7 @@ use crate::backoff::RetryPolicy;
 use crate::client::{Client, SendError};
 
 /// SQLite page cache while syncing, in KiB.
-const SYNC_PAGE_CACHE_KIB: u32 = 4 * 1024;
+pub const SYNC_PAGE_CACHE_KIB: u32 = 4 * 1024;
 
 /// Records per batch unless told otherwise.
 pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
@@ -78,6 +78,10 @@ pub struct SyncReport {
     pub log_alarm: bool,
     /// Size of the server's log as last checked.
     pub log_size: Option<u64>,
+    /// Set when the run stopped because the server's TLS certificate is
+    /// not trusted ([`SendError::Untrusted`]; nothing more was sent): what
+    /// was wrong with it, e.g. "invalid peer certificate: UnknownIssuer".
+    pub certificate_untrusted: Option<String>,
 }
 
 /// Progress callbacks for a terminal progress bar.
@@ -105,6 +109,17 @@ pub enum SyncError {
     /// be checked.
     #[error("{0}")]
     Log(String),
+}
+
+impl SyncError {
+    /// When the server's TLS certificate is not trusted (retrying cannot
+    /// help, the laptop needs the right CA certificate): why.
+    pub fn untrusted_detail(&self) -> Option<&str> {
+        match self {
+            SyncError::Send(e) => e.untrusted_detail(),
+            _ => None,
+        }
+    }
 }
 
 impl From<crate::witness::WitnessError<StoreError>> for SyncError {
@@ -182,6 +197,9 @@ pub async fn sync_outbox(
         Err(crate::witness::WitnessError::Store(e)) => return Err(e),
         Err(e) => {
             report.log_alarm = matches!(e, crate::witness::WitnessError::Alarm { .. });
+            if let crate::witness::WitnessError::Fetch(f) = &e {
+                report.certificate_untrusted = f.untrusted_detail().map(str::to_owned);
+            }
             let text = e.to_string();
             if let crate::witness::WitnessError::Fetch(_) = e {
                 // Nothing could be sent: say so on the records waiting, as a
@@ -221,6 +239,9 @@ pub async fn sync_outbox(
             Ok(n) => n,
             Err(SyncError::Store(e)) => return Err(e),
             Err(e) => {
+                if let Some(detail) = e.untrusted_detail() {
+                    report.certificate_untrusted = Some(detail.to_owned());
+                }
                 report.error = Some(e.to_string());
                 break;
             }
@@ -285,6 +306,9 @@ async fn send_pending(
             Err(SyncError::Store(e)) => return Err(e),
             Err(e) => {
                 report.log_alarm |= matches!(&e, SyncError::Log(m) if m.starts_with("AUDIT ALARM"));
+                if let Some(detail) = e.untrusted_detail() {
+                    report.certificate_untrusted = Some(detail.to_owned());
+                }
                 report.error = Some(e.to_string());
                 return Ok(false);
             }
@@ -404,6 +428,7 @@ async fn send_batch(
                 i.device_seq,
                 &i.content_hash,
                 i.canonical.as_slice(),
+                i.sealed.as_deref(),
                 i.signature.as_ref(),
             )
         }),
@@ -504,32 +529,49 @@ async fn send_batch(
     Ok(())
 }
 
-/// The request body of one batch: canonical records embedded verbatim.
-/// `items` are (sequence number for messages, content hash, canonical bytes).
+/// One record to put in a batch: sequence number (for messages), content
+/// hash, canonical bytes (empty when sealed), the record as sealed
+/// (`SealedRecord` JSON) if it is, and the device's signature.
+pub(crate) type BatchItem<'a> = (
+    u64,
+    &'a doorstep_core::ContentHash,
+    &'a [u8],
+    Option<&'a [u8]>,
+    Option<&'a [u8; 64]>,
+);
+
+/// The request body of one batch: canonical records embedded verbatim,
+/// sealed records as they were sealed.
 pub(crate) fn encode_batch<'a>(
     batch_id: Uuid,
     session_id: Uuid,
     sender: &Sender,
     journal: Option<JournalHead>,
-    items: impl Iterator<
-        Item = (
-            u64,
-            &'a doorstep_core::ContentHash,
-            &'a [u8],
-            Option<&'a [u8; 64]>,
-        ),
-    >,
+    items: impl Iterator<Item = BatchItem<'a>>,
     zstd_level: i32,
 ) -> Result<Vec<u8>, SyncError> {
     let mut records = Vec::new();
-    for (seq, hash, canonical, signature) in items {
-        let text = String::from_utf8(canonical.to_vec())
-            .map_err(|_| SyncError::Encode(format!("record #{seq} is not UTF-8")))?;
-        let record = RawValue::from_string(text)
-            .map_err(|e| SyncError::Encode(format!("record #{seq}: {e}")))?;
+    for (seq, hash, canonical, sealed, signature) in items {
+        let (record, sealed) = match sealed {
+            Some(sealed) => (
+                None,
+                Some(
+                    serde_json::from_slice(sealed)
+                        .map_err(|e| SyncError::Encode(format!("sealed record #{seq}: {e}")))?,
+                ),
+            ),
+            None => {
+                let text = String::from_utf8(canonical.to_vec())
+                    .map_err(|_| SyncError::Encode(format!("record #{seq} is not UTF-8")))?;
+                let raw = RawValue::from_string(text)
+                    .map_err(|e| SyncError::Encode(format!("record #{seq}: {e}")))?;
+                (Some(raw), None)
+            }
+        };
         records.push(BatchRecord {
             content_hash: hash.to_hex(),
             record,
+            sealed,
             signature: signature.map(hex::encode),
         });
     }

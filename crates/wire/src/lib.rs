@@ -14,6 +14,9 @@ use uuid::Uuid;
 pub mod auth;
 pub mod log;
 pub mod register;
+pub mod sealed;
+
+pub use sealed::{SealedParts, SealedRecord};
 
 /// The `protocol` member of every batch and receipt.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -98,8 +101,14 @@ pub struct BatchRecord {
     /// Lowercase hex SHA-256 of the exact bytes of `record`.
     pub content_hash: String,
     /// The canonical record (`proto/canonical-v1.md`), byte for byte: the
-    /// receiver hashes the member's exact text.
-    pub record: Box<RawValue>,
+    /// receiver hashes the member's exact text. Absent when the record is
+    /// `sealed`; exactly one of the two is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<RawValue>>,
+    /// The record sealed to central's key (§17): what provisioned laptops
+    /// send, so stations relay records they cannot read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedRecord>,
     /// The enrolling device's Ed25519 signature over the content hash
     /// (`doorstep_core::canonical::record_signing_bytes`), lowercase hex;
     /// carried unchanged by stations. Required from provisioned devices.
@@ -363,7 +372,7 @@ mod tests {
             r#"{{"protocol":1,"batch_id":"019a4f6e-3c21-7d4b-8e5f-000000000001","session_id":"019a4f6e-3c21-7d4b-8e5f-000000000002","sender":{{"node_id":"4f9c2e1a-8b7d-4c3e-9a1f-2b3c4d5e6f70","role":"field","client_version":"x","future_member":true}},"records":[{{"content_hash":"00","record": {canonical} }}]}}"#
         );
         let batch: Batch = serde_json::from_str(&text).unwrap();
-        assert_eq!(batch.records[0].record.get(), canonical);
+        assert_eq!(batch.records[0].record.as_ref().unwrap().get(), canonical);
     }
 
     #[test]

@@ -42,4 +42,8 @@ pub struct RegisterAnswer {
     /// node pins this key from now on.
     pub central_id: Uuid,
     pub log: TreeHeadAnswer,
+    /// Central's X25519 key that laptops seal citizen data to (§17),
+    /// lowercase hex; a laptop keeps it from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_key: Option<String>,
 }

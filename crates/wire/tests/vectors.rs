@@ -97,7 +97,7 @@ where
 fn hash_problems(name: &str, batch: &Batch, expected: &BTreeSet<usize>) -> Vec<String> {
     let mut out = Vec::new();
     for (i, r) in batch.records.iter().enumerate() {
-        let text = r.record.get();
+        let text = r.record.as_ref().unwrap().get();
         let actual = sha256_hex(text.as_bytes());
         let matches = actual == r.content_hash;
         if expected.contains(&i) == matches {
@@ -841,7 +841,8 @@ fn make_log_vectors() {
         journal: Some(journal),
         records: vec![doorstep_wire::BatchRecord {
             content_hash: hash_9.clone(),
-            record: RawValue::from_string(record_9).unwrap(),
+            record: Some(RawValue::from_string(record_9).unwrap()),
+            sealed: None,
             signature: None,
         }],
     };
@@ -1430,7 +1431,7 @@ fn signed_batch_signatures_verify() {
             assert!(other_key.verify_strict(&message, &signature).is_err());
             // Signing the record's text instead of the hash is not it.
             assert!(
-                key.verify_strict(r.record.get().as_bytes(), &signature)
+                key.verify_strict(r.record.as_ref().unwrap().get().as_bytes(), &signature)
                     .is_err()
             );
             checked += 1;
@@ -1460,7 +1461,8 @@ fn signed_batch_authorization_is_as_the_manifest_says() {
         assert_eq!(expected.len(), batch.records.len(), "{}", f.file);
         assert_eq!(batch.sender.node_id, answer.node_id, "{}", f.file);
         for (r, want) in batch.records.iter().zip(expected) {
-            let record = doorstep_core::decode_record(r.record.get().as_bytes()).unwrap();
+            let record =
+                doorstep_core::decode_record(r.record.as_ref().unwrap().get().as_bytes()).unwrap();
             assert_eq!(record.device_id, answer.node_id);
             let signed = key
                 .verify_strict(
@@ -1582,6 +1584,7 @@ fn make_register_vectors() {
         registered_at: registered_at.into(),
         central_id: central,
         log: head_0,
+        seal_key: None,
     };
 
     // The records of sync batch 01, signed by the device.
@@ -1595,7 +1598,10 @@ fn make_register_vectors() {
             let signature = device_key.sign(&doorstep_core::canonical::record_signing_bytes(&hash));
             doorstep_wire::BatchRecord {
                 content_hash: r.content_hash.clone(),
-                record: RawValue::from_string(r.record.get().to_owned()).unwrap(),
+                record: Some(
+                    RawValue::from_string(r.record.as_ref().unwrap().get().to_owned()).unwrap(),
+                ),
+                sealed: None,
                 signature: Some(hex::encode(signature.to_bytes())),
             }
         })

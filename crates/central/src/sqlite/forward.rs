@@ -20,7 +20,9 @@ pub struct ForwardItem {
     pub device_id: Uuid,
     pub device_seq: u64,
     pub content_hash: ContentHash,
+    /// The canonical record, or the record as sealed when `sealed`.
     pub canonical: Vec<u8>,
+    pub sealed: bool,
     /// The enrolling device's signature, forwarded unchanged.
     pub signature: Option<[u8; 64]>,
 }
@@ -51,7 +53,7 @@ impl SqliteCentral {
         });
         let mut stmt = conn
             .prepare_cached(
-                "SELECT record_id, device_id, device_seq, content_hash, canonical, signature FROM records
+                "SELECT record_id, device_id, device_seq, content_hash, canonical, signature, sealed FROM records
                  WHERE upstream_status IS NULL AND (device_id, device_seq) > (?1, ?2)
                  ORDER BY device_id, device_seq LIMIT ?3",
             )
@@ -67,13 +69,14 @@ impl SqliteCentral {
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, Vec<u8>>(4)?,
                         r.get::<_, Option<Vec<u8>>>(5)?,
+                        r.get::<_, bool>(6)?,
                     ))
                 },
             )
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, device, seq, hash, canonical, signature) = row.map_err(err)?;
+            let (id, device, seq, hash, canonical, signature, sealed) = row.map_err(err)?;
             let bad = |what: &str| CentralError::Inconsistent(format!("record {id}: bad {what}"));
             out.push(ForwardItem {
                 record_id: Uuid::parse_str(&id).map_err(|_| bad("record_id"))?,
@@ -83,6 +86,7 @@ impl SqliteCentral {
                     .map(ContentHash)
                     .map_err(|_| bad("content_hash"))?,
                 canonical,
+                sealed,
                 signature: signature
                     .map(|s| <[u8; 64]>::try_from(s.as_slice()).map_err(|_| bad("signature")))
                     .transpose()?,
@@ -351,7 +355,7 @@ impl SqliteCentral {
                     .prepare(
                         "WITH c AS (SELECT record_id, device_id, kind,
                                            json_extract(CAST(canonical AS TEXT), '$.body.citizen.personal_id') AS pid
-                                    FROM records)
+                                    FROM records WHERE sealed = 0)
                          SELECT c.pid, c.kind, c.record_id, c.device_id FROM c
                          JOIN (SELECT pid, kind FROM c GROUP BY pid, kind HAVING COUNT(DISTINCT device_id) > 1) m
                            ON m.pid = c.pid AND m.kind = c.kind

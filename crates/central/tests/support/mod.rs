@@ -57,7 +57,10 @@ pub fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> Incomi
             content_hash: hashes
                 .map(|h| h[i].to_owned())
                 .unwrap_or_else(|| ContentHash::of(bytes).to_hex()),
-            record: RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+            record: Some(
+                RawValue::from_string(String::from_utf8(bytes.to_vec()).unwrap()).unwrap(),
+            ),
+            sealed: None,
             signature: None,
         })
         .collect();
@@ -78,4 +81,30 @@ pub fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> Incomi
         records,
     };
     check_batch(b, &Units::builtin_provinces(), now(), 100)
+}
+
+/// `line` with its record sealed to `central_key`, the way a provisioned
+/// laptop sends it: only the public facts stay readable.
+pub fn sealed(mut line: BatchRecord, central_key: [u8; 32]) -> BatchRecord {
+    let raw = line.record.take().expect("a plaintext line");
+    let bytes = raw.get().as_bytes();
+    let rec = doorstep_core::canonical::decode_record(bytes).expect("a decodable record");
+    let b = doorstep_crypto::Sealer::new(central_key)
+        .unwrap()
+        .seal(bytes)
+        .unwrap();
+    line.sealed = Some(doorstep_wire::SealedRecord::new(
+        rec.record_id,
+        rec.device_id,
+        rec.device_seq,
+        rec.body.kind.as_str(),
+        &doorstep_core::canonical::format_utc_millis(&rec.enrolled_at),
+        &doorstep_wire::SealedParts {
+            to: b.to,
+            from: b.from,
+            nonce: b.nonce,
+            ciphertext: b.ciphertext,
+        },
+    ));
+    line
 }

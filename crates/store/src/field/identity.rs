@@ -37,6 +37,8 @@ pub struct Registration {
     pub station_id: Option<Uuid>,
     /// Central's log head and key as of registration: pinned from now on.
     pub log_head: StoredLogHead,
+    /// Central's X25519 key to seal citizen data to.
+    pub seal_key: Option<[u8; 32]>,
 }
 
 /// The device row's identity columns.
@@ -167,6 +169,9 @@ impl FieldStore {
         self.device.unit_code = reg.unit_code.clone();
         self.signer = std::sync::OnceLock::new();
         self.sign_unsigned_records()?;
+        if let Some(key) = reg.seal_key {
+            self.keep_seal_key(key)?;
+        }
         Ok(())
     }
 

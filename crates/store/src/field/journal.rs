@@ -30,6 +30,7 @@ const SENT: &str = "sent";
 const HELD: &str = "held";
 const CONFIRMED: &str = "confirmed";
 const REJECTED: &str = "rejected";
+const PURGED: &str = "purged";
 
 /// The newest journal entry: what a sync batch carries to central.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -282,6 +283,23 @@ impl EnrollJournal {
     }
 }
 
+/// A `purged` entry: the records whose citizen data the retention purge
+/// removed, in its transaction.
+pub(crate) fn purged(
+    conn: &Connection,
+    path: &Path,
+    at: &str,
+    retention_days: u32,
+    records: &[(Uuid, ContentHash)],
+) -> Result<(), StoreError> {
+    let detail = json!({
+        "count": records.len(),
+        "digest": record_digest(records),
+        "retention_days": retention_days,
+    });
+    append(conn, path, at, PURGED, object(detail)).map(|_| ())
+}
+
 /// A `sent` entry for a `BatchSent` event that names its batch (custody
 /// answers carry no batch: nothing was sent).
 fn sent(conn: &Connection, path: &Path, event: &SyncEvent, at: &str) -> Result<(), StoreError> {
@@ -529,6 +547,7 @@ impl FieldStore {
         let mut walk = Walk {
             conn: &tx,
             path: &self.path,
+            keys: self.protection.as_deref(),
             check: JournalCheck {
                 entries: 0,
                 records: 0,
@@ -626,6 +645,9 @@ impl Ranges {
 struct Walk<'a> {
     conn: &'a Connection,
     path: &'a Path,
+    /// The store's keys when it is unlocked: encrypted records are then
+    /// decrypted and hashed too.
+    keys: Option<&'a super::Protection>,
     check: JournalCheck,
     /// Highest sequence number covered by `enrolled` (resp. `corrected`)
     /// entries so far: ranges of one class never overlap.
@@ -764,7 +786,7 @@ impl<'a> Walk<'a> {
 
         let mut stmt = conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, canonical, supersedes
+                "SELECT device_seq, record_id, content_hash, canonical, supersedes, protected, purged_at IS NOT NULL
                  FROM records WHERE device_seq BETWEEN ?1 AND ?2 ORDER BY device_seq",
             )
             .map_err(&err)?;
@@ -800,8 +822,21 @@ impl<'a> Walk<'a> {
                 ValueRef::Blob(b) => <[u8; 32]>::try_from(b).map_err(|_| altered())?,
                 _ => return Err(altered()),
             };
-            match r.get_ref(3).map_err(&err)? {
-                ValueRef::Blob(b) if ContentHash::of(b).0 == hash => {}
+            // Encrypted bytes are checked only with the store unlocked (the
+            // cipher binds them to their hash); purged ones are gone.
+            let protected: i64 = r.get(5).map_err(&err)?;
+            let purged: bool = r.get(6).map_err(&err)?;
+            match (r.get_ref(3).map_err(&err)?, protected, purged, self.keys) {
+                (_, _, true, _) | (ValueRef::Blob(_), 1, false, None) => {}
+                (ValueRef::Blob(b), 1, false, Some(keys)) => {
+                    let plain = keys
+                        .decrypt(to_i64(dseq), &ContentHash(hash), b)
+                        .map_err(|_| altered())?;
+                    if ContentHash::of(&plain).0 != hash {
+                        return Err(altered());
+                    }
+                }
+                (ValueRef::Blob(b), 0, false, _) if ContentHash::of(b).0 == hash => {}
                 _ => return Err(altered()),
             }
             d.add(&id, &ContentHash(hash));

@@ -375,7 +375,9 @@ impl FieldStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT device_seq, record_id, content_hash, CASE WHEN ?4 THEN canonical ELSE x'' END, signature
+                "SELECT device_seq, record_id, content_hash,
+                        CASE WHEN ?4 AND sealed IS NULL THEN canonical ELSE x'' END, signature, protected,
+                        CASE WHEN ?4 THEN sealed END
                  FROM records WHERE status = ?3 AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
             )
             .map_err(err)?;
@@ -394,22 +396,31 @@ impl FieldStore {
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, Option<Vec<u8>>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, Option<Vec<u8>>>(6)?,
                     ))
                 },
             )
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, hash, canonical, signature) = row.map_err(err)?;
+            let (seq, id, hash, canonical, signature, protected, sealed) = row.map_err(err)?;
             let bad =
                 || StoreError::Inconsistent(format!("record #{seq} has a malformed ID or hash"));
+            let content_hash = <[u8; 32]>::try_from(hash.as_slice())
+                .map(doorstep_core::ContentHash)
+                .map_err(|_| bad())?;
+            let canonical = if with_bytes {
+                self.payload(seq, &content_hash, protected, canonical, &sealed)?
+            } else {
+                Vec::new()
+            };
             out.push(super::OutboxItem {
                 device_seq: u64::try_from(seq).unwrap_or(0),
                 record_id: Uuid::parse_str(&id).map_err(|_| bad())?,
-                content_hash: <[u8; 32]>::try_from(hash.as_slice())
-                    .map(doorstep_core::ContentHash)
-                    .map_err(|_| bad())?,
+                content_hash,
                 canonical,
+                sealed,
                 status,
                 signature: super::stored_signature(seq, signature)?,
             });
