@@ -58,7 +58,7 @@ pub async fn forward_all(
         None => client,
     };
     // Is central's log an extension of what this station saw last time?
-    match crate::witness::check_current_head(&mut &*store, client).await {
+    match crate::witness::check_current_head(&mut &*store, client, &opts.retry).await {
         Ok(_) => {}
         Err(crate::witness::WitnessError::Store(e)) => return Err(e),
         Err(e) => {
@@ -192,7 +192,7 @@ async fn forward_batch(
         &receipt.received_at,
         &receipt.records,
     );
-    crate::witness::check_receipt(&mut &*store, client, &receipt, &entry)
+    crate::witness::check_receipt(&mut &*store, client, &receipt, &entry, &opts.retry)
         .await
         .map_err(witness_error)?;
     tokio::task::block_in_place(|| {

@@ -178,7 +178,7 @@ pub async fn sync_outbox(
     // Reaching the server is retried like a batch would be.
     let mut retry = 0;
     let checked = loop {
-        match crate::witness::check_current_head(store, client).await {
+        match crate::witness::check_current_head(store, client, &opts.retry).await {
             Err(crate::witness::WitnessError::Fetch(e))
                 if e.is_retryable() && retry < opts.retry.retries =>
             {
@@ -476,7 +476,7 @@ async fn send_batch(
         &receipt.received_at,
         &receipt.records,
     );
-    crate::witness::check_receipt(store, client, &receipt, &entry).await?;
+    crate::witness::check_receipt(store, client, &receipt, &entry, &opts.retry).await?;
     if let Some(log) = &receipt.log {
         report.log_size = Some(log.tree_head.tree_size);
     }

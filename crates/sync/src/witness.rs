@@ -13,6 +13,7 @@ use doorstep_wire::Receipt;
 use doorstep_wire::log::{LogEntry, SignedTreeHead};
 use uuid::Uuid;
 
+use crate::backoff::RetryPolicy;
 use crate::client::{Client, SendError};
 
 /// Where a witness keeps the heads it checked and the alarms it raised.
@@ -87,6 +88,9 @@ pub enum WitnessError<E: std::error::Error + 'static> {
 struct Check<'a, W: Witness> {
     witness: &'a mut W,
     client: &'a Client,
+    /// Fetching a proof is retried like a batch: a server restarting
+    /// between its answer and the proof must not end the sync.
+    retry: &'a RetryPolicy,
 }
 
 impl<W: Witness> Check<'_, W> {
@@ -125,6 +129,27 @@ impl<W: Witness> Check<'_, W> {
                 detail,
             },
             Err(e) => WitnessError::Store(e),
+        }
+    }
+
+    /// The consistency proof between two sizes, retried while the server
+    /// only cannot be reached.
+    async fn consistency(
+        &self,
+        small: u64,
+        big: u64,
+    ) -> Result<doorstep_wire::log::ConsistencyAnswer, SendError> {
+        let mut retry = 0;
+        loop {
+            match self.client.consistency(small, big).await {
+                Err(e) if e.is_retryable() && retry < self.retry.retries => {
+                    retry += 1;
+                    let delay = self.retry.delay(retry);
+                    tracing::info!(retry, ?delay, error = %e, "log proof not fetched; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -207,7 +232,7 @@ impl<W: Witness> Check<'_, W> {
                     (head.tree_size, head.root_hash, p.tree_size, p.root_hash)
                 };
                 if small > 0 {
-                    let proof = match self.client.consistency(small, big).await {
+                    let proof = match self.consistency(small, big).await {
                         Ok(proof) => proof,
                         // The log cannot prove it extends a head it signed:
                         // it was cut back (a rollback), not merely unreachable.
@@ -273,14 +298,19 @@ impl<W: Witness> Check<'_, W> {
 pub async fn check_current_head<W: Witness>(
     witness: &mut W,
     client: &Client,
+    retry: &RetryPolicy,
 ) -> Result<SignedTreeHead, WitnessError<W::Error>> {
     let answer = client
         .tree_head()
         .await
         .map_err(|e| WitnessError::Fetch(Box::new(e)))?;
-    Check { witness, client }
-        .accept(answer.public_key, &answer.tree_head)
-        .await?;
+    Check {
+        witness,
+        client,
+        retry,
+    }
+    .accept(answer.public_key, &answer.tree_head)
+    .await?;
     Ok(answer.tree_head)
 }
 
@@ -292,8 +322,13 @@ pub async fn check_receipt<W: Witness>(
     client: &Client,
     receipt: &Receipt,
     entry: &LogEntry,
+    retry: &RetryPolicy,
 ) -> Result<(), WitnessError<W::Error>> {
-    let mut check = Check { witness, client };
+    let mut check = Check {
+        witness,
+        client,
+        retry,
+    };
     let Some(log) = &receipt.log else {
         // A server without a log: acceptable only if it never had one.
         let pinned = check
