@@ -419,3 +419,56 @@ impl NodeSource for MemoryTree {
         self.get(level, index).ok_or(MissingNode { level, index })
     }
 }
+
+/// The stored nodes an operation will read, found by running it against
+/// a source that answers every read with a placeholder. Which nodes a root
+/// or proof reads depends only on sizes and indices, never on hash values,
+/// so a store that reads over a network can fetch them all in one round
+/// trip and run the operation again on a [`NodeMap`].
+pub fn nodes_read_by<T, E, F>(op: F) -> Vec<(u32, u64)>
+where
+    E: std::error::Error + 'static,
+    F: FnOnce(&mut NodePlan) -> Result<T, MerkleError<E>>,
+{
+    let mut plan = NodePlan::default();
+    // The outcome does not matter: only which reads were made.
+    let _ = op(&mut plan);
+    plan.into_reads()
+}
+
+/// A [`NodeSource`] that records reads (see [`nodes_read_by`]).
+#[derive(Debug, Default)]
+pub struct NodePlan {
+    reads: Vec<(u32, u64)>,
+}
+
+impl NodePlan {
+    /// The nodes read, each once, in (level, index) order.
+    pub fn into_reads(mut self) -> Vec<(u32, u64)> {
+        self.reads.sort_unstable();
+        self.reads.dedup();
+        self.reads
+    }
+}
+
+impl NodeSource for NodePlan {
+    type Error = MissingNode;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, MissingNode> {
+        self.reads.push((level, index));
+        Ok([0; 32])
+    }
+}
+
+/// Stored nodes fetched ahead, by (level, index).
+#[derive(Debug, Default, Clone)]
+pub struct NodeMap(pub std::collections::HashMap<(u32, u64), Hash>);
+
+impl NodeSource for NodeMap {
+    type Error = MissingNode;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, MissingNode> {
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(MissingNode { level, index })
+    }
+}

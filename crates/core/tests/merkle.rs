@@ -860,3 +860,42 @@ fn random_sizes_match_a_tree_grown_to_that_size() {
         assert_eq!(root(&mut &big.map, size).unwrap(), t.root());
     }
 }
+
+#[test]
+fn planned_reads_are_enough_to_answer_from_a_node_map() {
+    use doorstep_core::merkle::{self, NodeMap, nodes_read_by};
+    let mut tree = MemoryTree::new();
+    for i in 0u32..77 {
+        tree.push(merkle::leaf_hash(&i.to_be_bytes()));
+    }
+    let fetch = |reads: Vec<(u32, u64)>| {
+        NodeMap(
+            reads
+                .into_iter()
+                .map(|(l, i)| ((l, i), tree.get(l, i).unwrap()))
+                .collect(),
+        )
+    };
+    for (index, size) in [(0, 1), (5, 77), (76, 77), (31, 64), (40, 41)] {
+        let reads = nodes_read_by(|s| merkle::inclusion_proof(s, index, size));
+        let mut map = fetch(reads);
+        assert_eq!(
+            merkle::inclusion_proof(&mut map, index, size).unwrap(),
+            merkle::inclusion_proof(&mut &tree, index, size).unwrap()
+        );
+    }
+    for (first, second) in [(1, 77), (3, 77), (64, 77), (76, 77), (8, 8)] {
+        let reads = nodes_read_by(|s| merkle::consistency_proof(s, first, second));
+        let mut map = fetch(reads);
+        assert_eq!(
+            merkle::consistency_proof(&mut map, first, second).unwrap(),
+            merkle::consistency_proof(&mut &tree, first, second).unwrap()
+        );
+    }
+    let reads = nodes_read_by(|s| merkle::root(s, 77));
+    assert_eq!(reads.len(), 4, "77 = 64 + 8 + 4 + 1: {reads:?}");
+    assert_eq!(merkle::root(&mut fetch(reads), 77).unwrap(), tree.root());
+    // Appending leaf 77 (odd: completes a parent) reads its left siblings.
+    let reads = nodes_read_by(|s| merkle::nodes_completed_by(s, 77, [1; 32]));
+    assert_eq!(reads, [(0, 76)]);
+}
