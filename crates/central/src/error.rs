@@ -49,6 +49,38 @@ pub enum CentralError {
     )]
     SealKeyMismatch { path: PathBuf },
 
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    PostgresConnect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("PostgreSQL: {source}")]
+    Postgres {
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("no PostgreSQL connection available: {0}")]
+    PostgresPool(String),
+
+    #[error(
+        "the PostgreSQL database {target} has schema version {found}, newer than this build knows ({known}): use a newer doorstep"
+    )]
+    SchemaTooNew {
+        target: String,
+        found: i64,
+        known: i64,
+    },
+
+    #[error("{what} is not a valid PostgreSQL URL: {source}")]
+    BadDatabaseUrl {
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
     #[error("a proof was asked for beyond the log: {0}")]
     OutOfRange(String),
 
@@ -64,6 +96,10 @@ impl CentralError {
         CentralError::Store(doorstep_store::StoreError::sqlite(path, e))
     }
 
+    pub(crate) fn pg(source: tokio_postgres::Error) -> CentralError {
+        CentralError::Postgres { source }
+    }
+
     /// True for errors the person running the command can fix.
     pub fn is_user_error(&self) -> bool {
         match self {
@@ -73,7 +109,10 @@ impl CentralError {
             | CentralError::KeyMissing { .. }
             | CentralError::KeyMismatch { .. }
             | CentralError::SealKeyMissing { .. }
-            | CentralError::SealKeyMismatch { .. } => true,
+            | CentralError::SealKeyMismatch { .. }
+            | CentralError::PostgresConnect { .. }
+            | CentralError::SchemaTooNew { .. }
+            | CentralError::BadDatabaseUrl { .. } => true,
             _ => false,
         }
     }

@@ -1,13 +1,15 @@
 #![forbid(unsafe_code)]
 //! Doorstep's central ingest service as a library: the checks every
 //! received record goes through, the storage trait with its embedded
-//! SQLite backend, and the HTTP router (`/v1/batches`, `/healthz`,
+//! SQLite backend and its PostgreSQL backend, and the HTTP router (`/v1/batches`, `/healthz`,
 //! `/metrics`). The `doorstep central serve` command wires them together.
 
+pub mod audit;
 pub mod check;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod postgres;
 pub mod registry;
 pub mod sealing;
 pub mod signing;
@@ -17,6 +19,7 @@ pub mod tls;
 
 pub use error::CentralError;
 pub use http::{AppState, router};
+pub use postgres::PgCentral;
 pub use sqlite::SqliteCentral;
 pub use store::{
     Applied, CentralStatus, CentralStore, DeviceStatus, IncomingBatch, SessionQuery, SessionSummary,

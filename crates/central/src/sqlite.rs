@@ -756,6 +756,34 @@ impl CentralStore for SqliteCentral {
         .await?
     }
 
+    // Admin commands, not the ingest path: a short blocking call is fine.
+    async fn issue_token(
+        &self,
+        role: NodeRole,
+        unit_code: &str,
+        name: &str,
+        station_id: Option<Uuid>,
+        valid_for: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<crate::registry::IssuedToken, crate::registry::RegistryError> {
+        self.provision(role, unit_code, name, station_id, valid_for, now)
+    }
+
+    async fn list_nodes(
+        &self,
+    ) -> Result<Vec<crate::registry::RegisteredNode>, crate::registry::RegistryError> {
+        self.registered_nodes()
+    }
+
+    async fn revoke_node(
+        &self,
+        node_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::registry::RegisteredNode, crate::registry::RegistryError> {
+        self.revoke(node_id, reason, now)
+    }
+
     async fn device_records(
         &self,
         device_id: Uuid,
@@ -986,7 +1014,7 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), CentralError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), CentralError> {
     let io = |source| {
         CentralError::Store(doorstep_store::StoreError::Io {
             path: dir.to_path_buf(),

@@ -143,6 +143,30 @@ pub trait CentralStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<RegisterAnswer, RegistryError>;
 
+    /// Issues a one-time enrollment token for a laptop or station of
+    /// `unit_code` (`central provision`).
+    async fn issue_token(
+        &self,
+        role: doorstep_wire::NodeRole,
+        unit_code: &str,
+        name: &str,
+        station_id: Option<Uuid>,
+        valid_for: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<crate::registry::IssuedToken, RegistryError>;
+
+    /// Every registered laptop and station, oldest first (`central devices`).
+    async fn list_nodes(&self) -> Result<Vec<crate::registry::RegisteredNode>, RegistryError>;
+
+    /// Revokes a laptop or station: from now on nothing it sends is
+    /// accepted (`central revoke`).
+    async fn revoke_node(
+        &self,
+        node_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::registry::RegisteredNode, RegistryError>;
+
     /// What is held from one device, in sequence order, after `after_seq`.
     async fn device_records(
         &self,

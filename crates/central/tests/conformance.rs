@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use doorstep_central::CentralStore;
+use doorstep_central::PgCentral;
 use doorstep_central::sqlite::SqliteCentral;
 use doorstep_wire::Outcome;
 use serde_json::json;
@@ -127,6 +128,218 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     assert_eq!(store.status().await.unwrap().records, 5);
 
     log_suite(&*store, device).await;
+    custody_suite(&*store, id1, &r1, &altered).await;
+    registry_suite(&*store).await;
+}
+
+/// Custody answers: held with this content, refused with this content,
+/// never seen.
+async fn custody_suite(store: &dyn CentralStore, id: Uuid, held: &[u8], altered: &[u8]) {
+    use doorstep_wire::{CustodyKey, CustodyState};
+    let hash = |bytes: &[u8]| doorstep_core::ContentHash::of(bytes).to_hex();
+    let unknown = Uuid::now_v7();
+    let lines = store
+        .custody(vec![
+            CustodyKey {
+                record_id: id,
+                content_hash: hash(held),
+            },
+            CustodyKey {
+                record_id: id,
+                content_hash: hash(altered),
+            },
+            CustodyKey {
+                record_id: unknown,
+                content_hash: "00".repeat(32),
+            },
+        ])
+        .await
+        .unwrap();
+    let states: Vec<CustodyState> = lines.iter().map(|l| l.state).collect();
+    assert_eq!(
+        states,
+        [
+            CustodyState::Confirmed,
+            CustodyState::Rejected,
+            CustodyState::Unknown
+        ]
+    );
+    assert_eq!(lines[1].code.as_deref(), Some("conflict.record_id"));
+    assert_eq!(lines[2].record_id, unknown);
+}
+
+/// Provisioning: tokens are single-use and expire, registration is
+/// idempotent for the same node and key, grants and revocation.
+async fn registry_suite(store: &dyn CentralStore) {
+    use doorstep_central::registry::RegistryError;
+    use doorstep_wire::NodeRole;
+    use doorstep_wire::register::RegisterRequest;
+
+    let day = chrono::Duration::hours(24);
+    let key = |seed: u8| {
+        hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+                .verifying_key()
+                .to_bytes(),
+        )
+    };
+    let request =
+        |token: &str, node_id: Uuid, role: NodeRole, public_key: String| RegisterRequest {
+            protocol: 1,
+            token: token.to_owned(),
+            node_id,
+            role,
+            public_key,
+        };
+    assert!(matches!(
+        store
+            .issue_token(NodeRole::Field, "99", "Tổ lạ", None, day, now())
+            .await,
+        Err(RegistryError::UnknownUnit(_))
+    ));
+    let station_token = store
+        .issue_token(NodeRole::Station, "74", "CA Thuận Giao", None, day, now())
+        .await
+        .unwrap();
+    let station = Uuid::now_v7();
+    let answer = store
+        .register(
+            request(&station_token.token, station, NodeRole::Station, key(1)),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.central_id, store.node_id());
+    assert!(
+        answer.seal_key.is_none(),
+        "stations never get the sealing key"
+    );
+    let token = store
+        .issue_token(NodeRole::Field, "74", "Tổ 3", Some(station), day, now())
+        .await
+        .unwrap();
+    // Typed by hand: lower case, spaces.
+    let typed = token.token.to_lowercase().replace('-', " ");
+    let laptop = Uuid::now_v7();
+    let answer = store
+        .register(request(&typed, laptop, NodeRole::Field, key(2)), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.node_id, answer.unit_code.as_str(), answer.station_id),
+        (laptop, "74", Some(station))
+    );
+    assert_eq!(answer.name, "Tổ 3");
+    assert!(answer.seal_key.is_some(), "laptops seal to central");
+    answer.log.tree_head.verify(&answer.log.public_key).unwrap();
+    // The same node and key again (its answer was lost): registered.
+    let again = store
+        .register(
+            request(&token.token, laptop, NodeRole::Field, key(2)),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.registered_at, answer.registered_at);
+    // Anyone else with the same token: used.
+    assert!(matches!(
+        store
+            .register(
+                request(&token.token, Uuid::now_v7(), NodeRole::Field, key(3)),
+                now()
+            )
+            .await,
+        Err(RegistryError::TokenUsed { .. })
+    ));
+    // Expired, wrong role, key in use, unknown.
+    let short = store
+        .issue_token(
+            NodeRole::Field,
+            "74",
+            "Tổ 4",
+            None,
+            chrono::Duration::hours(1),
+            now(),
+        )
+        .await
+        .unwrap();
+    let later = now() + chrono::Duration::hours(2);
+    assert!(matches!(
+        store
+            .register(
+                request(&short.token, Uuid::now_v7(), NodeRole::Field, key(4)),
+                later
+            )
+            .await,
+        Err(RegistryError::TokenExpired { .. })
+    ));
+    let other = store
+        .issue_token(NodeRole::Field, "74", "Tổ 5", None, day, now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .register(
+                request(&other.token, Uuid::now_v7(), NodeRole::Station, key(5)),
+                now()
+            )
+            .await,
+        Err(RegistryError::WrongRole { .. })
+    ));
+    assert!(matches!(
+        store
+            .register(request(&other.token, Uuid::now_v7(), NodeRole::Field, key(2)), now())
+            .await,
+        Err(RegistryError::KeyInUse(id)) if id == laptop
+    ));
+    assert!(matches!(
+        store
+            .register(
+                request("AAAA-BBBB", Uuid::now_v7(), NodeRole::Field, key(6)),
+                now()
+            )
+            .await,
+        Err(RegistryError::UnknownToken)
+    ));
+
+    // Grants: what central knows of the nodes asked about.
+    let stranger = Uuid::now_v7();
+    let grants = store.grants(vec![laptop, station, stranger]).await.unwrap();
+    assert_eq!(grants.len(), 2);
+    assert_eq!(grants[&laptop].unit_code, "74");
+    assert_eq!(grants[&laptop].station_id, Some(station));
+    assert_eq!(grants[&station].role, NodeRole::Station);
+    assert!(!grants[&laptop].revoked);
+    let nodes = store.list_nodes().await.unwrap();
+    assert_eq!(
+        nodes.iter().map(|n| n.node_id).collect::<Vec<_>>(),
+        [station, laptop]
+    );
+
+    // Revocation, once.
+    let revoked = store
+        .revoke_node(laptop, "máy bị mất", now())
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_reason.as_deref(), Some("máy bị mất"));
+    assert!(revoked.revoked_at.is_some());
+    assert!(matches!(
+        store.revoke_node(laptop, "again", now()).await,
+        Err(RegistryError::AlreadyRevoked { .. })
+    ));
+    assert!(matches!(
+        store.revoke_node(stranger, "who", now()).await,
+        Err(RegistryError::UnknownNode(_))
+    ));
+    assert!(store.grants(vec![laptop]).await.unwrap()[&laptop].revoked);
+    // A revoked station cannot take new laptops.
+    store.revoke_node(station, "đóng", now()).await.unwrap();
+    assert!(matches!(
+        store
+            .issue_token(NodeRole::Field, "74", "Tổ 6", Some(station), day, now())
+            .await,
+        Err(RegistryError::UnknownStation(_))
+    ));
 }
 
 /// The audit log: one entry per applied batch, signed heads, proofs that
@@ -244,4 +457,31 @@ async fn sqlite_backend_conforms() {
     assert_eq!(reopened.status().await.unwrap().records, 6);
     assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
     assert_eq!(reopened.integrity_check().unwrap(), ["ok"]);
+    let report = doorstep_central::sqlite::audit::verify(dir.path(), &mut |_, _, _| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backend_conforms() {
+    let Some(db) = support::pg::TestDb::create("conformance").await else {
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let store = PgCentral::open_or_create(&db.url, keys.path(), None, now())
+        .await
+        .unwrap();
+    suite(Arc::new(store)).await;
+    // Reopened (another ingest node would do the same): same central,
+    // same answers, and the whole log checks out.
+    let reopened = PgCentral::open_or_create(&db.url, keys.path(), None, now())
+        .await
+        .unwrap();
+    assert_eq!(reopened.status().await.unwrap().records, 6);
+    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
+    let report = doorstep_central::postgres::audit::verify(&db.url, &mut |_, _, _| {})
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!((report.entries, report.records), (8, 6));
+    db.drop().await;
 }
