@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod pg;
 pub mod server;
 pub use server::{Server, free_port};
 

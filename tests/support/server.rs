@@ -96,6 +96,26 @@ impl Server {
         Self::start(data_dir, args)
     }
 
+    /// `doorstep central serve` as deployed, on PostgreSQL at `url` with
+    /// its keys in `key_dir` (several may share both: ingest nodes).
+    pub fn central_postgres(key_dir: &Path, url: &str, port: u16) -> Server {
+        let args = vec![
+            "--lang".to_owned(),
+            "en".to_owned(),
+            "central".to_owned(),
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            key_dir.display().to_string(),
+            "--database".to_owned(),
+            url.to_owned(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--units".to_owned(),
+            units_csv().display().to_string(),
+        ];
+        Self::start(key_dir, args)
+    }
+
     /// `doorstep station serve` on `127.0.0.1:port` (0: any free port),
     /// forwarding to `upstream`, with the repository's 2023 unit list and
     /// a one-second forwarding interval.

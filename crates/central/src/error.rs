@@ -56,6 +56,11 @@ pub enum CentralError {
         source: tokio_postgres::Error,
     },
 
+    #[error(
+        "no central in the PostgreSQL database {target}: start `doorstep central serve --database URL --data-dir DIR` once to create it"
+    )]
+    PostgresEmpty { target: String },
+
     #[error("PostgreSQL: {source}")]
     Postgres {
         #[source]
@@ -111,6 +116,7 @@ impl CentralError {
             | CentralError::SealKeyMissing { .. }
             | CentralError::SealKeyMismatch { .. }
             | CentralError::PostgresConnect { .. }
+            | CentralError::PostgresEmpty { .. }
             | CentralError::SchemaTooNew { .. }
             | CentralError::BadDatabaseUrl { .. } => true,
             _ => false,

@@ -137,6 +137,12 @@ impl PgCentral {
         Self::open_with_pool_size(url, key_dir, units, now, DEFAULT_POOL_SIZE).await
     }
 
+    /// Opens central in an existing database (migrating its schema);
+    /// refuses a database without one.
+    pub async fn open(url: &str, key_dir: &Path) -> Result<PgCentral, CentralError> {
+        Self::open_as(url, key_dir, None, Utc::now(), DEFAULT_POOL_SIZE, false).await
+    }
+
     /// [`PgCentral::open_or_create`] with `pool_size` connections.
     pub async fn open_with_pool_size(
         url: &str,
@@ -145,10 +151,21 @@ impl PgCentral {
         now: DateTime<Utc>,
         pool_size: usize,
     ) -> Result<PgCentral, CentralError> {
+        Self::open_as(url, key_dir, units, now, pool_size, true).await
+    }
+
+    async fn open_as(
+        url: &str,
+        key_dir: &Path,
+        units: Option<UnitSource>,
+        now: DateTime<Utc>,
+        pool_size: usize,
+        create: bool,
+    ) -> Result<PgCentral, CentralError> {
         let (pool, target) = connect(url, pool_size).await?;
         let mut client = pool.get().await.map_err(pool_error)?;
         migrate::apply(&mut client, &target).await?;
-        let opened = open::open_node(&mut client, key_dir, units, now).await?;
+        let opened = open::open_node(&mut client, key_dir, units, now, create, &target).await?;
         drop(client);
         Ok(PgCentral {
             pool,

@@ -461,27 +461,32 @@ async fn sqlite_backend_conforms() {
     assert!(report.is_clean(), "{:?}", report.problems);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_backend_conforms() {
-    let Some(db) = support::pg::TestDb::create("conformance").await else {
+#[test]
+fn postgres_backend_conforms() {
+    // The schema is made (blocking) before the runtime starts.
+    let Some(db) = doorstep_tests::pg::PgSchema::create("postgres_backend_conforms") else {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let store = PgCentral::open_or_create(&db.url, keys.path(), None, now())
-        .await
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
         .unwrap();
-    suite(Arc::new(store)).await;
-    // Reopened (another ingest node would do the same): same central,
-    // same answers, and the whole log checks out.
-    let reopened = PgCentral::open_or_create(&db.url, keys.path(), None, now())
-        .await
-        .unwrap();
-    assert_eq!(reopened.status().await.unwrap().records, 6);
-    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
-    let report = doorstep_central::postgres::audit::verify(&db.url, &mut |_, _, _| {})
-        .await
-        .unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
-    assert_eq!((report.entries, report.records), (8, 6));
-    db.drop().await;
+    rt.block_on(async {
+        let store = PgCentral::open_or_create(&db.url, keys.path(), None, now())
+            .await
+            .unwrap();
+        suite(Arc::new(store)).await;
+        // Reopened (another ingest node would do the same): same central,
+        // same answers, and the whole log checks out.
+        let reopened = PgCentral::open(&db.url, keys.path()).await.unwrap();
+        assert_eq!(reopened.status().await.unwrap().records, 6);
+        assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
+        let report = doorstep_central::postgres::audit::verify(&db.url, &mut |_, _, _| {})
+            .await
+            .unwrap();
+        assert!(report.is_clean(), "{:?}", report.problems);
+        assert_eq!((report.entries, report.records), (8, 6));
+    });
 }

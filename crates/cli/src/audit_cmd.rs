@@ -26,9 +26,15 @@ use crate::{Outcome, UserError, table};
 const SHOWN: usize = 20;
 
 pub fn verify(args: AuditVerifyArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let dir = &args.data_dir;
+    let dir = match (&args.data_dir, &args.database) {
+        (Some(dir), _) => dir,
+        (None, Some(url)) => return verify_log(LogSource::Postgres(url), &args, lang),
+        (None, None) => {
+            return Err(UserError("--data-dir DIR or --database URL".into()).into());
+        }
+    };
     if SqliteCentral::db_path(dir).exists() {
-        verify_log(dir, &args, lang)
+        verify_log(LogSource::Dir(dir), &args, lang)
     } else if FieldStore::db_path(dir).exists() {
         verify_journal(dir, &args, lang)
     } else {
@@ -44,7 +50,17 @@ pub fn verify(args: AuditVerifyArgs, lang: Lang) -> anyhow::Result<Outcome> {
     }
 }
 
-fn verify_log(dir: &Path, args: &AuditVerifyArgs, lang: Lang) -> anyhow::Result<Outcome> {
+/// Where a central's (or station's) log is kept.
+enum LogSource<'a> {
+    Dir(&'a Path),
+    Postgres(&'a str),
+}
+
+fn verify_log(
+    source: LogSource<'_>,
+    args: &AuditVerifyArgs,
+    lang: Lang,
+) -> anyhow::Result<Outcome> {
     let bar = if args.no_progress || args.json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -54,7 +70,7 @@ fn verify_log(dir: &Path, args: &AuditVerifyArgs, lang: Lang) -> anyhow::Result<
         )
     };
     let started = std::time::Instant::now();
-    let report = audit::verify(dir, &mut |stage, done, total| {
+    let mut progress = |stage, done, total| {
         bar.set_message(match stage {
             AuditStage::Entries => lang.pick("mục nhật ký", "log entries"),
             AuditStage::Nodes => lang.pick("nút cây Merkle", "tree nodes"),
@@ -63,20 +79,34 @@ fn verify_log(dir: &Path, args: &AuditVerifyArgs, lang: Lang) -> anyhow::Result<
         });
         bar.set_length(total);
         bar.set_position(done);
-    })?;
+    };
+    let (report, checked) = match source {
+        LogSource::Dir(dir) => (
+            audit::verify(dir, &mut progress)?,
+            ("data_dir", dir.display().to_string()),
+        ),
+        LogSource::Postgres(url) => {
+            let rt = crate::central_store::runtime()?;
+            (
+                rt.block_on(doorstep_central::postgres::audit::verify(
+                    url,
+                    &mut progress,
+                ))?,
+                ("database", doorstep_central::postgres::describe_url(url)),
+            )
+        }
+    };
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "kind": "log",
-                "data_dir": dir.display().to_string(),
-                "ok": report.is_clean(),
-                "report": report,
-                "elapsed_ms": elapsed.as_millis() as u64,
-            }))?
-        );
+        let mut doc = json!({
+            "kind": "log",
+            "ok": report.is_clean(),
+            "report": report,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        });
+        doc[checked.0] = json!(checked.1);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_log_report(&report, elapsed, lang);
     }

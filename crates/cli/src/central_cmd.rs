@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::Utc;
 use doorstep_central::sqlite::UnitSource;
 use doorstep_central::tls::{ServerConfig, TlsFiles};
-use doorstep_central::{AppState, CentralStore, SqliteCentral, router};
+use doorstep_central::{AppState, CentralStore, router};
+
+use crate::central_store::Central;
 use serde_json::json;
 
 use crate::cli::{CentralServeArgs, CentralStatusArgs, ServerTlsArgs};
@@ -16,31 +17,44 @@ use crate::{Outcome, UserError};
 pub fn serve(args: CentralServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let tls = server_tls(&args.tls, lang)?;
     let units = read_units(args.units.as_deref(), lang)?;
-    let store = SqliteCentral::open_or_create(&args.dir.data_dir, units, Utc::now())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| UserError(format!("--listen {}: {e}", args.listen)))?;
-        let addr = listener.local_addr().context("no local address")?;
-        tracing::info!(%addr, store = %store.path().display(), tls = tls.is_some(), "central listening");
-        println!("listening on {}://{addr}", scheme(tls.as_ref()));
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let mut state = AppState::new(Arc::new(store));
-        state.require_registration = !args.allow_unregistered;
-        if args.allow_unregistered {
-            tracing::warn!("accepting records from unregistered devices (--allow-unregistered)");
+        let central = Central::open_or_create(&args.dir, units).await?;
+        tracing::info!(store = %central.describe(), "central store open");
+        match central {
+            Central::Sqlite(store) => serve_store(store, &args, tls, lang).await,
+            Central::Postgres(store) => serve_store(store, &args, tls, lang).await,
         }
-        let app = router(state);
-        serve_http(listener, app, tls).await?;
-        eprintln!("{}", lang.pick("central đã dừng", "central stopped"));
-        anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)
+}
+
+async fn serve_store<S: CentralStore>(
+    store: S,
+    args: &CentralServeArgs,
+    tls: Option<Arc<ServerConfig>>,
+    lang: Lang,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| UserError(format!("--listen {}: {e}", args.listen)))?;
+    let addr = listener.local_addr().context("no local address")?;
+    tracing::info!(%addr, node = %store.node_id(), tls = tls.is_some(), "central listening");
+    println!("listening on {}://{addr}", scheme(tls.as_ref()));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut state = AppState::new(Arc::new(store));
+    state.require_registration = !args.allow_unregistered;
+    if args.allow_unregistered {
+        tracing::warn!("accepting records from unregistered devices (--allow-unregistered)");
+    }
+    let app = router(state);
+    serve_http(listener, app, tls).await?;
+    eprintln!("{}", lang.pick("central đã dừng", "central stopped"));
+    Ok(())
 }
 
 /// The HTTPS configuration of `--tls-cert` and `--tls-key` (clap makes
@@ -131,12 +145,11 @@ pub fn read_units(
 }
 
 pub fn status(args: CentralStatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = SqliteCentral::open(&args.dir.data_dir)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let st = rt.block_on(store.status())?;
+    let rt = crate::central_store::runtime()?;
+    let st = rt.block_on(async {
+        let central = Central::open(&args.dir).await?;
+        central.store().status().await
+    })?;
     if args.json {
         println!("{}", json!(st));
         return Ok(Outcome::Ok);

@@ -97,8 +97,17 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
     /// A data directory: central's, a station's or a laptop's.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "database")]
+    pub data_dir: Option<PathBuf>,
+    /// Check central's log in PostgreSQL instead (the URL `central serve --database` uses).
+    /// Reads one consistent snapshot while ingest nodes keep serving.
+    #[arg(
+        long,
+        env = "DOORSTEP_DATABASE_URL",
+        value_name = "URL",
+        conflicts_with = "data_dir"
+    )]
+    pub database: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -367,9 +376,15 @@ pub struct StationServeArgs {
 
 #[derive(Debug, Args)]
 pub struct CentralDataDir {
-    /// Directory of central's store.
+    /// Directory of central's store (the embedded SQLite database and the node's secret
+    /// keys: log-signing.key, seal.key). With --database it holds only the keys.
     #[arg(long, env = "DOORSTEP_CENTRAL_DIR", value_name = "DIR")]
     pub data_dir: PathBuf,
+    /// Keep central in PostgreSQL instead of the embedded SQLite store, e.g.
+    /// postgres://doorstep@127.0.0.1/doorstep. Several `central serve` processes may share
+    /// one database: give each a copy of --data-dir's key files (docs/SCALING.md).
+    #[arg(long, env = "DOORSTEP_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]

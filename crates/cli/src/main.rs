@@ -5,6 +5,7 @@ mod audit_cmd;
 mod builtin_units;
 mod bundle_cmd;
 mod central_cmd;
+mod central_store;
 mod cli;
 mod demo;
 mod enroll;

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::central_store::Central;
 use anyhow::Context;
 use chrono::Utc;
 use doorstep_central::SqliteCentral;
@@ -84,16 +85,17 @@ pub fn provision(args: ProvisionArgs, lang: Lang) -> anyhow::Result<Outcome> {
         )
         .into());
     }
-    let store = SqliteCentral::open(&args.dir.data_dir)?;
-    let issued = store
-        .provision(
+    let rt = crate::central_store::runtime()?;
+    let central = rt.block_on(Central::open(&args.dir))?;
+    let issued = rt
+        .block_on(central.store().issue_token(
             role,
             args.unit.trim(),
             &name,
             args.station,
             chrono::Duration::hours(i64::from(args.valid_hours)),
             Utc::now(),
-        )
+        ))
         .map_err(|e| registry_error(e, lang))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&issued)?);
@@ -139,9 +141,10 @@ pub fn provision(args: ProvisionArgs, lang: Lang) -> anyhow::Result<Outcome> {
 }
 
 pub fn devices(args: DevicesArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = SqliteCentral::open(&args.dir.data_dir)?;
-    let nodes = store
-        .registered_nodes()
+    let rt = crate::central_store::runtime()?;
+    let central = rt.block_on(Central::open(&args.dir))?;
+    let nodes = rt
+        .block_on(central.store().list_nodes())
         .map_err(|e| registry_error(e, lang))?;
     if args.json {
         println!(
@@ -203,9 +206,14 @@ fn node_row(n: &RegisteredNode, lang: Lang) -> [String; 7] {
 }
 
 pub fn revoke(args: RevokeArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = SqliteCentral::open(&args.dir.data_dir)?;
-    let node = store
-        .revoke(args.device, args.reason.trim(), Utc::now())
+    let rt = crate::central_store::runtime()?;
+    let central = rt.block_on(Central::open(&args.dir))?;
+    let node = rt
+        .block_on(
+            central
+                .store()
+                .revoke_node(args.device, args.reason.trim(), Utc::now()),
+        )
         .map_err(|e| registry_error(e, lang))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&node)?);

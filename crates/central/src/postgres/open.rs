@@ -28,6 +28,8 @@ pub(crate) async fn open_node(
     key_dir: &Path,
     units: Option<UnitSource>,
     now: DateTime<Utc>,
+    create: bool,
+    target: &str,
 ) -> Result<Opened, CentralError> {
     let at = format_utc_millis(&now);
     let tx = client.transaction().await.map_err(CentralError::pg)?;
@@ -63,6 +65,11 @@ pub(crate) async fn open_node(
                 return Err(CentralError::SealKeyMismatch { path: seal_path });
             }
             (node_id, signer, Opener::new(&seal))
+        }
+        None if !create => {
+            return Err(CentralError::PostgresEmpty {
+                target: target.to_owned(),
+            });
         }
         None => {
             crate::sqlite::create_private_dir(key_dir)?;

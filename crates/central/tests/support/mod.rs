@@ -1,8 +1,6 @@
 #![allow(dead_code)]
 //! Records and batches for the central crate's tests.
 
-pub mod pg;
-
 use chrono::{DateTime, Utc};
 use doorstep_central::IncomingBatch;
 use doorstep_central::check::check_batch;
