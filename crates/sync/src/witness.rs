@@ -132,27 +132,6 @@ impl<W: Witness> Check<'_, W> {
         }
     }
 
-    /// The consistency proof between two sizes, retried while the server
-    /// only cannot be reached.
-    async fn consistency(
-        &self,
-        small: u64,
-        big: u64,
-    ) -> Result<doorstep_wire::log::ConsistencyAnswer, SendError> {
-        let mut retry = 0;
-        loop {
-            match self.client.consistency(small, big).await {
-                Err(e) if e.is_retryable() && retry < self.retry.retries => {
-                    retry += 1;
-                    let delay = self.retry.delay(retry);
-                    tracing::info!(retry, ?delay, error = %e, "log proof not fetched; retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
     /// Accepts `head` signed by `public_key` if the key is the pinned one,
     /// the signature holds and the log only grew since the last head
     /// checked; then keeps it as the last head checked.
@@ -232,7 +211,7 @@ impl<W: Witness> Check<'_, W> {
                     (head.tree_size, head.root_hash, p.tree_size, p.root_hash)
                 };
                 if small > 0 {
-                    let proof = match self.consistency(small, big).await {
+                    let proof = match consistency(self.client, self.retry, small, big).await {
                         Ok(proof) => proof,
                         // The log cannot prove it extends a head it signed:
                         // it was cut back (a rollback), not merely unreachable.
@@ -290,6 +269,29 @@ impl<W: Witness> Check<'_, W> {
                 .map_err(WitnessError::Store)?;
         }
         Ok(())
+    }
+}
+
+/// The consistency proof between two sizes, retried while the server only
+/// cannot be reached. (A free function: the witness store, not `Sync`,
+/// must not be borrowed across the wait.)
+async fn consistency(
+    client: &Client,
+    policy: &RetryPolicy,
+    small: u64,
+    big: u64,
+) -> Result<doorstep_wire::log::ConsistencyAnswer, SendError> {
+    let mut retry = 0;
+    loop {
+        match client.consistency(small, big).await {
+            Err(e) if e.is_retryable() && retry < policy.retries => {
+                retry += 1;
+                let delay = policy.delay(retry);
+                tracing::info!(retry, ?delay, error = %e, "log proof not fetched; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A server that restarts between answering a batch and serving the log
 //! proof must not end the sync: the witness retries the proof fetch.
 
