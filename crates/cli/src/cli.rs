@@ -63,6 +63,34 @@ pub enum Command {
     /// written under --dir (a new temporary directory by default) and the ports are
     /// loopback ports chosen by the system.
     Demo(DemoArgs),
+
+    /// Load-test a running central: many simulated laptops (optionally relayed by commune
+    /// stations) sync generated records to it at once; prints throughput and batch latency.
+    ///
+    /// Each simulated laptop has its own device ID and numbers its records 1, 2, 3… with no
+    /// gap; its records are generated as `doorstep gen` makes them, validated and encoded
+    /// exactly as `field enroll` stores them (canonical bytes, content hash), a batch at a
+    /// time, so memory stays flat however many records are sent. Everything is derived from
+    /// --seed: running again with the same seed sends the very same records, which central
+    /// must answer `duplicate` (exactly once); another seed makes new laptops.
+    ///
+    /// Without --stations each laptop sends its own batches (sender role `field`), one after
+    /// another as `field sync` does. With --stations K the laptops are split over K stations
+    /// and each station relays its laptops' records (sender role `station`), in (laptop,
+    /// sequence) order, as `station serve` forwards them.
+    ///
+    /// Central must run with --allow-unregistered (`doorstep central serve
+    /// --allow-unregistered`): the simulated laptops and stations are not registered, so
+    /// their requests are not signed, their records carry no signature and are sent in
+    /// plaintext (not sealed) — which such a central accepts from unregistered devices, and
+    /// only then. A central that requires registration answers `auth.required`; loadgen
+    /// stops and says so (exit 2). The records are real: they stay in central's store.
+    ///
+    /// Printed: records/s, batches, batch latency p50/p95/p99/max (from the start of building
+    /// the request, compression included, to the receipt; retries included), errors by kind,
+    /// outcomes (accepted, duplicate, conflict, invalid), wall time. Exit 0 when every record
+    /// was accepted exactly once with no error, 1 otherwise, 2 for a usage mistake.
+    Loadgen(LoadgenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +463,74 @@ pub struct CentralStatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("amount").required(true).args(["records_per_device", "records"])))]
+pub struct LoadgenArgs {
+    /// Base URL of central, e.g. http://127.0.0.1:8750 (started with --allow-unregistered).
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Simulated laptops.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub devices: u32,
+    /// Records each laptop enrolls and syncs.
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u64).range(1..))]
+    pub records_per_device: Option<u64>,
+    /// Records in all, spread over the laptops as evenly as possible (instead of
+    /// --records-per-device); exactly this many are sent.
+    #[arg(long, value_name = "TOTAL", value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: Option<u64>,
+    /// Commune stations relaying the laptops' records (the laptops are split over them, in
+    /// order, as evenly as possible; at most --devices). Without it laptops send directly.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub stations: Option<u32>,
+    /// Records per batch (at most 5000, the protocol's limit).
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=5_000))]
+    pub batch_records: u32,
+    /// Most requests in flight at once (default: devices + stations). Each laptop, or each
+    /// station with --stations, sends one batch at a time, so fewer senders mean fewer.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Seed of everything generated (device and station IDs, records, record IDs).
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// Unit whose communes the visits happen in (default 74, Bình Dương).
+    #[arg(long, value_name = "CODE", conflicts_with = "communes_of")]
+    pub unit: Option<String>,
+    /// Give each station (each laptop without --stations) one commune under this province or
+    /// district, in the unit list's order (starting over when there are more senders than
+    /// communes); its records are visits in that commune. Needs a list with communes (--units).
+    #[arg(long, value_name = "CODE")]
+    pub communes_of: Option<String>,
+    /// Unit list CSV (`code,name,level,parent_code`, e.g. data/units/units_2023.csv); use the
+    /// list central was started with, or its records may be invalid there. Default: the 63
+    /// built-in provinces.
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+    /// Record kind (id_card_application, eid_registration, eid_activation,
+    /// driver_license_link, info_correction), or `mixed` for the realistic mix of `gen`.
+    #[arg(long, default_value = "eid_activation", value_name = "KIND")]
+    pub kind: String,
+    /// Retries per batch after network or server errors (408, 429, 5xx), with the sync
+    /// client's exponential backoff and jitter.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: u32,
+    /// Longest wait between two retries, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub max_backoff: u64,
+    /// Time limit of one request, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+    /// Print one JSON object with every figure instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not draw the progress bar (drawn on standard error when it is a terminal, also
+    /// with --json).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -839,6 +935,7 @@ mod tests {
             vec!["audit", "log"],
             vec!["audit", "gaps"],
             vec!["audit", "reconcile", "--data-dir", "d"],
+            vec!["loadgen", "--devices", "1", "--records", "1"],
         ];
         for mut args in cases {
             if args[1] == "init" {

@@ -13,6 +13,7 @@ mod field;
 mod gen_cmd;
 mod input;
 mod lang;
+mod loadgen;
 mod messages;
 mod passphrase;
 mod provision_cmd;
@@ -126,6 +127,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             AuditCommand::Alarms(args) => audit_cmd::alarms(args, lang),
         },
         Command::Demo(args) => demo::run(args, lang),
+        Command::Loadgen(args) => loadgen::run(args, lang),
     }
 }
 

@@ -532,7 +532,7 @@ async fn send_batch(
 /// One record to put in a batch: sequence number (for messages), content
 /// hash, canonical bytes (empty when sealed), the record as sealed
 /// (`SealedRecord` JSON) if it is, and the device's signature.
-pub(crate) type BatchItem<'a> = (
+pub type BatchItem<'a> = (
     u64,
     &'a doorstep_core::ContentHash,
     &'a [u8],
@@ -542,7 +542,7 @@ pub(crate) type BatchItem<'a> = (
 
 /// The request body of one batch: canonical records embedded verbatim,
 /// sealed records as they were sealed.
-pub(crate) fn encode_batch<'a>(
+pub fn encode_batch<'a>(
     batch_id: Uuid,
     session_id: Uuid,
     sender: &Sender,
@@ -593,7 +593,7 @@ pub(crate) fn encode_batch<'a>(
 /// Checks that `receipt` answers the batch of `sent` records (record ID,
 /// content hash) line by line: same batch, one line per record in order,
 /// same hash, same record ID when the line names one.
-pub(crate) fn check_lines<'a>(
+pub fn check_lines<'a>(
     receipt: &Receipt,
     batch_id: Uuid,
     sent: impl ExactSizeIterator<Item = (Uuid, &'a doorstep_core::ContentHash)>,
