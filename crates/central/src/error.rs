@@ -86,6 +86,9 @@ pub enum CentralError {
         source: tokio_postgres::Error,
     },
 
+    #[error("the batch could not be applied, send it again: {0}")]
+    NotApplied(String),
+
     #[error("a proof was asked for beyond the log: {0}")]
     OutOfRange(String),
 

@@ -48,9 +48,25 @@ mod status;
 /// status, custody) use the others.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
+/// Most batches one transaction applies (group commit).
+const MAX_GROUP_BATCHES: usize = 64;
+/// Most records one transaction applies: a group stops growing past it.
+const MAX_GROUP_RECORDS: usize = 20_000;
+/// Batches that may wait for this node's applier.
+const APPLY_QUEUE: usize = 1024;
+
+/// A batch waiting for the applier, and where its answer goes.
+struct Job {
+    batch: IncomingBatch,
+    answer: tokio::sync::oneshot::Sender<Result<Applied, CentralError>>,
+}
+
 /// Central on PostgreSQL.
 pub struct PgCentral {
     pool: Pool,
+    /// This node's applier: batches are applied by one task, as many
+    /// together as are waiting (see [`apply::apply_group`]).
+    applier: tokio::sync::mpsc::Sender<Job>,
     /// `host:port/dbname`, never the password.
     target: String,
     node_id: Uuid,
@@ -167,13 +183,15 @@ impl PgCentral {
         migrate::apply(&mut client, &target).await?;
         let opened = open::open_node(&mut client, key_dir, units, now, create, &target).await?;
         drop(client);
+        let signer = Arc::new(opened.signer);
         Ok(PgCentral {
+            applier: spawn_applier(pool.clone(), Arc::clone(&signer)),
             pool,
             target,
             node_id: opened.node_id,
             units: Arc::new(opened.units),
             units_source: opened.units_source,
-            signer: Arc::new(opened.signer),
+            signer,
             opener: Arc::new(opened.opener),
         })
     }
@@ -186,6 +204,63 @@ impl PgCentral {
     async fn client(&self) -> Result<deadpool_postgres::Object, CentralError> {
         self.pool.get().await.map_err(pool_error)
     }
+}
+
+/// Starts the task that applies this node's batches: it takes every batch
+/// waiting (up to a group's limits) and applies them in one transaction.
+/// The log lock makes appends one at a time anyway; grouping shares one
+/// lock, one fsync and one head signature among them. A group that fails
+/// is applied again batch by batch, so one bad batch fails alone.
+fn spawn_applier(pool: Pool, signer: Arc<LogSigner>) -> tokio::sync::mpsc::Sender<Job> {
+    let (sender, mut jobs) = tokio::sync::mpsc::channel::<Job>(APPLY_QUEUE);
+    tokio::spawn(async move {
+        while let Some(job) = jobs.recv().await {
+            let mut records = job.batch.records.len();
+            let mut group = vec![job];
+            while group.len() < MAX_GROUP_BATCHES && records < MAX_GROUP_RECORDS {
+                let Ok(job) = jobs.try_recv() else { break };
+                records += job.batch.records.len();
+                group.push(job);
+            }
+            let (batches, answers): (Vec<_>, Vec<_>) =
+                group.into_iter().map(|j| (j.batch, j.answer)).unzip();
+            match apply_with(&pool, &signer, &batches).await {
+                Ok(applied) => {
+                    for (answer, applied) in answers.into_iter().zip(applied) {
+                        let _ = answer.send(Ok(applied));
+                    }
+                }
+                Err(e) if batches.len() == 1 => {
+                    if let Some(answer) = answers.into_iter().next() {
+                        let _ = answer.send(Err(e));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(batches = batches.len(), error = %e, "a group of batches failed; applying them one by one");
+                    for (batch, answer) in batches.iter().zip(answers) {
+                        let one = apply_with(&pool, &signer, std::slice::from_ref(batch))
+                            .await
+                            .and_then(|mut a| {
+                                a.pop().ok_or_else(|| {
+                                    CentralError::NotApplied("no answer for the batch".into())
+                                })
+                            });
+                        let _ = answer.send(one);
+                    }
+                }
+            }
+        }
+    });
+    sender
+}
+
+async fn apply_with(
+    pool: &Pool,
+    signer: &LogSigner,
+    batches: &[IncomingBatch],
+) -> Result<Vec<Applied>, CentralError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    apply::apply_group(&mut client, signer, batches).await
 }
 
 pub(crate) fn pool_error(e: deadpool_postgres::PoolError) -> CentralError {
@@ -208,7 +283,7 @@ pub(crate) fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, CentralError> {
         .map_err(|_| CentralError::Inconsistent(format!("{what} should be 32 bytes")))
 }
 
-fn merkle_error(e: MerkleError<MissingNode>) -> CentralError {
+pub(crate) fn merkle_error(e: MerkleError<MissingNode>) -> CentralError {
     match e {
         MerkleError::Source(missing) => CentralError::Inconsistent(format!(
             "the log's {missing}: the database was changed outside central"
@@ -216,6 +291,11 @@ fn merkle_error(e: MerkleError<MissingNode>) -> CentralError {
         other => CentralError::OutOfRange(other.to_string()),
     }
 }
+
+/// Reads the stored nodes named by two arrays (levels, indices).
+pub(crate) const FETCH_NODES: &str = "SELECT n.level, n.idx, n.hash FROM log_nodes n
+     JOIN unnest($1::int2[], $2::int8[]) AS w(level, idx)
+       ON n.level = w.level AND n.idx = w.idx";
 
 /// The stored nodes `reads` names, in one query.
 pub(crate) async fn fetch_nodes<C: tokio_postgres::GenericClient>(
@@ -232,12 +312,7 @@ pub(crate) async fn fetch_nodes<C: tokio_postgres::GenericClient>(
         .collect();
     let idxs: Vec<i64> = reads.iter().map(|(_, i)| to_i64(*i)).collect();
     let rows = client
-        .query(
-            "SELECT n.level, n.idx, n.hash FROM log_nodes n
-             JOIN unnest($1::int2[], $2::int8[]) AS w(level, idx)
-               ON n.level = w.level AND n.idx = w.idx",
-            &[&levels, &idxs],
-        )
+        .query(FETCH_NODES, &[&levels, &idxs])
         .await
         .map_err(CentralError::pg)?;
     for row in rows {
@@ -337,8 +412,14 @@ impl CentralStore for PgCentral {
     }
 
     async fn apply(&self, batch: IncomingBatch) -> Result<Applied, CentralError> {
-        let mut client = self.client().await?;
-        apply::apply(&mut client, &self.signer, &batch).await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.applier
+            .send(Job { batch, answer })
+            .await
+            .map_err(|_| CentralError::NotApplied("the applier stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| CentralError::NotApplied("the applier stopped".into()))?
     }
 
     async fn tree_head(&self) -> Result<TreeHeadAnswer, CentralError> {

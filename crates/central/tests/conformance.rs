@@ -130,6 +130,83 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     log_suite(&*store, device).await;
     custody_suite(&*store, id1, &r1, &altered).await;
     registry_suite(&*store).await;
+    concurrent_suite(&store).await;
+}
+
+/// Batches arriving at once (a backend may apply them together): each
+/// record accepted once whichever copy came first, every receipt's entry
+/// included in its signed head, and the log only grew.
+async fn concurrent_suite(store: &Arc<dyn CentralStore>) {
+    // Each record twice, in batches of two, all sent at once.
+    use doorstep_core::merkle;
+    let before = store.tree_head().await.unwrap().tree_head;
+    let held_before = store.status().await.unwrap().records;
+    let device = Uuid::now_v7();
+    let records: Vec<Vec<u8>> = (1..=8)
+        .map(|seq| record(device, seq, "Đặng Thị Hoa").1)
+        .collect();
+    let mut tasks = Vec::new();
+    for _copy in 0..2 {
+        for pair in records.chunks(2) {
+            let store = Arc::clone(store);
+            let pair: Vec<Vec<u8>> = pair.to_vec();
+            tasks.push(tokio::spawn(async move {
+                let refs: Vec<&[u8]> = pair.iter().map(Vec::as_slice).collect();
+                store.apply(batch(device, &refs, None)).await.unwrap()
+            }));
+        }
+    }
+    let mut applied = Vec::new();
+    for t in tasks {
+        applied.push(t.await.unwrap());
+    }
+    let mut counts = std::collections::HashMap::new();
+    for a in &applied {
+        for line in &a.lines {
+            *counts.entry(line.outcome.as_str()).or_insert(0) += 1;
+        }
+        // The receipt's entry is in the log, under its signed head.
+        let head = &a.log.tree_head;
+        head.verify(&a.log.public_key).unwrap();
+        let entry = store
+            .log_entries(a.log.index, a.log.index + 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        merkle::verify_inclusion(
+            &entry.leaf_hash,
+            a.log.index,
+            head.tree_size,
+            &a.log.inclusion,
+            &head.root_hash,
+        )
+        .unwrap();
+    }
+    assert_eq!(counts["accepted"], 8);
+    assert_eq!(counts["duplicate"], 8);
+    let mut indices: Vec<u64> = applied.iter().map(|a| a.log.index).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    assert_eq!(indices.len(), 8, "one log entry per batch");
+    let after = store.tree_head().await.unwrap().tree_head;
+    assert_eq!(after.tree_size, before.tree_size + 8);
+    let proof = store
+        .consistency_proof(before.tree_size, after.tree_size)
+        .await
+        .unwrap();
+    merkle::verify_consistency(
+        before.tree_size,
+        after.tree_size,
+        &before.root_hash,
+        &after.root_hash,
+        &proof.path,
+    )
+    .unwrap();
+    let st = store.status().await.unwrap();
+    assert_eq!(st.records, held_before + 8);
+    let d = st.devices.iter().find(|d| d.device_id == device).unwrap();
+    assert_eq!((d.contiguous_seq, d.max_seq), (8, 8));
 }
 
 /// Custody answers: held with this content, refused with this content,
@@ -454,8 +531,8 @@ async fn sqlite_backend_conforms() {
     suite(Arc::new(store)).await;
     // And it survives a reopen with the same answers.
     let reopened = SqliteCentral::open(dir.path()).unwrap();
-    assert_eq!(reopened.status().await.unwrap().records, 6);
-    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
+    assert_eq!(reopened.status().await.unwrap().records, 14);
+    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 16);
     assert_eq!(reopened.integrity_check().unwrap(), ["ok"]);
     let report = doorstep_central::sqlite::audit::verify(dir.path(), &mut |_, _, _| {}).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
@@ -481,12 +558,12 @@ fn postgres_backend_conforms() {
         // Reopened (another ingest node would do the same): same central,
         // same answers, and the whole log checks out.
         let reopened = PgCentral::open(&db.url, keys.path()).await.unwrap();
-        assert_eq!(reopened.status().await.unwrap().records, 6);
-        assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 8);
+        assert_eq!(reopened.status().await.unwrap().records, 14);
+        assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 16);
         let report = doorstep_central::postgres::audit::verify(&db.url, &mut |_, _, _| {})
             .await
             .unwrap();
         assert!(report.is_clean(), "{:?}", report.problems);
-        assert_eq!((report.entries, report.records), (8, 6));
+        assert_eq!((report.entries, report.records), (16, 14));
     });
 }

@@ -6,14 +6,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
+use deadpool_postgres::GenericClient;
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_core::merkle;
+use doorstep_core::merkle::NodeMap;
 use doorstep_wire::log::{LogEntry, ReceiptLog};
 use doorstep_wire::{NodeRole, Outcome, OutcomeCounts, RecordReceipt};
-use tokio_postgres::Transaction;
+use futures_util::FutureExt;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{to_i64, to_u64, with_nodes};
+use super::{to_i64, to_u64};
 use crate::error::CentralError;
 use crate::signing::LogSigner;
 use crate::store::{Applied, CheckedRecord, Incoming, IncomingBatch, Refused};
@@ -21,99 +25,233 @@ use crate::store::{Applied, CheckedRecord, Incoming, IncomingBatch, Refused};
 /// Sequence numbers read per round when moving a device's contiguous mark.
 const SEQ_WINDOW: i64 = 4096;
 
-pub(crate) async fn apply(
-    client: &mut tokio_postgres::Client,
+const LOCK_LOG: &str = "SELECT tree_size, last_timestamp FROM log_state WHERE id = 1 FOR UPDATE";
+
+/// The transaction a batch is applied in: statements are prepared once per
+/// connection (`prepare_cached`), and independent ones are pipelined.
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// Runs a statement prepared once per connection.
+async fn run(
+    tx: &Tx<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, CentralError> {
+    let statement = tx.prepare_cached(sql).await.map_err(CentralError::pg)?;
+    tx.query(&statement, params).await.map_err(CentralError::pg)
+}
+
+/// Applies `batches` in one transaction, in order: each its own log entry,
+/// one signed head covering them all (group commit: one lock, one fsync,
+/// one signature for every batch waiting on this node). Later batches see
+/// what earlier ones accepted.
+pub(crate) async fn apply_group(
+    client: &mut deadpool_postgres::Object,
     signer: &LogSigner,
-    batch: &IncomingBatch,
-) -> Result<Applied, CentralError> {
+    batches: &[IncomingBatch],
+) -> Result<Vec<Applied>, CentralError> {
     let started = std::time::Instant::now();
     let tx = client.transaction().await.map_err(CentralError::pg)?;
-    // The log lock first: from here on this transaction sees every batch
-    // committed before it, on any node, and none can commit in between.
-    let state = tx
-        .query_one(
-            "SELECT tree_size, last_timestamp FROM log_state WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(CentralError::pg)?;
-    let index = to_u64(state.get(0));
+    // The log lock first: the reads sent behind it on this connection run
+    // once it is held, and see every batch committed before, on any node;
+    // none can commit in between.
+    let keys = Keys::of(batches);
+    let (state, by_id, by_seq) = tokio::try_join!(
+        run(&tx, LOCK_LOG, &[]),
+        held_by_id(&tx, &keys.ids),
+        held_by_seq(&tx, &keys.devices, &keys.seqs),
+    )?;
+    let state = state
+        .first()
+        .ok_or_else(|| CentralError::Inconsistent("the log has no state row".into()))?;
+    let first = to_u64(state.get(0));
     let last_timestamp = to_u64(state.get(1));
+    let mut held = Held { by_id, by_seq };
 
-    let at = format_utc_millis(&batch.received_at);
-    let lines = decide(&tx, batch, &at).await?;
+    let mut decided = Vec::with_capacity(batches.len());
+    let mut entries = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let at = format_utc_millis(&batch.received_at);
+        let d = decide(batch, &mut held);
+        let entry = LogEntry::new(
+            batch.batch_id,
+            batch.session_id,
+            &batch.sender,
+            batch.journal,
+            &at,
+            &d.lines,
+        )
+        .to_bytes();
+        let leaf = merkle::leaf_hash(&entry);
+        decided.push((at, d));
+        entries.push((entry, leaf));
+    }
+    let count = u64::try_from(batches.len()).unwrap_or(u64::MAX);
+    let size = first + count;
+    let spent = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // Writes that depend on nothing else, with every stored tree node the
+    // appends and the new head's proofs need, in one round trip.
+    let reads = log_reads(first, count);
+    let mut writes = Vec::new();
+    for (batch, (at, d)) in batches.iter().zip(&decided) {
+        writes.push(insert_records(&tx, batch, at, &d.new).boxed());
+        writes.push(insert_refusals(&tx, batch, at, &d.refusals).boxed());
+        writes.push(count_session(&tx, batch, at, &d.lines, batch.check_ms + spent).boxed());
+    }
+    let (_, mut nodes) = tokio::try_join!(
+        futures_util::future::try_join_all(writes),
+        fetch_nodes(&tx, &reads),
+    )?;
+    let mut completed = Vec::new();
+    for (i, (_, leaf)) in entries.iter().enumerate() {
+        let index = first + i as u64;
+        for node in
+            merkle::nodes_completed_by(&mut nodes, index, *leaf).map_err(super::merkle_error)?
+        {
+            nodes.0.insert((node.0, node.1), node.2);
+            completed.push(node);
+        }
+    }
+    let root = merkle::root(&mut nodes, size).map_err(super::merkle_error)?;
+    // Heads never go back in time, even if a node's clock does.
+    let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+    let head = signer.sign(size, now.max(last_timestamp), root);
+    let mut applied = Vec::with_capacity(batches.len());
+    for (i, (_, d)) in decided.iter_mut().enumerate() {
+        let index = first + i as u64;
+        applied.push(Applied {
+            lines: std::mem::take(&mut d.lines),
+            log: ReceiptLog {
+                index,
+                tree_head: head.clone(),
+                public_key: signer.public_key(),
+                inclusion: merkle::inclusion_proof(&mut nodes, index, size)
+                    .map_err(super::merkle_error)?,
+            },
+        });
+    }
+    // The devices' marks (which read the records just written, in batch
+    // order) beside the log's writes.
+    let devices = async {
+        for (batch, (at, d)) in batches.iter().zip(&decided) {
+            update_devices(&tx, batch, at, &d.touched).await?;
+        }
+        Ok::<(), CentralError>(())
+    };
+    tokio::try_join!(
+        devices,
+        append_log(&tx, first, batches, &entries, &completed, &head),
+    )?;
+    tx.commit().await.map_err(CentralError::pg)?;
+    Ok(applied)
+}
 
-    let busy_ms = batch.check_ms + u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    count_session(&tx, batch, &at, &lines, busy_ms).await?;
-
-    // The log: append the entry, sign the new head, prove inclusion.
-    let entry = LogEntry::new(
-        batch.batch_id,
-        batch.session_id,
-        &batch.sender,
-        batch.journal,
-        &at,
-        &lines,
+/// The stored nodes appending `count` entries from `first` and proving
+/// each in the new head read: the appends' left siblings, and the root's
+/// and proofs' nodes, except those the appends themselves complete (made
+/// in memory). Which nodes an append completes depends only on its index.
+fn log_reads(first: u64, count: u64) -> Vec<(u32, u64)> {
+    let size = first + count;
+    let mut made = std::collections::HashSet::new();
+    let mut reads = Vec::new();
+    for index in first..size {
+        let (mut level, mut i) = (0u32, index);
+        let siblings = merkle::nodes_read_by(|s| merkle::nodes_completed_by(s, index, [0; 32]));
+        reads.extend(siblings.into_iter().filter(|n| !made.contains(n)));
+        made.insert((0, index));
+        while i & 1 == 1 {
+            level += 1;
+            i >>= 1;
+            made.insert((level, i));
+        }
+    }
+    reads.extend(
+        merkle::nodes_read_by(|s| {
+            merkle::root(s, size)?;
+            for index in first..size {
+                merkle::inclusion_proof(s, index, size)?;
+            }
+            Ok(())
+        })
+        .into_iter()
+        .filter(|n| !made.contains(n)),
     );
-    let bytes = entry.to_bytes();
-    let leaf = merkle::leaf_hash(&bytes);
-    let completed = with_nodes(&tx, |nodes| merkle::nodes_completed_by(nodes, index, leaf)).await?;
-    tx.execute(
-        "INSERT INTO log_entries (idx, batch_id, entry, leaf_hash) VALUES ($1, $2, $3, $4)",
-        &[&to_i64(index), &batch.batch_id, &bytes, &&leaf[..]],
-    )
-    .await
-    .map_err(CentralError::pg)?;
+    reads.sort_unstable();
+    reads.dedup();
+    reads
+}
+
+async fn fetch_nodes(tx: &Tx<'_>, reads: &[(u32, u64)]) -> Result<NodeMap, CentralError> {
+    let mut map = NodeMap::default();
+    if reads.is_empty() {
+        return Ok(map);
+    }
+    let levels: Vec<i16> = reads
+        .iter()
+        .map(|(l, _)| i16::try_from(*l).unwrap_or(i16::MAX))
+        .collect();
+    let idxs: Vec<i64> = reads.iter().map(|(_, i)| to_i64(*i)).collect();
+    for row in run(tx, super::FETCH_NODES, &[&levels, &idxs]).await? {
+        let level: i16 = row.get(0);
+        map.0.insert(
+            (u32::try_from(level).unwrap_or(0), to_u64(row.get(1))),
+            super::to_hash(row.get(2), "log_nodes.hash")?,
+        );
+    }
+    Ok(map)
+}
+
+/// The entries, the nodes they complete, the signed head, the new size.
+async fn append_log(
+    tx: &Tx<'_>,
+    first: u64,
+    batches: &[IncomingBatch],
+    entries: &[(Vec<u8>, [u8; 32])],
+    completed: &[merkle::CompletedNode],
+    head: &doorstep_wire::log::SignedTreeHead,
+) -> Result<(), CentralError> {
+    let indices: Vec<i64> = (0..entries.len())
+        .map(|i| to_i64(first + i as u64))
+        .collect();
+    let batch_ids: Vec<Uuid> = batches.iter().map(|b| b.batch_id).collect();
+    let bytes: Vec<&[u8]> = entries.iter().map(|(e, _)| e.as_slice()).collect();
+    let leaves: Vec<&[u8]> = entries.iter().map(|(_, l)| &l[..]).collect();
     let levels: Vec<i16> = completed
         .iter()
         .map(|(l, _, _)| i16::try_from(*l).unwrap_or(i16::MAX))
         .collect();
     let idxs: Vec<i64> = completed.iter().map(|(_, i, _)| to_i64(*i)).collect();
     let hashes: Vec<&[u8]> = completed.iter().map(|(_, _, h)| &h[..]).collect();
-    tx.execute(
-        "INSERT INTO log_nodes (level, idx, hash) SELECT * FROM unnest($1::int2[], $2::int8[], $3::bytea[])",
-        &[&levels, &idxs, &hashes],
-    )
-    .await
-    .map_err(CentralError::pg)?;
-    let size = index + 1;
-    let (root, inclusion) = with_nodes(&tx, |nodes| {
-        Ok((
-            merkle::root(nodes, size)?,
-            merkle::inclusion_proof(nodes, index, size)?,
-        ))
-    })
-    .await?;
-    // Heads never go back in time, even if a node's clock does.
-    let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-    let head = signer.sign(size, now.max(last_timestamp), root);
-    tx.execute(
-        "INSERT INTO tree_heads (tree_size, timestamp, root_hash, signature) VALUES ($1, $2, $3, $4)",
-        &[
-            &to_i64(size),
-            &to_i64(head.timestamp),
-            &&head.root_hash[..],
-            &&head.signature[..],
-        ],
-    )
-    .await
-    .map_err(CentralError::pg)?;
-    tx.execute(
-        "UPDATE log_state SET tree_size = $1, last_timestamp = $2 WHERE id = 1",
-        &[&to_i64(size), &to_i64(head.timestamp)],
-    )
-    .await
-    .map_err(CentralError::pg)?;
-    tx.commit().await.map_err(CentralError::pg)?;
-    Ok(Applied {
-        lines,
-        log: ReceiptLog {
-            index,
-            tree_head: head,
-            public_key: signer.public_key(),
-            inclusion,
-        },
-    })
+    let (size, timestamp) = (to_i64(head.tree_size), to_i64(head.timestamp));
+    let (root, signature) = (&head.root_hash[..], &head.signature[..]);
+    let entry_params: [&(dyn ToSql + Sync); 4] = [&indices, &batch_ids, &bytes, &leaves];
+    let node_params: [&(dyn ToSql + Sync); 3] = [&levels, &idxs, &hashes];
+    let head_params: [&(dyn ToSql + Sync); 4] = [&size, &timestamp, &root, &signature];
+    let state_params: [&(dyn ToSql + Sync); 2] = [&size, &timestamp];
+    tokio::try_join!(
+        run(
+            tx,
+            "INSERT INTO log_entries (idx, batch_id, entry, leaf_hash)
+             SELECT * FROM unnest($1::int8[], $2::uuid[], $3::bytea[], $4::bytea[])",
+            &entry_params,
+        ),
+        run(
+            tx,
+            "INSERT INTO log_nodes (level, idx, hash) SELECT * FROM unnest($1::int2[], $2::int8[], $3::bytea[])",
+            &node_params,
+        ),
+        run(
+            tx,
+            "INSERT INTO tree_heads (tree_size, timestamp, root_hash, signature) VALUES ($1, $2, $3, $4)",
+            &head_params,
+        ),
+        run(
+            tx,
+            "UPDATE log_state SET tree_size = $1, last_timestamp = $2 WHERE id = 1",
+            &state_params,
+        ),
+    )?;
+    Ok(())
 }
 
 type ConflictReason = (&'static str, String, String);
@@ -124,55 +262,74 @@ struct Held {
     by_seq: HashMap<(Uuid, u64), Uuid>,
 }
 
-async fn held(tx: &Transaction<'_>, batch: &IncomingBatch) -> Result<Held, CentralError> {
-    let mut ids = Vec::new();
-    let (mut devices, mut seqs) = (Vec::new(), Vec::new());
-    for incoming in &batch.records {
-        match incoming {
-            Incoming::Valid(r) => {
-                ids.push(r.record_id);
-                devices.push(r.device_id);
-                seqs.push(to_i64(r.device_seq));
-            }
-            Incoming::Invalid(r) => {
-                if let (true, Some(id)) = (r.seq_seen, r.record_id) {
-                    ids.push(id);
+/// The record IDs and (device, sequence) pairs of a batch to look up.
+struct Keys {
+    ids: Vec<Uuid>,
+    devices: Vec<Uuid>,
+    seqs: Vec<i64>,
+}
+
+impl Keys {
+    fn of(batches: &[IncomingBatch]) -> Keys {
+        let mut keys = Keys {
+            ids: Vec::new(),
+            devices: Vec::new(),
+            seqs: Vec::new(),
+        };
+        for incoming in batches.iter().flat_map(|b| &b.records) {
+            match incoming {
+                Incoming::Valid(r) => {
+                    keys.ids.push(r.record_id);
+                    keys.devices.push(r.device_id);
+                    keys.seqs.push(to_i64(r.device_seq));
+                }
+                Incoming::Invalid(r) => {
+                    if let (true, Some(id)) = (r.seq_seen, r.record_id) {
+                        keys.ids.push(id);
+                    }
                 }
             }
         }
+        keys
     }
-    let mut by_id = HashMap::new();
-    if !ids.is_empty() {
-        for row in tx
-            .query(
-                "SELECT record_id, content_hash FROM records WHERE record_id = ANY($1)",
-                &[&ids],
-            )
-            .await
-            .map_err(CentralError::pg)?
-        {
-            by_id.insert(row.get::<_, Uuid>(0), row.get::<_, Vec<u8>>(1));
-        }
+}
+
+async fn held_by_id(tx: &Tx<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<u8>>, CentralError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    let mut by_seq = HashMap::new();
-    if !devices.is_empty() {
-        for row in tx
-            .query(
-                "SELECT r.device_id, r.device_seq, r.record_id FROM records r
-                 JOIN unnest($1::uuid[], $2::int8[]) AS w(device_id, device_seq)
-                   ON r.device_id = w.device_id AND r.device_seq = w.device_seq",
-                &[&devices, &seqs],
-            )
-            .await
-            .map_err(CentralError::pg)?
-        {
-            by_seq.insert(
-                (row.get::<_, Uuid>(0), to_u64(row.get(1))),
-                row.get::<_, Uuid>(2),
-            );
-        }
+    let rows = run(
+        tx,
+        "SELECT record_id, content_hash FROM records WHERE record_id = ANY($1)",
+        &[&ids],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Vec<u8>>(1)))
+        .collect())
+}
+
+async fn held_by_seq(
+    tx: &Tx<'_>,
+    devices: &[Uuid],
+    seqs: &[i64],
+) -> Result<HashMap<(Uuid, u64), Uuid>, CentralError> {
+    if devices.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(Held { by_id, by_seq })
+    let rows = run(
+        tx,
+        "SELECT r.device_id, r.device_seq, r.record_id FROM records r
+         JOIN unnest($1::uuid[], $2::int8[]) AS w(device_id, device_seq)
+           ON r.device_id = w.device_id AND r.device_seq = w.device_seq",
+        &[&devices, &seqs],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get::<_, Uuid>(0), to_u64(r.get(1))), r.get::<_, Uuid>(2)))
+        .collect())
 }
 
 /// Records to insert, column by column (for one `unnest` insert).
@@ -189,14 +346,18 @@ struct NewRecords<'a> {
     sealed: Vec<bool>,
 }
 
-/// Decides each record's outcome and writes records, refusals and the
-/// devices' progress; the receipt lines in the batch's order.
-async fn decide(
-    tx: &Transaction<'_>,
-    batch: &IncomingBatch,
-    at: &str,
-) -> Result<Vec<RecordReceipt>, CentralError> {
-    let mut held = held(tx, batch).await?;
+/// What a batch comes to: its receipt lines in order, and what to write.
+struct Decided<'a> {
+    lines: Vec<RecordReceipt>,
+    new: NewRecords<'a>,
+    refusals: Vec<(Refused, Outcome)>,
+    /// Per device: highest sequence seen in this batch, records accepted.
+    touched: BTreeMap<Uuid, (u64, u64)>,
+}
+
+/// Decides each record's outcome against what is held (and what this
+/// batch accepted before it).
+fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
     let mut new = NewRecords::default();
     let mut refusals: Vec<(Refused, Outcome)> = Vec::new();
     let mut lines = Vec::with_capacity(batch.records.len());
@@ -206,7 +367,7 @@ async fn decide(
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         let line = match incoming {
             Incoming::Valid(rec) => {
-                let conflict = conflict_of(&held, rec);
+                let conflict = conflict_of(held, rec);
                 let outcome = match &conflict {
                     Some(Ok(())) => Outcome::Duplicate,
                     Some(Err(_)) => Outcome::Conflict,
@@ -257,7 +418,7 @@ async fn decide(
                     violations: Vec::new(),
                 }
             }
-            Incoming::Invalid(refused) if held_as_is(&held, refused) => {
+            Incoming::Invalid(refused) if held_as_is(held, refused) => {
                 // Held already, byte for byte: the rules may have changed
                 // since (unit list), the record was accepted then.
                 RecordReceipt {
@@ -297,9 +458,23 @@ async fn decide(
         };
         lines.push(line);
     }
-    insert_records(tx, batch, at, &new).await?;
-    insert_refusals(tx, batch, at, &refusals).await?;
-    for (device, (max_seq, accepted)) in &touched {
+    Decided {
+        lines,
+        new,
+        refusals,
+        touched,
+    }
+}
+
+/// Moves each touched device's marks; a laptop's last sync and journal.
+/// In order: the device row may be created by its upsert.
+async fn update_devices(
+    tx: &Tx<'_>,
+    batch: &IncomingBatch,
+    at: &str,
+    touched: &BTreeMap<Uuid, (u64, u64)>,
+) -> Result<(), CentralError> {
+    for (device, (max_seq, accepted)) in touched {
         let name = (batch.sender.node_id == *device)
             .then(|| batch.sender.name.clone())
             .flatten();
@@ -307,15 +482,16 @@ async fn decide(
     }
     if batch.sender.role == NodeRole::Field && !touched.contains_key(&batch.sender.node_id) {
         // A laptop that synced without new records still shows its last sync.
-        tx.execute(
+        run(
+            tx,
             "UPDATE devices SET last_sync_at = $2 WHERE device_id = $1",
             &[&batch.sender.node_id, &at],
         )
-        .await
-        .map_err(CentralError::pg)?;
+        .await?;
     }
     if let (NodeRole::Field, Some(journal)) = (batch.sender.role, batch.journal) {
-        tx.execute(
+        run(
+            tx,
             "UPDATE devices SET journal_seq = $2, journal_hash = $3 WHERE device_id = $1",
             &[
                 &batch.sender.node_id,
@@ -323,10 +499,9 @@ async fn decide(
                 &&journal.hash[..],
             ],
         )
-        .await
-        .map_err(CentralError::pg)?;
+        .await?;
     }
-    Ok(lines)
+    Ok(())
 }
 
 /// `None`: new. `Some(Ok)`: held with this content (duplicate).
@@ -401,7 +576,7 @@ fn push_record<'a>(new: &mut NewRecords<'a>, rec: &'a CheckedRecord) {
 }
 
 async fn insert_records(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     batch: &IncomingBatch,
     at: &str,
     new: &NewRecords<'_>,
@@ -410,7 +585,8 @@ async fn insert_records(
         return Ok(());
     }
     let relayed_by = (batch.sender.role == NodeRole::Station).then_some(batch.sender.node_id);
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
                               enrolled_at, signature, sealed, received_at, batch_id, relayed_by)
          SELECT r.*, $10, $11, $12
@@ -431,13 +607,12 @@ async fn insert_records(
             &relayed_by,
         ],
     )
-    .await
-    .map_err(CentralError::pg)?;
+    .await?;
     Ok(())
 }
 
 async fn insert_refusals(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     batch: &IncomingBatch,
     at: &str,
     refusals: &[(Refused, Outcome)],
@@ -469,7 +644,8 @@ async fn insert_refusals(
         .iter()
         .map(|(r, _)| r.canonical.as_deref())
         .collect();
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO refusals (record_id, device_id, device_seq, content_hash, outcome, code, reason,
                                canonical, at, batch_id, sender_id)
          SELECT r.record_id, r.device_id, r.device_seq, r.content_hash, r.outcome, r.code, r.reason,
@@ -492,49 +668,49 @@ async fn insert_refusals(
             &batch.sender.node_id,
         ],
     )
-    .await
-    .map_err(CentralError::pg)?;
+    .await?;
     Ok(())
 }
 
 /// Records the device's progress and moves its contiguous mark forward
 /// over every number now seen.
 async fn update_device(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     device: Uuid,
     name: Option<&str>,
     at: &str,
     max_seq: u64,
     accepted: u64,
 ) -> Result<(), CentralError> {
-    let row = tx
-        .query_one(
-            "INSERT INTO devices (device_id, name, role, first_seen_at, last_sync_at, max_seq, records)
+    let rows = run(
+        tx,
+        "INSERT INTO devices (device_id, name, role, first_seen_at, last_sync_at, max_seq, records)
              VALUES ($1, $2, 'field', $3, $3, $4, $5)
              ON CONFLICT (device_id) DO UPDATE SET
                 name = COALESCE(excluded.name, devices.name), last_sync_at = excluded.last_sync_at,
                 max_seq = GREATEST(devices.max_seq, excluded.max_seq),
                 records = devices.records + excluded.records
              RETURNING contiguous_seq, max_seq",
-            &[&device, &name, &at, &to_i64(max_seq), &to_i64(accepted)],
-        )
-        .await
-        .map_err(CentralError::pg)?;
+        &[&device, &name, &at, &to_i64(max_seq), &to_i64(accepted)],
+    )
+    .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| CentralError::Inconsistent(format!("device {device} was not upserted")))?;
     let start: i64 = row.get(0);
     let max: i64 = row.get(1);
     let mut contiguous = start;
     // Walk the numbers seen above the mark, a window at a time, until the
     // first one missing.
     while contiguous < max {
-        let seen = tx
-            .query(
-                "SELECT device_seq FROM records WHERE device_id = $1 AND device_seq > $2 AND device_seq <= $3
+        let seen = run(
+            tx,
+            "SELECT device_seq FROM records WHERE device_id = $1 AND device_seq > $2 AND device_seq <= $3
                  UNION SELECT device_seq FROM refusals WHERE device_id = $1 AND device_seq > $2 AND device_seq <= $3
                  ORDER BY 1",
                 &[&device, &contiguous, &(contiguous + SEQ_WINDOW)],
             )
-            .await
-            .map_err(CentralError::pg)?;
+            .await?;
         let before = contiguous;
         for row in &seen {
             let seq: i64 = row.get(0);
@@ -548,18 +724,18 @@ async fn update_device(
         }
     }
     if contiguous != start {
-        tx.execute(
+        run(
+            tx,
             "UPDATE devices SET contiguous_seq = $2 WHERE device_id = $1",
             &[&device, &contiguous],
         )
-        .await
-        .map_err(CentralError::pg)?;
+        .await?;
     }
     Ok(())
 }
 
 async fn count_session(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     batch: &IncomingBatch,
     at: &str,
     lines: &[RecordReceipt],
@@ -569,7 +745,8 @@ async fn count_session(
     for line in lines {
         counts.add(line.outcome);
     }
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO sessions (session_id, node_id, role, client_version, started_at, last_batch_at,
                                batches, accepted, duplicate, conflict, invalid, bytes_in, busy_ms)
          VALUES ($1, $2, $3, $4, $5, $5, 1, $6, $7, $8, $9, $10, $11)
@@ -595,7 +772,6 @@ async fn count_session(
             &to_i64(busy_ms),
         ],
     )
-    .await
-    .map_err(CentralError::pg)?;
+    .await?;
     Ok(())
 }
