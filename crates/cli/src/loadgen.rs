@@ -718,8 +718,9 @@ async fn send_batch(
     result: &mut SenderResult,
 ) -> Result<(), ()> {
     let batch_id = Uuid::now_v7();
-    // Latency counts from here: building and compressing the body is part
-    // of what a laptop waits for.
+    // The batch's latency: building and compressing the body, every
+    // attempt and the waits between them — not the wait for a free slot
+    // under --concurrency, which no laptop would see.
     let started = Instant::now();
     let body = encode_batch(
         batch_id,
@@ -751,6 +752,7 @@ async fn send_batch(
             return Err(());
         }
     };
+    let mut spent = started.elapsed();
     let mut retry = 0;
     let receipt = loop {
         let answer = {
@@ -758,7 +760,10 @@ async fn send_batch(
             let Ok(_slot) = shared.slots.acquire().await else {
                 return Err(());
             };
-            shared.client.post_batch(body.clone(), true).await
+            let attempt = Instant::now();
+            let answer = shared.client.post_batch(body.clone(), true).await;
+            spent += attempt.elapsed();
+            answer
         };
         match answer {
             Ok((receipt, _raw)) => break receipt,
@@ -770,7 +775,9 @@ async fn send_batch(
                     retry += 1;
                     result.retries += 1;
                     *result.retried.entry(kind).or_default() += 1;
-                    tokio::time::sleep(shared.retry.delay(retry)).await;
+                    let delay = shared.retry.delay(retry);
+                    tokio::time::sleep(delay).await;
+                    spent += delay;
                     continue;
                 }
                 // Retries used up: this sender stops, as `field sync` does.
@@ -803,7 +810,7 @@ async fn send_batch(
     }
     result
         .latencies_us
-        .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        .push(u64::try_from(spent.as_micros()).unwrap_or(u64::MAX));
     result.batches += 1;
     result.records_answered += batch.len() as u64;
     for line in &receipt.records {
