@@ -145,6 +145,14 @@ loadgen_rc=$?
 set -e
 [[ $loadgen_rc -eq 124 ]] && echo "loadgen stopped after $max_minutes minutes (--max-minutes)" >&2
 
+# Did central live through it? (A crash or an outside kill shows here.)
+central_note=""
+if ! kill -0 "$central_pid" 2>/dev/null; then
+  set +e; wait "$central_pid"; central_rc=$?; set -e
+  central_pid=""
+  central_note="central exited during the run (status $central_rc)"
+fi
+
 # Sizes while central still runs: the WAL is part of what it wrote.
 db_bytes=""
 db_what=""
@@ -164,9 +172,11 @@ fi
 held=$("$bin" --lang en central status --data-dir "$data/central" "${db_args[@]}" \
   | sed -n 's/^ *records held: \([0-9][0-9]*\).*/\1/p' | head -1 || true)
 
-kill -TERM "$central_pid" 2>/dev/null || true
-wait "$central_pid" 2>/dev/null || true
-central_pid=""
+if [[ -n "$central_pid" ]]; then
+  kill -TERM "$central_pid" 2>/dev/null || true
+  wait "$central_pid" 2>/dev/null || true
+  central_pid=""
+fi
 wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
 hwm_kib=$(cat "$data/vmhwm_kib" 2>/dev/null || echo "")
@@ -198,4 +208,9 @@ if [[ $loadgen_rc -eq 0 && "${held:-}" == "$records" ]]; then
   exit 0
 fi
 echo "  FAILED: loadgen exit $loadgen_rc, central holds ${held:-unknown} of $records" >&2
+[[ -n "$central_note" ]] && echo "  $central_note" >&2
+grep -o '"error":{[^}]*}' "$data/loadgen.json" 2>/dev/null | sed 's/^/  loadgen: /' >&2 || true
+echo "  central's last words:" >&2
+tail -n 5 "$data/central.err" 2>/dev/null | sed 's/^/    /' >&2 || true
+keep=1  # the evidence stays
 exit 1
