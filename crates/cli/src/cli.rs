@@ -87,7 +87,8 @@ pub enum Command {
     /// stops and says so (exit 2). The records are real: they stay in central's store.
     ///
     /// Printed: records/s, batches, batch latency p50/p95/p99/max (from the start of building
-    /// the request, compression included, to the receipt; retries included), errors by kind,
+    /// the request, compression included, to the receipt; retries and their waits included,
+    /// the wait for a free slot under --concurrency not), errors by kind,
     /// outcomes (accepted, duplicate, conflict, invalid), wall time. Exit 0 when every record
     /// was accepted exactly once with no error, 1 otherwise, 2 for a usage mistake.
     Loadgen(LoadgenArgs),

@@ -120,6 +120,7 @@ struct DevicePlan {
     device_id: Uuid,
     records: u64,
     next_seq: u64,
+    last_enrolled_at: Option<DateTime<Utc>>,
     generator: Generator,
 }
 
@@ -245,6 +246,7 @@ impl Plan {
                     device_id: derive_id(args.seed, "device", device_index),
                     records,
                     next_seq: 1,
+                    last_enrolled_at: None,
                     generator,
                 });
                 device_index += 1;
@@ -336,9 +338,18 @@ impl DevicePlan {
                 violations.len()
             )
         })?;
-        // Derived, not read from the clock: the same seed gives the same bytes.
-        let enrolled_at: DateTime<Utc> =
+        // Derived, not read from the clock: the same seed gives the same
+        // bytes. A laptop's clock only moves forward, so its record IDs
+        // (UUIDv7 of `enrolled_at`) grow with its sequence as real ones do
+        // (central keeps records clustered by ID: random IDs would make its
+        // inserts random, which no real laptop causes).
+        let after_visit =
             body.visit.at.with_timezone(&Utc) + chrono::Duration::seconds(ENROLL_AFTER_VISIT_SECS);
+        let enrolled_at = match self.last_enrolled_at {
+            Some(last) => after_visit.max(last + chrono::Duration::seconds(1)),
+            None => after_visit,
+        };
+        self.last_enrolled_at = Some(enrolled_at);
         let record_id = record_id(&self.device_id, seq, &enrolled_at);
         let canonical = encode_envelope(
             &record_id,
@@ -718,8 +729,9 @@ async fn send_batch(
     result: &mut SenderResult,
 ) -> Result<(), ()> {
     let batch_id = Uuid::now_v7();
-    // Latency counts from here: building and compressing the body is part
-    // of what a laptop waits for.
+    // The batch's latency: building and compressing the body, every
+    // attempt and the waits between them — not the wait for a free slot
+    // under --concurrency, which no laptop would see.
     let started = Instant::now();
     let body = encode_batch(
         batch_id,
@@ -751,6 +763,7 @@ async fn send_batch(
             return Err(());
         }
     };
+    let mut spent = started.elapsed();
     let mut retry = 0;
     let receipt = loop {
         let answer = {
@@ -758,7 +771,10 @@ async fn send_batch(
             let Ok(_slot) = shared.slots.acquire().await else {
                 return Err(());
             };
-            shared.client.post_batch(body.clone(), true).await
+            let attempt = Instant::now();
+            let answer = shared.client.post_batch(body.clone(), true).await;
+            spent += attempt.elapsed();
+            answer
         };
         match answer {
             Ok((receipt, _raw)) => break receipt,
@@ -770,7 +786,9 @@ async fn send_batch(
                     retry += 1;
                     result.retries += 1;
                     *result.retried.entry(kind).or_default() += 1;
-                    tokio::time::sleep(shared.retry.delay(retry)).await;
+                    let delay = shared.retry.delay(retry);
+                    tokio::time::sleep(delay).await;
+                    spent += delay;
                     continue;
                 }
                 // Retries used up: this sender stops, as `field sync` does.
@@ -803,7 +821,7 @@ async fn send_batch(
     }
     result
         .latencies_us
-        .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        .push(u64::try_from(spent.as_micros()).unwrap_or(u64::MAX));
     result.batches += 1;
     result.records_answered += batch.len() as u64;
     for line in &receipt.records {
@@ -1173,6 +1191,9 @@ mod tests {
         assert_eq!(a[1].len(), 4);
         let seqs: Vec<u64> = a[0].iter().map(|m| m.device_seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 1, 2, 3]);
+        // A laptop's record IDs grow with its sequence, as UUIDv7s made at
+        // enrollment do.
+        assert!(a[0][0].record_id < a[0][1].record_id && a[0][1].record_id < a[0][2].record_id);
         let units = Units::from_csv(&std::fs::read(units_csv()).unwrap()).unwrap();
         let communes: Vec<String> = units
             .leaves_under("74")
