@@ -30,6 +30,25 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local address").port()
 }
 
+/// `doorstep --lang en central serve --data-dir D --listen 127.0.0.1:PORT`.
+fn central_args(data_dir: &Path, port: u16) -> Vec<String> {
+    vec![
+        "--lang".to_owned(),
+        "en".to_owned(),
+        "central".to_owned(),
+        "serve".to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+        "--listen".to_owned(),
+        format!("127.0.0.1:{port}"),
+    ]
+}
+
+/// `--units` with the repository's 2023 unit list.
+fn units_args() -> [String; 2] {
+    ["--units".to_owned(), units_csv().display().to_string()]
+}
+
 impl Server {
     /// `doorstep central serve` on `127.0.0.1:port` (0: any free port)
     /// with the repository's 2023 unit list.
@@ -42,17 +61,8 @@ impl Server {
     /// sync mechanics use laptops made with a plain `field init`
     /// ([`Server::central_secure`] for the provisioning tests).
     pub fn central_with_units(data_dir: &Path, port: u16, units: Option<&Path>) -> Server {
-        let mut args = vec![
-            "--lang".to_owned(),
-            "en".to_owned(),
-            "central".to_owned(),
-            "serve".to_owned(),
-            "--data-dir".to_owned(),
-            data_dir.display().to_string(),
-            "--listen".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--allow-unregistered".to_owned(),
-        ];
+        let mut args = central_args(data_dir, port);
+        args.push("--allow-unregistered".to_owned());
         if let Some(u) = units {
             args.push("--units".to_owned());
             args.push(u.display().to_string());
@@ -62,57 +72,26 @@ impl Server {
 
     /// Like [`Server::central`], with more arguments (e.g. `--tls-cert`).
     pub fn central_with_args(data_dir: &Path, port: u16, extra: &[String]) -> Server {
-        let mut args = vec![
-            "--lang".to_owned(),
-            "en".to_owned(),
-            "central".to_owned(),
-            "serve".to_owned(),
-            "--data-dir".to_owned(),
-            data_dir.display().to_string(),
-            "--listen".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--allow-unregistered".to_owned(),
-            "--units".to_owned(),
-            units_csv().display().to_string(),
-        ];
+        let mut args = central_args(data_dir, port);
+        args.push("--allow-unregistered".to_owned());
+        args.extend(units_args());
         args.extend(extra.iter().cloned());
         Self::start(data_dir, args)
     }
 
     /// `doorstep central serve` as deployed: only registered devices.
     pub fn central_secure(data_dir: &Path, port: u16) -> Server {
-        let args = vec![
-            "--lang".to_owned(),
-            "en".to_owned(),
-            "central".to_owned(),
-            "serve".to_owned(),
-            "--data-dir".to_owned(),
-            data_dir.display().to_string(),
-            "--listen".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--units".to_owned(),
-            units_csv().display().to_string(),
-        ];
+        let mut args = central_args(data_dir, port);
+        args.extend(units_args());
         Self::start(data_dir, args)
     }
 
     /// `doorstep central serve` as deployed, on PostgreSQL at `url` with
     /// its keys in `key_dir` (several may share both: ingest nodes).
     pub fn central_postgres(key_dir: &Path, url: &str, port: u16) -> Server {
-        let args = vec![
-            "--lang".to_owned(),
-            "en".to_owned(),
-            "central".to_owned(),
-            "serve".to_owned(),
-            "--data-dir".to_owned(),
-            key_dir.display().to_string(),
-            "--database".to_owned(),
-            url.to_owned(),
-            "--listen".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--units".to_owned(),
-            units_csv().display().to_string(),
-        ];
+        let mut args = central_args(key_dir, port);
+        args.extend(["--database".to_owned(), url.to_owned()]);
+        args.extend(units_args());
         Self::start(key_dir, args)
     }
 

@@ -9,6 +9,7 @@ pub mod check;
 pub mod error;
 pub mod http;
 pub mod metrics;
+mod outcome;
 pub mod postgres;
 pub mod registry;
 pub mod sealing;

@@ -298,7 +298,7 @@ pub(crate) const FETCH_NODES: &str = "SELECT n.level, n.idx, n.hash FROM log_nod
        ON n.level = w.level AND n.idx = w.idx";
 
 /// The stored nodes `reads` names, in one query.
-pub(crate) async fn fetch_nodes<C: tokio_postgres::GenericClient>(
+pub(crate) async fn fetch_nodes<C: deadpool_postgres::GenericClient + Sync>(
     client: &C,
     reads: &[(u32, u64)],
 ) -> Result<NodeMap, CentralError> {
@@ -311,8 +311,13 @@ pub(crate) async fn fetch_nodes<C: tokio_postgres::GenericClient>(
         .map(|(l, _)| i16::try_from(*l).unwrap_or(i16::MAX))
         .collect();
     let idxs: Vec<i64> = reads.iter().map(|(_, i)| to_i64(*i)).collect();
+    // Prepared once per connection: every batch and every proof reads nodes.
+    let statement = client
+        .prepare_cached(FETCH_NODES)
+        .await
+        .map_err(CentralError::pg)?;
     let rows = client
-        .query(FETCH_NODES, &[&levels, &idxs])
+        .query(&statement, &[&levels, &idxs])
         .await
         .map_err(CentralError::pg)?;
     for row in rows {
@@ -348,7 +353,7 @@ impl merkle::NodeSource for Nodes {
 /// fetches them in one query, runs it.
 pub(crate) async fn with_nodes<C, T, F>(client: &C, op: F) -> Result<T, CentralError>
 where
-    C: tokio_postgres::GenericClient,
+    C: deadpool_postgres::GenericClient + Sync,
     F: Fn(&mut Nodes) -> Result<T, MerkleError<MissingNode>>,
 {
     let mut plan = Nodes::Plan(merkle::NodePlan::default());
@@ -435,7 +440,7 @@ impl CentralStore for PgCentral {
 
     async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntryLine>, CentralError> {
         let client = self.client().await?;
-        query::entries(&**client, start, end).await
+        query::entries(&client, start, end).await
     }
 
     async fn inclusion_proof(
@@ -444,7 +449,7 @@ impl CentralStore for PgCentral {
         tree_size: u64,
     ) -> Result<InclusionAnswer, CentralError> {
         let client = self.client().await?;
-        query::inclusion(&**client, index, tree_size).await
+        query::inclusion(&client, index, tree_size).await
     }
 
     async fn consistency_proof(
@@ -453,12 +458,12 @@ impl CentralStore for PgCentral {
         second: u64,
     ) -> Result<ConsistencyAnswer, CentralError> {
         let client = self.client().await?;
-        query::consistency(&**client, first, second).await
+        query::consistency(&client, first, second).await
     }
 
     async fn sessions(&self, query: SessionQuery) -> Result<Vec<SessionLine>, CentralError> {
         let client = self.client().await?;
-        query::sessions(&**client, &query).await
+        query::sessions(&client, &query).await
     }
 
     async fn grants(
@@ -551,7 +556,7 @@ impl CentralStore for PgCentral {
         limit: u64,
     ) -> Result<DeviceRecordsAnswer, CentralError> {
         let client = self.client().await?;
-        query::device_records(&**client, device_id, after_seq, limit).await
+        query::device_records(&client, device_id, after_seq, limit).await
     }
 
     async fn status(&self) -> Result<CentralStatus, CentralError> {
@@ -567,6 +572,6 @@ impl CentralStore for PgCentral {
 
     async fn custody(&self, keys: Vec<CustodyKey>) -> Result<Vec<CustodyLine>, CentralError> {
         let client = self.client().await?;
-        query::custody(&**client, &keys).await
+        query::custody(&client, &keys).await
     }
 }

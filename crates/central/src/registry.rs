@@ -127,3 +127,41 @@ pub(crate) fn parse_role(s: &str) -> NodeRole {
         NodeRole::Field
     }
 }
+
+/// The Ed25519 public key a node registers (lowercase hex), checked.
+pub(crate) fn parse_public_key(text: &str) -> Result<[u8; 32], RegistryError> {
+    <[u8; 32]>::try_from(hex::decode(text).unwrap_or_default().as_slice())
+        .ok()
+        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| RegistryError::BadKey(text.to_owned()))
+}
+
+/// An unused token's checks: not expired at `now`, issued for `role`.
+pub(crate) fn check_token(
+    expires_at: String,
+    token_role: &str,
+    role: NodeRole,
+    now: &chrono::DateTime<chrono::Utc>,
+) -> Result<(), RegistryError> {
+    // Stored times are UTC with a `Z`, in one format: they compare as text.
+    if expires_at <= doorstep_core::canonical::format_utc_millis(now) {
+        return Err(RegistryError::TokenExpired { at: expires_at });
+    }
+    let token_role = parse_role(token_role);
+    if token_role != role {
+        return Err(RegistryError::WrongRole {
+            token: role_str(token_role),
+            node: role_str(role),
+        });
+    }
+    Ok(())
+}
+
+/// The refusal when `other` already holds the node ID or the key.
+pub(crate) fn already_registered(other: Uuid, node_id: Uuid) -> RegistryError {
+    if other == node_id {
+        RegistryError::NodeExists(node_id)
+    } else {
+        RegistryError::KeyInUse(other)
+    }
+}

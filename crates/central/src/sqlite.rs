@@ -2,7 +2,6 @@
 //! WAL with full fsync, one writer connection (a batch is one transaction),
 //! numbered migrations.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use crate::error::CentralError;
+use crate::outcome;
 use crate::signing::LogSigner;
 use crate::store::{
     Applied, CentralStatus, CentralStore, CheckedRecord, DeviceStatus, Incoming, IncomingBatch,
@@ -54,6 +54,46 @@ pub struct UnitSource {
     pub source: String,
     /// The CSV; empty for the built-in 63 provinces.
     pub csv: Vec<u8>,
+}
+
+impl UnitSource {
+    /// The list to store, with its SHA-256, given the stored list's hash
+    /// and the list given now: the given one if it differs, the built-in
+    /// provinces for a new store, otherwise none. Parsed first: a bad file
+    /// never replaces a good list.
+    pub(crate) fn to_store(
+        stored_sha: Option<&str>,
+        given: Option<UnitSource>,
+    ) -> Result<Option<(UnitSource, String)>, CentralError> {
+        let wanted = match (stored_sha, given) {
+            (_, Some(u)) => u,
+            (None, None) => UnitSource {
+                source: "built-in: 63 provinces".into(),
+                csv: Vec::new(),
+            },
+            (Some(_), None) => return Ok(None),
+        };
+        if !wanted.csv.is_empty() {
+            Units::from_csv(&wanted.csv).map_err(doorstep_store::StoreError::Units)?;
+        }
+        let sha = ContentHash::of(&wanted.csv).to_hex();
+        if stored_sha == Some(sha.as_str()) {
+            return Ok(None);
+        }
+        if stored_sha.is_some() {
+            tracing::info!(source = %wanted.source, "replacing central's unit list");
+        }
+        Ok(Some((wanted, sha)))
+    }
+
+    /// The units a stored list stands for (empty: the built-in provinces).
+    pub(crate) fn parse_stored(csv: &[u8]) -> Result<Units, CentralError> {
+        if csv.is_empty() {
+            Ok(Units::builtin_provinces())
+        } else {
+            Ok(Units::from_csv(csv).map_err(doorstep_store::StoreError::Units)?)
+        }
+    }
 }
 
 /// Central on SQLite.
@@ -142,32 +182,15 @@ impl SqliteCentral {
             )
             .optional()
             .map_err(err)?;
-        let wanted = match (&stored, units) {
-            (None, None) => Some(UnitSource {
-                source: "built-in: 63 provinces".into(),
-                csv: Vec::new(),
-            }),
-            (_, Some(u)) => Some(u),
-            (Some(_), None) => None,
-        };
-        if let Some(u) = wanted {
-            // Parse before storing: a bad file never replaces a good list.
-            if !u.csv.is_empty() {
-                Units::from_csv(&u.csv).map_err(doorstep_store::StoreError::Units)?;
-            }
-            let sha = ContentHash::of(&u.csv).to_hex();
-            if stored.as_ref().map(|s| &s.1) != Some(&sha) {
-                if stored.is_some() {
-                    tracing::info!(source = %u.source, "replacing central's unit list");
-                }
-                tx.execute(
-                    "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, ?1, ?2, ?3, ?4)
-                     ON CONFLICT(id) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256,
-                        csv = excluded.csv, loaded_at = excluded.loaded_at",
-                    params![u.source, sha, u.csv, at],
-                )
-                .map_err(err)?;
-            }
+        if let Some((u, sha)) = UnitSource::to_store(stored.as_ref().map(|s| s.1.as_str()), units)?
+        {
+            tx.execute(
+                "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, ?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256,
+                    csv = excluded.csv, loaded_at = excluded.loaded_at",
+                params![u.source, sha, u.csv, at],
+            )
+            .map_err(err)?;
         }
         let (units_source, csv): (String, Vec<u8>) = tx
             .query_row("SELECT source, csv FROM unit_list WHERE id = 1", [], |r| {
@@ -182,11 +205,7 @@ impl SqliteCentral {
             _ => None,
         };
         tx.commit().map_err(err)?;
-        let units = if csv.is_empty() {
-            Units::builtin_provinces()
-        } else {
-            Units::from_csv(&csv).map_err(doorstep_store::StoreError::Units)?
-        };
+        let units = UnitSource::parse_stored(&csv)?;
         Ok(SqliteCentral {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -327,7 +346,7 @@ impl SqliteCentral {
         let mut receipts = Vec::with_capacity(batch.records.len());
         let mut counts = OutcomeCounts::default();
         // Per device: highest sequence seen in this batch, records accepted.
-        let mut touched: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+        let mut touched = outcome::Touched::new();
         for (index, incoming) in batch.records.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             let receipt = match incoming {
@@ -335,61 +354,23 @@ impl SqliteCentral {
                     let (outcome, conflict) =
                         apply_valid(tx, rec, &at, &batch_id, relayed_by.as_deref()).map_err(err)?;
                     if outcome == Outcome::Accepted {
-                        let e = touched.entry(rec.device_id).or_default();
-                        e.0 = e.0.max(rec.device_seq);
-                        e.1 += 1;
+                        outcome::touch(&mut touched, rec.device_id, rec.device_seq, true);
                     }
-                    if let Some((code, reason, reason_vi)) = &conflict {
+                    if let Some(conflict) = &conflict {
                         insert_refusal(
                             tx,
                             &at,
                             &batch_id,
                             &batch.sender.node_id,
-                            &Refused {
-                                content_hash: rec.content_hash.to_hex(),
-                                record_id: Some(rec.record_id),
-                                device_id: Some(rec.device_id),
-                                device_seq: Some(rec.device_seq),
-                                seq_seen: false,
-                                code: (*code).to_owned(),
-                                reason: reason.clone(),
-                                reason_vi: reason_vi.clone(),
-                                violations: Vec::new(),
-                                canonical: Some(rec.canonical.clone()),
-                            },
+                            &outcome::conflict_refusal(rec, conflict),
                             Outcome::Conflict,
                         )
                         .map_err(err)?;
                     }
-                    RecordReceipt {
-                        index,
-                        record_id: Some(rec.record_id),
-                        device_id: Some(rec.device_id),
-                        device_seq: Some(rec.device_seq),
-                        content_hash: rec.content_hash.to_hex(),
-                        outcome,
-                        code: conflict.as_ref().map(|c| c.0.to_owned()),
-                        reason: conflict.as_ref().map(|c| c.1.clone()),
-                        reason_vi: conflict.map(|c| c.2),
-                        violations: Vec::new(),
-                    }
+                    outcome::valid_line(index, rec, outcome, conflict.as_ref())
                 }
                 Incoming::Invalid(refused) if held_as_is(tx, refused).map_err(err)? => {
-                    // Held already, byte for byte: the rules central checks
-                    // against may have changed since (unit list), but the
-                    // record was accepted then and is not refused now.
-                    RecordReceipt {
-                        index,
-                        record_id: refused.record_id,
-                        device_id: refused.device_id,
-                        device_seq: refused.device_seq,
-                        content_hash: refused.content_hash.clone(),
-                        outcome: Outcome::Duplicate,
-                        code: None,
-                        reason: None,
-                        reason_vi: None,
-                        violations: Vec::new(),
-                    }
+                    outcome::held_line(index, refused)
                 }
                 Incoming::Invalid(refused) => {
                     insert_refusal(
@@ -401,24 +382,8 @@ impl SqliteCentral {
                         Outcome::Invalid,
                     )
                     .map_err(err)?;
-                    if refused.seq_seen
-                        && let (Some(device), Some(seq)) = (refused.device_id, refused.device_seq)
-                    {
-                        let e = touched.entry(device).or_default();
-                        e.0 = e.0.max(seq);
-                    }
-                    RecordReceipt {
-                        index,
-                        record_id: refused.record_id,
-                        device_id: refused.device_id,
-                        device_seq: refused.device_seq,
-                        content_hash: refused.content_hash.clone(),
-                        outcome: Outcome::Invalid,
-                        code: Some(refused.code.clone()),
-                        reason: Some(refused.reason.clone()),
-                        reason_vi: Some(refused.reason_vi.clone()),
-                        violations: refused.violations.clone(),
-                    }
+                    outcome::touch_refused(&mut touched, refused);
+                    outcome::invalid_line(index, refused)
                 }
             };
             counts.add(receipt.outcome);
@@ -816,8 +781,6 @@ impl CentralStore for SqliteCentral {
     }
 }
 
-type ConflictReason = (&'static str, String, String);
-
 /// Accepted, duplicate or conflict for a record that passed the checks.
 fn apply_valid(
     tx: &Transaction<'_>,
@@ -825,7 +788,7 @@ fn apply_valid(
     at: &str,
     batch_id: &str,
     relayed_by: Option<&str>,
-) -> rusqlite::Result<(Outcome, Option<ConflictReason>)> {
+) -> rusqlite::Result<(Outcome, Option<outcome::ConflictReason>)> {
     let id = rec.record_id.to_string();
     let held: Option<Vec<u8>> = tx
         .prepare_cached("SELECT content_hash FROM records WHERE record_id = ?1")?
@@ -837,16 +800,7 @@ fn apply_valid(
         }
         return Ok((
             Outcome::Conflict,
-            Some((
-                "conflict.record_id",
-                format!(
-                    "central already holds record {id} with another content (hash {}); this version is refused",
-                    hex::encode(&hash)
-                ),
-                format!(
-                    "trung tâm đã có hồ sơ {id} với nội dung khác; bản này bị từ chối. Hãy lập hồ sơ đính chính (supersedes) nếu cần sửa"
-                ),
-            )),
+            Some(outcome::record_id_conflict(rec.record_id, &hash)),
         ));
     }
     let device = rec.device_id.to_string();
@@ -858,14 +812,10 @@ fn apply_valid(
     if let Some(other) = other {
         return Ok((
             Outcome::Conflict,
-            Some((
-                "conflict.device_seq",
-                format!(
-                    "device {device} already used sequence number {seq} for record {other}; a device must never reuse a number (was the laptop restored from an old copy?)"
-                ),
-                format!(
-                    "thiết bị {device} đã dùng số thứ tự {seq} cho hồ sơ {other}; số thứ tự không được dùng lại (máy có bị khôi phục từ bản sao cũ?)"
-                ),
+            Some(outcome::device_seq_conflict(
+                rec.device_id,
+                rec.device_seq,
+                &other,
             )),
         ));
     }

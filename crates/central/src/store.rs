@@ -65,7 +65,7 @@ pub struct CheckedRecord {
 }
 
 /// A record refused by the checks, with whatever could be read from it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Refused {
     /// The content hash as sent.
     pub content_hash: String,

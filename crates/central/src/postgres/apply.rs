@@ -3,13 +3,12 @@
 //! moved, the session counted, the log entry appended and a head signed —
 //! all in one transaction that holds the log lock from its first statement.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::Utc;
 use deadpool_postgres::GenericClient;
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_core::merkle;
-use doorstep_core::merkle::NodeMap;
 use doorstep_wire::log::{LogEntry, ReceiptLog};
 use doorstep_wire::{NodeRole, Outcome, OutcomeCounts, RecordReceipt};
 use futures_util::FutureExt;
@@ -100,7 +99,7 @@ pub(crate) async fn apply_group(
     }
     let (_, mut nodes) = tokio::try_join!(
         futures_util::future::try_join_all(writes),
-        fetch_nodes(&tx, &reads),
+        super::fetch_nodes(&tx, &reads),
     )?;
     let mut completed = Vec::new();
     for (i, (_, leaf)) in entries.iter().enumerate() {
@@ -181,26 +180,6 @@ fn log_reads(first: u64, count: u64) -> Vec<(u32, u64)> {
     reads
 }
 
-async fn fetch_nodes(tx: &Tx<'_>, reads: &[(u32, u64)]) -> Result<NodeMap, CentralError> {
-    let mut map = NodeMap::default();
-    if reads.is_empty() {
-        return Ok(map);
-    }
-    let levels: Vec<i16> = reads
-        .iter()
-        .map(|(l, _)| i16::try_from(*l).unwrap_or(i16::MAX))
-        .collect();
-    let idxs: Vec<i64> = reads.iter().map(|(_, i)| to_i64(*i)).collect();
-    for row in run(tx, super::FETCH_NODES, &[&levels, &idxs]).await? {
-        let level: i16 = row.get(0);
-        map.0.insert(
-            (u32::try_from(level).unwrap_or(0), to_u64(row.get(1))),
-            super::to_hash(row.get(2), "log_nodes.hash")?,
-        );
-    }
-    Ok(map)
-}
-
 /// The entries, the nodes they complete, the signed head, the new size.
 async fn append_log(
     tx: &Tx<'_>,
@@ -254,7 +233,7 @@ async fn append_log(
     Ok(())
 }
 
-type ConflictReason = (&'static str, String, String);
+use crate::outcome::{self, ConflictReason};
 
 /// What is held already under the batch's record IDs and sequence numbers.
 struct Held {
@@ -351,8 +330,7 @@ struct Decided<'a> {
     lines: Vec<RecordReceipt>,
     new: NewRecords<'a>,
     refusals: Vec<(Refused, Outcome)>,
-    /// Per device: highest sequence seen in this batch, records accepted.
-    touched: BTreeMap<Uuid, (u64, u64)>,
+    touched: outcome::Touched,
 }
 
 /// Decides each record's outcome against what is held (and what this
@@ -362,7 +340,7 @@ fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
     let mut refusals: Vec<(Refused, Outcome)> = Vec::new();
     let mut lines = Vec::with_capacity(batch.records.len());
     // Per device: highest sequence seen in this batch, records accepted.
-    let mut touched: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+    let mut touched = outcome::Touched::new();
     for (index, incoming) in batch.records.iter().enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         let line = match incoming {
@@ -372,88 +350,29 @@ fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
                     Some(Ok(())) => Outcome::Duplicate,
                     Some(Err(_)) => Outcome::Conflict,
                     None => {
-                        // Accepted: later records of this batch see it held.
+                        // Accepted: later records (and batches) see it held.
                         held.by_id
                             .insert(rec.record_id, rec.content_hash.0.to_vec());
                         held.by_seq
                             .insert((rec.device_id, rec.device_seq), rec.record_id);
                         push_record(&mut new, rec);
-                        let e = touched.entry(rec.device_id).or_default();
-                        e.0 = e.0.max(rec.device_seq);
-                        e.1 += 1;
+                        outcome::touch(&mut touched, rec.device_id, rec.device_seq, true);
                         Outcome::Accepted
                     }
                 };
-                let reason = match conflict {
-                    Some(Err(reason)) => Some(reason),
-                    _ => None,
-                };
-                if let Some((code, text, text_vi)) = &reason {
-                    refusals.push((
-                        Refused {
-                            content_hash: rec.content_hash.to_hex(),
-                            record_id: Some(rec.record_id),
-                            device_id: Some(rec.device_id),
-                            device_seq: Some(rec.device_seq),
-                            seq_seen: false,
-                            code: (*code).to_owned(),
-                            reason: text.clone(),
-                            reason_vi: text_vi.clone(),
-                            violations: Vec::new(),
-                            canonical: Some(rec.canonical.clone()),
-                        },
-                        Outcome::Conflict,
-                    ));
+                let conflict = conflict.and_then(Result::err);
+                if let Some(reason) = &conflict {
+                    refusals.push((outcome::conflict_refusal(rec, reason), Outcome::Conflict));
                 }
-                RecordReceipt {
-                    index,
-                    record_id: Some(rec.record_id),
-                    device_id: Some(rec.device_id),
-                    device_seq: Some(rec.device_seq),
-                    content_hash: rec.content_hash.to_hex(),
-                    outcome,
-                    code: reason.as_ref().map(|c| c.0.to_owned()),
-                    reason: reason.as_ref().map(|c| c.1.clone()),
-                    reason_vi: reason.map(|c| c.2),
-                    violations: Vec::new(),
-                }
+                outcome::valid_line(index, rec, outcome, conflict.as_ref())
             }
             Incoming::Invalid(refused) if held_as_is(held, refused) => {
-                // Held already, byte for byte: the rules may have changed
-                // since (unit list), the record was accepted then.
-                RecordReceipt {
-                    index,
-                    record_id: refused.record_id,
-                    device_id: refused.device_id,
-                    device_seq: refused.device_seq,
-                    content_hash: refused.content_hash.clone(),
-                    outcome: Outcome::Duplicate,
-                    code: None,
-                    reason: None,
-                    reason_vi: None,
-                    violations: Vec::new(),
-                }
+                outcome::held_line(index, refused)
             }
             Incoming::Invalid(refused) => {
-                if refused.seq_seen
-                    && let (Some(device), Some(seq)) = (refused.device_id, refused.device_seq)
-                {
-                    let e = touched.entry(device).or_default();
-                    e.0 = e.0.max(seq);
-                }
-                refusals.push((clone_refused(refused), Outcome::Invalid));
-                RecordReceipt {
-                    index,
-                    record_id: refused.record_id,
-                    device_id: refused.device_id,
-                    device_seq: refused.device_seq,
-                    content_hash: refused.content_hash.clone(),
-                    outcome: Outcome::Invalid,
-                    code: Some(refused.code.clone()),
-                    reason: Some(refused.reason.clone()),
-                    reason_vi: Some(refused.reason_vi.clone()),
-                    violations: refused.violations.clone(),
-                }
+                outcome::touch_refused(&mut touched, refused);
+                refusals.push((refused.clone(), Outcome::Invalid));
+                outcome::invalid_line(index, refused)
             }
         };
         lines.push(line);
@@ -472,7 +391,7 @@ async fn update_devices(
     tx: &Tx<'_>,
     batch: &IncomingBatch,
     at: &str,
-    touched: &BTreeMap<Uuid, (u64, u64)>,
+    touched: &outcome::Touched,
 ) -> Result<(), CentralError> {
     for (device, (max_seq, accepted)) in touched {
         let name = (batch.sender.node_id == *device)
@@ -507,34 +426,21 @@ async fn update_devices(
 /// `None`: new. `Some(Ok)`: held with this content (duplicate).
 /// `Some(Err)`: a conflict, with its code and reasons.
 fn conflict_of(held: &Held, rec: &CheckedRecord) -> Option<Result<(), ConflictReason>> {
-    let id = rec.record_id;
-    if let Some(hash) = held.by_id.get(&id) {
+    if let Some(hash) = held.by_id.get(&rec.record_id) {
         if hash.as_slice() == rec.content_hash.0.as_slice() {
             return Some(Ok(()));
         }
-        return Some(Err((
-            "conflict.record_id",
-            format!(
-                "central already holds record {id} with another content (hash {}); this version is refused",
-                hex::encode(hash)
-            ),
-            format!(
-                "trung tâm đã có hồ sơ {id} với nội dung khác; bản này bị từ chối. Hãy lập hồ sơ đính chính (supersedes) nếu cần sửa"
-            ),
-        )));
+        return Some(Err(outcome::record_id_conflict(rec.record_id, hash)));
     }
-    let (device, seq) = (rec.device_id, rec.device_seq);
-    held.by_seq.get(&(device, seq)).map(|other| {
-        Err((
-            "conflict.device_seq",
-            format!(
-                "device {device} already used sequence number {seq} for record {other}; a device must never reuse a number (was the laptop restored from an old copy?)"
-            ),
-            format!(
-                "thiết bị {device} đã dùng số thứ tự {seq} cho hồ sơ {other}; số thứ tự không được dùng lại (máy có bị khôi phục từ bản sao cũ?)"
-            ),
-        ))
-    })
+    held.by_seq
+        .get(&(rec.device_id, rec.device_seq))
+        .map(|other| {
+            Err(outcome::device_seq_conflict(
+                rec.device_id,
+                rec.device_seq,
+                other,
+            ))
+        })
 }
 
 /// Whether a record refused by the checks is held with exactly these
@@ -546,21 +452,6 @@ fn held_as_is(held: &Held, r: &Refused) -> bool {
     held.by_id
         .get(&id)
         .is_some_and(|h| hex::encode(h) == r.content_hash)
-}
-
-fn clone_refused(r: &Refused) -> Refused {
-    Refused {
-        content_hash: r.content_hash.clone(),
-        record_id: r.record_id,
-        device_id: r.device_id,
-        device_seq: r.device_seq,
-        seq_seen: r.seq_seen,
-        code: r.code.clone(),
-        reason: r.reason.clone(),
-        reason_vi: r.reason_vi.clone(),
-        violations: r.violations.clone(),
-        canonical: r.canonical.clone(),
-    }
 }
 
 fn push_record<'a>(new: &mut NewRecords<'a>, rec: &'a CheckedRecord) {

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use doorstep_core::Units;
 use doorstep_core::canonical::format_utc_millis;
-use doorstep_core::{ContentHash, Units};
 use doorstep_crypto::{Opener, SealKey};
 use uuid::Uuid;
 
@@ -116,33 +116,15 @@ pub(crate) async fn open_node(
         .await
         .map_err(CentralError::pg)?
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)));
-    let wanted = match (&stored, units) {
-        (None, None) => Some(UnitSource {
-            source: "built-in: 63 provinces".into(),
-            csv: Vec::new(),
-        }),
-        (_, Some(u)) => Some(u),
-        (Some(_), None) => None,
-    };
-    if let Some(u) = wanted {
-        // Parse before storing: a bad file never replaces a good list.
-        if !u.csv.is_empty() {
-            Units::from_csv(&u.csv).map_err(doorstep_store::StoreError::Units)?;
-        }
-        let sha = ContentHash::of(&u.csv).to_hex();
-        if stored.as_ref().map(|s| &s.1) != Some(&sha) {
-            if stored.is_some() {
-                tracing::info!(source = %u.source, "replacing central's unit list");
-            }
-            tx.execute(
-                "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, $1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256,
-                    csv = excluded.csv, loaded_at = excluded.loaded_at",
-                &[&u.source, &sha, &u.csv, &at],
-            )
-            .await
-            .map_err(CentralError::pg)?;
-        }
+    if let Some((u, sha)) = UnitSource::to_store(stored.as_ref().map(|s| s.1.as_str()), units)? {
+        tx.execute(
+            "INSERT INTO unit_list (id, source, sha256, csv, loaded_at) VALUES (1, $1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256,
+                csv = excluded.csv, loaded_at = excluded.loaded_at",
+            &[&u.source, &sha, &u.csv, &at],
+        )
+        .await
+        .map_err(CentralError::pg)?;
     }
     let row = tx
         .query_one("SELECT source, csv FROM unit_list WHERE id = 1", &[])
@@ -151,11 +133,7 @@ pub(crate) async fn open_node(
     let units_source: String = row.get(0);
     let csv: Vec<u8> = row.get(1);
     tx.commit().await.map_err(CentralError::pg)?;
-    let units = if csv.is_empty() {
-        Units::builtin_provinces()
-    } else {
-        Units::from_csv(&csv).map_err(doorstep_store::StoreError::Units)?
-    };
+    let units = UnitSource::parse_stored(&csv)?;
     Ok(Opened {
         node_id,
         units,

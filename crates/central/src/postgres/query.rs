@@ -1,6 +1,7 @@
 //! Reads on PostgreSQL: log entries and proofs, sessions, what is held
 //! from a device, custody answers.
 
+use deadpool_postgres::GenericClient;
 use doorstep_core::merkle;
 use doorstep_wire::log::{
     ConsistencyAnswer, DeviceRecordsAnswer, HeldRecordLine, InclusionAnswer, LogEntryLine,
@@ -8,7 +9,6 @@ use doorstep_wire::log::{
 };
 use doorstep_wire::{CustodyKey, CustodyLine, CustodyState, OutcomeCounts};
 use serde_json::value::RawValue;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::{to_hash, to_i64, to_u64, with_nodes};

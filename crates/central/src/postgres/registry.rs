@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::check::NodeGrant;
 use crate::error::CentralError;
 use crate::registry::{
-    IssuedToken, RegisteredNode, RegistryError, new_token, parse_role, role_str, token_hash,
+    IssuedToken, RegisteredNode, RegistryError, already_registered, check_token, new_token,
+    parse_public_key, parse_role, role_str, token_hash,
 };
 
 const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason";
@@ -146,10 +147,7 @@ pub(crate) async fn register(
     public_key: &str,
     now: DateTime<Utc>,
 ) -> Result<RegisteredNode, RegistryError> {
-    let key = <[u8; 32]>::try_from(hex::decode(public_key).unwrap_or_default().as_slice())
-        .ok()
-        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
-        .ok_or_else(|| RegistryError::BadKey(public_key.to_owned()))?;
+    let key = parse_public_key(public_key)?;
     let tx = client.transaction().await.map_err(pg)?;
     let hash = token_hash(token);
     let Some(found) = tx
@@ -187,17 +185,7 @@ pub(crate) async fn register(
             None => Err(RegistryError::TokenUsed { at }),
         };
     }
-    // Stored times are UTC with a `Z`, in one format: they compare as text.
-    if expires_at <= format_utc_millis(&now) {
-        return Err(RegistryError::TokenExpired { at: expires_at });
-    }
-    let token_role = parse_role(&token_role);
-    if token_role != role {
-        return Err(RegistryError::WrongRole {
-            token: role_str(token_role),
-            node: role_str(role),
-        });
-    }
+    check_token(expires_at, &token_role, role, &now)?;
     let existing = tx
         .query_opt(
             "SELECT node_id FROM node_keys WHERE node_id = $1 OR public_key = $2 LIMIT 1",
@@ -207,11 +195,7 @@ pub(crate) async fn register(
         .map_err(pg)?;
     if let Some(row) = existing {
         let other: Uuid = row.get(0);
-        return Err(if other == node_id {
-            RegistryError::NodeExists(node_id)
-        } else {
-            RegistryError::KeyInUse(other)
-        });
+        return Err(already_registered(other, node_id));
     }
     let at = format_utc_millis(&now);
     tx.execute(

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::SqliteCentral;
 use crate::error::CentralError;
 use crate::registry::{
-    IssuedToken, RegisteredNode, RegistryError, new_token, parse_role, role_str, token_hash,
+    IssuedToken, RegisteredNode, RegistryError, already_registered, check_token, new_token,
+    parse_public_key, parse_role, role_str, token_hash,
 };
 
 fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredNode> {
@@ -182,10 +183,7 @@ pub(crate) fn register_in(
     public_key: &str,
     now: DateTime<Utc>,
 ) -> Result<RegisteredNode, RegistryError> {
-    let key = <[u8; 32]>::try_from(hex::decode(public_key).unwrap_or_default().as_slice())
-        .ok()
-        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
-        .ok_or_else(|| RegistryError::BadKey(public_key.to_owned()))?;
+    let key = parse_public_key(public_key)?;
     let err = |e| RegistryError::Store(CentralError::sqlite(path, e));
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -231,17 +229,7 @@ pub(crate) fn register_in(
             None => Err(RegistryError::TokenUsed { at }),
         };
     }
-    // Stored times are UTC with a `Z`, in one format: they compare as text.
-    if expires_at <= format_utc_millis(&now) {
-        return Err(RegistryError::TokenExpired { at: expires_at });
-    }
-    let token_role = parse_role(&token_role);
-    if token_role != role {
-        return Err(RegistryError::WrongRole {
-            token: role_str(token_role),
-            node: role_str(role),
-        });
-    }
+    check_token(expires_at, &token_role, role, &now)?;
     let existing: Option<String> = tx
         .query_row(
             "SELECT node_id FROM node_keys WHERE node_id = ?1 OR public_key = ?2",
@@ -252,11 +240,7 @@ pub(crate) fn register_in(
         .map_err(err)?;
     if let Some(other) = existing {
         let other = Uuid::parse_str(&other).unwrap_or_default();
-        return Err(if other == node_id {
-            RegistryError::NodeExists(node_id)
-        } else {
-            RegistryError::KeyInUse(other)
-        });
+        return Err(already_registered(other, node_id));
     }
     let at = format_utc_millis(&now);
     tx.execute(
