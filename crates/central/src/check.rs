@@ -254,6 +254,7 @@ pub fn check_one(
             canonical: bytes.to_vec(),
             sealed: false,
             signature: record.signature.as_deref().and_then(parse_signature),
+            visit: Some(crate::store::VisitFacts::of(&rec)),
         }),
         Err(e) => {
             let seen = matches!(e, RecheckError::Invalid(_) | RecheckError::NotClean);
@@ -365,6 +366,7 @@ fn relay_sealed(
         canonical: serde_json::to_vec(sealed).unwrap_or_default(),
         sealed: true,
         signature: record.signature.as_deref().and_then(parse_signature),
+        visit: None,
     })
 }
 

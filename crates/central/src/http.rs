@@ -28,6 +28,7 @@ use crate::store::CentralStore;
 mod auth;
 mod log;
 mod register;
+mod reports;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -40,6 +41,8 @@ pub struct AppState<S> {
     pub require_registration: bool,
     /// Request nonces seen recently (replay refusal).
     pub nonces: Arc<auth::Nonces>,
+    /// The latest check of the audit log (`GET /v1/reports/audit`).
+    pub audit: Arc<crate::audit_watch::AuditWatch>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -50,6 +53,7 @@ impl<S> Clone for AppState<S> {
             role: self.role,
             require_registration: self.require_registration,
             nonces: Arc::clone(&self.nonces),
+            audit: Arc::clone(&self.audit),
         }
     }
 }
@@ -63,6 +67,7 @@ impl<S: CentralStore> AppState<S> {
             role: NodeRole::Central,
             require_registration: true,
             nonces: Arc::new(auth::Nonces::default()),
+            audit: Arc::default(),
         }
     }
 }
@@ -82,6 +87,11 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
         .route(log::SESSIONS_PATH, get(log::sessions::<S>))
         .route(log::DEVICES_PATH, get(log::devices::<S>))
         .route(log::DEVICE_RECORDS_PATH, get(log::device_records::<S>))
+        .route(reports::CAMPAIGNS_PATH, get(reports::campaigns::<S>))
+        .route(reports::PROGRESS_PATH, get(reports::progress::<S>))
+        .route(reports::ACTIVITY_PATH, get(reports::activity::<S>))
+        .route(reports::REVIEW_PATH, get(reports::review::<S>))
+        .route(reports::AUDIT_PATH, get(reports::audit::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

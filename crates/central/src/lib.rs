@@ -5,6 +5,7 @@
 //! `/metrics`). The `doorstep central serve` command wires them together.
 
 pub mod audit;
+pub mod audit_watch;
 pub mod check;
 pub mod error;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod metrics;
 mod outcome;
 pub mod postgres;
 pub mod registry;
+pub mod reports;
 pub mod sealing;
 pub mod signing;
 pub mod sqlite;

@@ -15,10 +15,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use doorstep_core::Units;
+use doorstep_core::campaign::Target;
 use doorstep_core::merkle::{self, Hash, MerkleError, MissingNode, NodeMap};
+use doorstep_core::progress::VisitCount;
+use doorstep_core::{RecordKind, Units};
 use doorstep_wire::NodeRole;
 use doorstep_wire::log::{
     ConsistencyAnswer, DeviceRecordsAnswer, InclusionAnswer, LogEntryLine, SessionLine,
@@ -31,6 +33,7 @@ use uuid::Uuid;
 
 use crate::error::CentralError;
 use crate::registry::{IssuedToken, RegisteredNode, RegistryError};
+use crate::reports::{CampaignSummary, ConflictLine, ImportedCampaign};
 use crate::signing::LogSigner;
 use crate::sqlite::UnitSource;
 use crate::store::{Applied, CentralStatus, CentralStore, IncomingBatch, SessionQuery};
@@ -39,6 +42,7 @@ mod apply;
 pub mod audit;
 mod migrate;
 mod open;
+mod progress;
 mod query;
 mod registry;
 mod status;
@@ -573,5 +577,44 @@ impl CentralStore for PgCentral {
     async fn custody(&self, keys: Vec<CustodyKey>) -> Result<Vec<CustodyLine>, CentralError> {
         let client = self.client().await?;
         query::custody(&client, &keys).await
+    }
+
+    async fn import_targets(
+        &self,
+        targets: Vec<Target>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ImportedCampaign>, CentralError> {
+        let mut client = self.client().await?;
+        progress::import_targets(&mut client, &targets, now).await
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, CentralError> {
+        let client = self.client().await?;
+        progress::campaigns(&client).await
+    }
+
+    async fn campaign_targets(&self, campaign: &str) -> Result<Vec<Target>, CentralError> {
+        let client = self.client().await?;
+        progress::campaign_targets(&client, campaign).await
+    }
+
+    async fn visit_counts(
+        &self,
+        kinds: Vec<RecordKind>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VisitCount>, CentralError> {
+        let client = self.client().await?;
+        progress::visit_counts(&client, &kinds, from, to).await
+    }
+
+    async fn conflicts(&self, limit: u64) -> Result<(u64, Vec<ConflictLine>), CentralError> {
+        let client = self.client().await?;
+        progress::conflicts(&client, limit).await
+    }
+
+    async fn verify_log(&self) -> Result<crate::audit::AuditReport, CentralError> {
+        let mut client = self.client().await?;
+        audit::verify_on(&mut client, &self.target, &mut |_, _, _| {}).await
     }
 }

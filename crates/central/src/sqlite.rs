@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use doorstep_core::campaign::Target;
 use doorstep_core::canonical::format_utc_millis;
-use doorstep_core::{ContentHash, Units};
+use doorstep_core::progress::VisitCount;
+use doorstep_core::{ContentHash, RecordKind, Units};
 use doorstep_store::sqlite::{apply_migrations, integrity_check, open_wal};
 use doorstep_wire::{NodeRole, Outcome, OutcomeCounts, RecordReceipt};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -16,10 +18,11 @@ use uuid::Uuid;
 
 use crate::error::CentralError;
 use crate::outcome;
+use crate::reports::{CampaignSummary, ConflictLine, ImportedCampaign};
 use crate::signing::LogSigner;
 use crate::store::{
     Applied, CentralStatus, CentralStore, CheckedRecord, DeviceStatus, Incoming, IncomingBatch,
-    Refused, SessionQuery, SessionSummary,
+    Refused, SessionQuery, SessionSummary, VisitFacts,
 };
 use doorstep_wire::log::{
     ConsistencyAnswer, DeviceRecordsAnswer, InclusionAnswer, LogEntry, LogEntryLine, ReceiptLog,
@@ -34,6 +37,7 @@ mod forward;
 mod identity;
 mod log;
 mod registry;
+mod reports;
 mod witness;
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 
@@ -45,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_signatures.sql"),
     include_str!("../migrations/0006_station_identity.sql"),
     include_str!("../migrations/0007_sealing.sql"),
+    include_str!("../migrations/0008_progress.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -770,6 +775,53 @@ impl CentralStore for SqliteCentral {
             .await
     }
 
+    async fn import_targets(
+        &self,
+        targets: Vec<Target>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ImportedCampaign>, CentralError> {
+        self.blocking(move |conn, path| reports::import_targets(conn, path, &targets, now))
+            .await
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, CentralError> {
+        self.blocking(|conn, path| reports::campaigns(conn, path))
+            .await
+    }
+
+    async fn campaign_targets(&self, campaign: &str) -> Result<Vec<Target>, CentralError> {
+        let campaign = campaign.to_owned();
+        self.blocking(move |conn, path| reports::campaign_targets(conn, path, &campaign))
+            .await
+    }
+
+    async fn visit_counts(
+        &self,
+        kinds: Vec<RecordKind>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VisitCount>, CentralError> {
+        self.blocking(move |conn, path| reports::visit_counts(conn, path, &kinds, from, to))
+            .await
+    }
+
+    async fn conflicts(&self, limit: u64) -> Result<(u64, Vec<ConflictLine>), CentralError> {
+        self.blocking(move |conn, path| reports::conflicts(conn, path, limit))
+            .await
+    }
+
+    async fn verify_log(&self) -> Result<crate::audit::AuditReport, CentralError> {
+        // Its own read-only connection: ingest goes on while it reads.
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        tokio::task::spawn_blocking(move || audit::verify(&dir, &mut |_, _, _| {}))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
     async fn status(&self) -> Result<CentralStatus, CentralError> {
         let node_id = self.node_id;
         let source = self.units_source.clone();
@@ -819,10 +871,12 @@ fn apply_valid(
             )),
         ));
     }
+    let visit = rec.visit.as_ref();
     tx.prepare_cached(
         "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
-                              enrolled_at, received_at, batch_id, relayed_by, signature, sealed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                              enrolled_at, received_at, batch_id, relayed_by, signature, sealed,
+                              visit_unit, visit_day, visit_place, visit_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         id,
@@ -837,8 +891,72 @@ fn apply_valid(
         relayed_by,
         rec.signature.as_ref().map(|s| &s[..]),
         rec.sealed,
+        visit.map(|v| &v.unit_code),
+        visit.map(|v| v.day.to_string()),
+        visit.map(|v| v.place.as_str()),
+        visit.and_then(|v| v.reason).map(|r| r.as_str()),
     ])?;
+    if let Some(v) = visit {
+        count_visit(tx, rec, &id, v)?;
+    }
     Ok((Outcome::Accepted, None))
+}
+
+/// Counts an accepted record towards campaign progress, and stops counting
+/// the held record of the same kind it corrects (proto/reports-v1.md §2).
+fn count_visit(
+    tx: &Transaction<'_>,
+    rec: &CheckedRecord,
+    id: &str,
+    v: &VisitFacts,
+) -> rusqlite::Result<()> {
+    let kind = rec.kind.as_str();
+    let reason = v.reason.map_or("", |r| r.as_str());
+    bump_count(
+        tx,
+        kind,
+        &v.day.to_string(),
+        &v.unit_code,
+        v.place.as_str(),
+        reason,
+        1,
+    )?;
+    let Some(old) = v.supersedes else {
+        return Ok(());
+    };
+    let corrected: Option<(String, String, String, String)> = tx
+        .prepare_cached(
+            "UPDATE records SET superseded_by = ?1
+             WHERE record_id = ?2 AND kind = ?3 AND superseded_by IS NULL
+               AND visit_day IS NOT NULL AND visit_unit IS NOT NULL AND visit_place IS NOT NULL
+             RETURNING visit_day, visit_unit, visit_place, coalesce(visit_reason, '')",
+        )?
+        .query_row(params![id, old.to_string(), kind], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    if let Some((day, unit, place, reason)) = corrected {
+        bump_count(tx, kind, &day, &unit, &place, &reason, -1)?;
+    }
+    Ok(())
+}
+
+fn bump_count(
+    tx: &Transaction<'_>,
+    kind: &str,
+    day: &str,
+    unit: &str,
+    place: &str,
+    reason: &str,
+    by: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO visit_counts (kind, day, unit_code, place, reason, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (kind, day, unit_code, place, reason) DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(params![kind, day, unit, place, reason, by])?;
+    Ok(())
 }
 
 /// Whether a record refused by the checks is one central already holds

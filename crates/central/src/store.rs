@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use doorstep_core::record::{VisitPlace, VisitReason};
 use doorstep_core::{ContentHash, RecordKind, Units};
 use doorstep_wire::log::{
     ConsistencyAnswer, DeviceRecordsAnswer, InclusionAnswer, JournalHead, LogEntryLine, ReceiptLog,
@@ -15,8 +16,12 @@ use doorstep_wire::{CustodyKey, CustodyLine, OutcomeCounts, RecordReceipt, Sende
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::audit::AuditReport;
 use crate::error::CentralError;
 use crate::registry::RegistryError;
+use crate::reports::{CampaignSummary, ConflictLine, ImportedCampaign};
+use doorstep_core::campaign::Target;
+use doorstep_core::progress::VisitCount;
 use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
 
 /// A received batch after the checks of [`crate::check`], ready to apply.
@@ -62,6 +67,32 @@ pub struct CheckedRecord {
     pub sealed: bool,
     /// The device's signature over the content hash, as sent.
     pub signature: Option<[u8; 64]>,
+    /// What campaign progress counts; `None` for a record kept sealed.
+    pub visit: Option<VisitFacts>,
+}
+
+/// Where and when a record's visit took place, and the record it corrects:
+/// what campaign progress counts (`proto/reports-v1.md` section 2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VisitFacts {
+    pub unit_code: String,
+    /// The visit's date where it happened (`visit.at`'s local date).
+    pub day: NaiveDate,
+    pub place: VisitPlace,
+    pub reason: Option<VisitReason>,
+    pub supersedes: Option<Uuid>,
+}
+
+impl VisitFacts {
+    pub fn of(rec: &doorstep_core::Record) -> VisitFacts {
+        VisitFacts {
+            unit_code: rec.body.visit.unit_code.clone(),
+            day: rec.body.visit.at.date_naive(),
+            place: rec.body.visit.place,
+            reason: rec.body.visit.reason,
+            supersedes: rec.body.supersedes,
+        }
+    }
 }
 
 /// A record refused by the checks, with whatever could be read from it.
@@ -180,6 +211,33 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Where each record stands here (see [`doorstep_wire::CustodyState`]).
     async fn custody(&self, keys: Vec<CustodyKey>) -> Result<Vec<CustodyLine>, CentralError>;
+
+    /// Replaces every target of the campaigns `targets` name, at once.
+    async fn import_targets(
+        &self,
+        targets: Vec<Target>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ImportedCampaign>, CentralError>;
+
+    /// Every campaign imported, newest start first.
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, CentralError>;
+
+    /// One campaign's targets (none if it is not known).
+    async fn campaign_targets(&self, campaign: &str) -> Result<Vec<Target>, CentralError>;
+
+    /// The progress counts of these kinds for visit days `from..=to`.
+    async fn visit_counts(
+        &self,
+        kinds: Vec<RecordKind>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VisitCount>, CentralError>;
+
+    /// Records refused as conflicts: how many, and the newest `limit`.
+    async fn conflicts(&self, limit: u64) -> Result<(u64, Vec<ConflictLine>), CentralError>;
+
+    /// Checks the audit log as `doorstep audit verify` does.
+    async fn verify_log(&self) -> Result<AuditReport, CentralError>;
 }
 
 /// What applying a batch answered.

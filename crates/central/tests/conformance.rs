@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod support;
-use support::{batch, now, record};
+use support::{batch, now, record, record_with};
 
 fn outcomes(lines: &[doorstep_wire::RecordReceipt]) -> Vec<Outcome> {
     lines.iter().map(|l| l.outcome).collect()
@@ -131,6 +131,181 @@ pub async fn suite(store: Arc<dyn CentralStore>) {
     custody_suite(&*store, id1, &r1, &altered).await;
     registry_suite(&*store).await;
     concurrent_suite(&store).await;
+    progress_suite(&*store).await;
+}
+
+/// Campaign progress: what ingest counts (a correction takes the place of
+/// what it corrects), campaign import and replace, and the report made
+/// from them. Adds 4 records and 2 log entries.
+async fn progress_suite(store: &dyn CentralStore) {
+    use doorstep_central::reports::progress_report;
+    use doorstep_core::RecordKind;
+    use doorstep_core::campaign::{Metric, Target};
+    use doorstep_core::progress::ProgressQuery;
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let device = Uuid::now_v7();
+    let visit = |place: &str, reason: Option<&str>, on: &str| {
+        let mut v =
+            json!({"place": place, "unit_code": "79", "at": format!("{on}T09:30:00+07:00")});
+        if let Some(r) = reason {
+            v["reason"] = json!(r);
+        }
+        v
+    };
+    let (_, a) = record_with(
+        device,
+        1,
+        "Võ Thị Hà",
+        visit("home", None, "2025-10-01"),
+        None,
+    );
+    let (_, b) = record_with(
+        device,
+        2,
+        "Lý Văn Khoa",
+        visit("hospital", Some("bedridden"), "2025-10-01"),
+        None,
+    );
+    let (c_id, c) = record_with(
+        device,
+        3,
+        "Đặng Thu Trang",
+        visit("home", None, "2025-10-02"),
+        None,
+    );
+    let (_, e) = record_with(
+        device,
+        4,
+        "Đặng Thu Trang",
+        visit("workplace", Some("worker"), "2025-10-03"),
+        Some(c_id),
+    );
+    store
+        .apply(batch(device, &[&a, &b, &c], None))
+        .await
+        .unwrap();
+    let lines = store.apply(batch(device, &[&e], None)).await.unwrap().lines;
+    assert_eq!(outcomes(&lines), [Outcome::Accepted]);
+    // Sent again: a duplicate changes no count.
+    store.apply(batch(device, &[&e], None)).await.unwrap();
+
+    let counts = store
+        .visit_counts(
+            vec![RecordKind::EidActivation],
+            day("2025-10-01"),
+            day("2025-10-31"),
+        )
+        .await
+        .unwrap();
+    let mut seen: Vec<(String, String, String, Option<String>, u64)> = counts
+        .iter()
+        .map(|c| {
+            (
+                c.unit_code.clone(),
+                c.day.to_string(),
+                c.place.to_string(),
+                c.reason.map(|r| r.to_string()),
+                c.n,
+            )
+        })
+        .collect();
+    seen.sort();
+    let row = |d: &str, p: &str, r: Option<&str>| {
+        (
+            "79".to_owned(),
+            d.to_owned(),
+            p.to_owned(),
+            r.map(str::to_owned),
+            1,
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            row("2025-10-01", "home", None),
+            row("2025-10-01", "hospital", Some("bedridden")),
+            row("2025-10-03", "workplace", Some("worker")),
+        ],
+        "the corrected record no longer counts"
+    );
+    // The suite's earlier records (visits of 2025-09-25 in 74) count too.
+    let earlier = store
+        .visit_counts(
+            vec![RecordKind::EidActivation],
+            day("2025-09-25"),
+            day("2025-09-25"),
+        )
+        .await
+        .unwrap();
+    assert!(earlier.iter().all(|c| c.unit_code == "74") && !earlier.is_empty());
+    assert!(
+        store
+            .visit_counts(
+                vec![RecordKind::IdCardApplication],
+                day("2025-01-01"),
+                day("2025-12-31")
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let target = |unit: &str, n: u64| Target {
+        campaign: "kich-hoat-q4".into(),
+        unit_code: unit.into(),
+        metric: Metric::EidActivation,
+        target: n,
+        start: day("2025-10-01"),
+        deadline: day("2025-10-31"),
+    };
+    let imported = store
+        .import_targets(vec![target("79", 2), target("74", 100)], now())
+        .await
+        .unwrap();
+    assert_eq!((imported[0].targets, imported[0].replaced), (2, 0));
+    let imported = store
+        .import_targets(vec![target("79", 3)], now())
+        .await
+        .unwrap();
+    assert_eq!((imported[0].targets, imported[0].replaced), (1, 2));
+    assert_eq!(
+        store.campaign_targets("kich-hoat-q4").await.unwrap(),
+        [target("79", 3)]
+    );
+    assert!(store.campaign_targets("no-such").await.unwrap().is_empty());
+    let campaigns = store.campaigns().await.unwrap();
+    assert_eq!(campaigns.len(), 1);
+    assert_eq!(campaigns[0].metrics, [Metric::EidActivation]);
+    assert_eq!(
+        (campaigns[0].targets, campaigns[0].deadline),
+        (1, day("2025-10-31"))
+    );
+
+    let report = progress_report(
+        store,
+        "kich-hoat-q4",
+        &ProgressQuery::default(),
+        day("2025-10-05"),
+    )
+    .await
+    .unwrap();
+    let hcm = &report.units[0];
+    assert_eq!(
+        (hcm.code.as_str(), hcm.achieved, hcm.target),
+        ("79", 3, Some(3))
+    );
+    assert_eq!(
+        (hcm.done, hcm.reached_on, hcm.days_ahead),
+        (true, Some(day("2025-10-03")), Some(28))
+    );
+    assert_eq!(hcm.by_place.get("hospital"), Some(&1));
+
+    // The two conflicts of the suite await review, newest first.
+    let (total, conflicts) = store.conflicts(1).await.unwrap();
+    assert_eq!((total, conflicts.len()), (2, 1));
+    assert!(conflicts[0].code.starts_with("conflict."));
+    let audit = store.verify_log().await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.problems);
 }
 
 /// Batches arriving at once (a backend may apply them together): each
@@ -531,8 +706,8 @@ async fn sqlite_backend_conforms() {
     suite(Arc::new(store)).await;
     // And it survives a reopen with the same answers.
     let reopened = SqliteCentral::open(dir.path()).unwrap();
-    assert_eq!(reopened.status().await.unwrap().records, 14);
-    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 16);
+    assert_eq!(reopened.status().await.unwrap().records, 18);
+    assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 19);
     assert_eq!(reopened.integrity_check().unwrap(), ["ok"]);
     let report = doorstep_central::sqlite::audit::verify(dir.path(), &mut |_, _, _| {}).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
@@ -558,12 +733,12 @@ fn postgres_backend_conforms() {
         // Reopened (another ingest node would do the same): same central,
         // same answers, and the whole log checks out.
         let reopened = PgCentral::open(&db.url, keys.path()).await.unwrap();
-        assert_eq!(reopened.status().await.unwrap().records, 14);
-        assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 16);
+        assert_eq!(reopened.status().await.unwrap().records, 18);
+        assert_eq!(reopened.tree_head().await.unwrap().tree_head.tree_size, 19);
         let report = doorstep_central::postgres::audit::verify(&db.url, &mut |_, _, _| {})
             .await
             .unwrap();
         assert!(report.is_clean(), "{:?}", report.problems);
-        assert_eq!((report.entries, report.records), (16, 14));
+        assert_eq!((report.entries, report.records), (19, 18));
     });
 }

@@ -1,6 +1,7 @@
 //! `doorstep central serve | status`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use doorstep_central::sqlite::UnitSource;
@@ -46,8 +47,15 @@ async fn serve_store<S: CentralStore>(
     println!("listening on {}://{addr}", scheme(tls.as_ref()));
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let mut state = AppState::new(Arc::new(store));
+    let store = Arc::new(store);
+    let mut state = AppState::new(Arc::clone(&store));
     state.require_registration = !args.allow_unregistered;
+    let _audit = (args.audit_every > 0).then(|| {
+        state.audit.spawn(
+            store,
+            Duration::from_secs(args.audit_every.saturating_mul(60)),
+        )
+    });
     if args.allow_unregistered {
         tracing::warn!("accepting records from unregistered devices (--allow-unregistered)");
     }

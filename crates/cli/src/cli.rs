@@ -56,6 +56,12 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
 
+    /// Campaign reports as leaders read them: achieved / target and percent, units done,
+    /// the date each unit reached its target and how many days ahead of its deadline, rank
+    /// among its peers, and where the work was done (homes, hospital beds, factories).
+    #[command(subcommand)]
+    Report(ReportCommand),
+
     /// Show the whole flow on this machine: central on loopback, three field laptops
     /// enrolling offline while central is down, then syncing when it comes up.
     ///
@@ -288,6 +294,10 @@ pub enum CentralCommand {
 
     /// Revoke a laptop or station (lost, stolen, retired): nothing it sends is accepted any more.
     Revoke(RevokeArgs),
+
+    /// Campaigns: targets per unit that progress reports measure against.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,6 +441,11 @@ pub struct CentralServeArgs {
     /// Registered devices are still held to their signatures, units and revocation.
     #[arg(long)]
     pub allow_unregistered: bool,
+    /// Verify the audit log (the checks of `doorstep audit verify`) at start and then every
+    /// this many minutes, for the dashboard and `GET /v1/reports/audit`; 0 turns it off.
+    /// Each check reads the whole log and every record.
+    #[arg(long, default_value_t = 15, value_name = "MINUTES")]
+    pub audit_every: u64,
     #[command(flatten)]
     pub tls: ServerTlsArgs,
 }
@@ -957,4 +972,89 @@ mod tests {
         ])
         .unwrap();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Import campaign targets from a CSV file `campaign,unit_code,metric,target,start,deadline`.
+    ///
+    /// Metrics: id_card_intake, eid_registration, eid_activation, driver_license_link.
+    /// Targets may be given at any level (province, district, commune); a unit without its
+    /// own target is measured against the sum of its children's. Every row of a campaign has
+    /// the same start date; deadlines may differ per unit. Importing replaces every target
+    /// of the campaigns the file names; others are untouched. The whole file is checked
+    /// first and every bad line reported; nothing is stored unless all lines are good.
+    /// Excel's "CSV UTF-8" (with a byte order mark) is accepted.
+    Import(CampaignImportArgs),
+
+    /// List the campaigns imported: metrics, start, latest deadline, target rows.
+    List(CampaignListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignImportArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// The CSV file of targets.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignListArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// A campaign's progress per unit, from central (`GET /v1/reports/progress`).
+    ///
+    /// Without --unit and --level: the top-level units (provinces) taking part, ranked.
+    /// --unit CODE drills into one unit: it first, then its children. --level lists every
+    /// unit of that level (within --unit when given). Records count once central has
+    /// accepted them, on the day and in the unit of the visit. A table on a terminal;
+    /// --csv writes CSV that opens in Excel with Vietnamese intact (UTF-8 with BOM);
+    /// --json the report as the API answers it.
+    Progress(ReportProgressArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("format").args(["json", "csv"])))]
+pub struct ReportProgressArgs {
+    /// Base URL of central, e.g. http://127.0.0.1:8750.
+    #[arg(long, env = "DOORSTEP_SERVER", value_name = "URL")]
+    pub server: String,
+    /// The campaign's ID, as imported.
+    #[arg(long, value_name = "ID")]
+    pub campaign: String,
+    /// Drill into this unit (its code): it and its children.
+    #[arg(long, value_name = "CODE")]
+    pub unit: Option<String>,
+    /// Every unit of this level (within --unit when given).
+    #[arg(long, value_parser = ["province", "district", "commune"])]
+    pub level: Option<String>,
+    /// Only this metric, when the campaign counts several.
+    #[arg(long, value_parser = ["id_card_intake", "eid_registration", "eid_activation", "driver_license_link"])]
+    pub metric: Option<String>,
+    /// Progress as of this date (YYYY-MM-DD); default: today in Vietnam.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print CSV (UTF-8 with a byte order mark, for Excel).
+    #[arg(long)]
+    pub csv: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

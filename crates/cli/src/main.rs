@@ -17,6 +17,7 @@ mod loadgen;
 mod messages;
 mod passphrase;
 mod provision_cmd;
+mod report_cmd;
 mod serve;
 mod station_cmd;
 mod sync_cmd;
@@ -26,7 +27,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, CentralCommand, Cli, Command, FieldCommand, StationCommand};
+use crate::cli::{
+    AuditCommand, CampaignCommand, CentralCommand, Cli, Command, FieldCommand, ReportCommand,
+    StationCommand,
+};
 use crate::lang::{Lang, Pick};
 
 // Enrolling is allocation-heavy (JSON trees, strings); mimalloc is markedly
@@ -112,6 +116,12 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             CentralCommand::Provision(args) => provision_cmd::provision(args, lang),
             CentralCommand::Devices(args) => provision_cmd::devices(args, lang),
             CentralCommand::Revoke(args) => provision_cmd::revoke(args, lang),
+            CentralCommand::Campaign(CampaignCommand::Import(args)) => {
+                report_cmd::campaign_import(args, lang)
+            }
+            CentralCommand::Campaign(CampaignCommand::List(args)) => {
+                report_cmd::campaign_list(args, lang)
+            }
         },
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
@@ -119,6 +129,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             StationCommand::Report(args) => station_cmd::report(args, lang),
             StationCommand::Register(args) => provision_cmd::register_station(args, lang),
         },
+        Command::Report(ReportCommand::Progress(args)) => report_cmd::progress(args, lang),
         Command::Audit(cmd) => match cmd {
             AuditCommand::Verify(args) => audit_cmd::verify(args, lang),
             AuditCommand::Log(args) => audit_cmd::log(args, lang),

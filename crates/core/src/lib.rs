@@ -4,9 +4,11 @@
 //! Vietnamese text handling and the canonical encoding with its content
 //! hash. Pure functions only: no I/O, no clocks, no async.
 
+pub mod campaign;
 pub mod canonical;
 pub mod merkle;
 pub mod personal_id;
+pub mod progress;
 pub mod recheck;
 pub mod record;
 pub mod text;

@@ -478,6 +478,14 @@ impl Client {
         self.get_json(SESSIONS_PATH, &q).await
     }
 
+    /// `GET /v1/reports/progress` (`proto/reports-v1.md` section 4).
+    pub async fn progress_report(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<doorstep_core::progress::ProgressReport, SendError> {
+        self.get_json("/v1/reports/progress", query).await
+    }
+
     /// `GET /v1/devices`.
     pub async fn devices(&self) -> Result<DevicesAnswer, SendError> {
         self.get_json(DEVICES_PATH, &[]).await

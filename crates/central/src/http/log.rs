@@ -25,7 +25,7 @@ use crate::store::{CentralStore, SessionQuery};
 /// Most sessions one `GET /v1/log/sessions` returns.
 const MAX_SESSIONS: u64 = 1_000;
 
-fn bad_query(detail: String) -> ProblemResponse {
+pub(super) fn bad_query(detail: String) -> ProblemResponse {
     ProblemResponse::new(
         StatusCode::BAD_REQUEST,
         "query.invalid",
@@ -54,7 +54,7 @@ fn answer(e: CentralError) -> ProblemResponse {
     }
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ProblemResponse> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ProblemResponse> {
     q.map(|Query(t)| t).map_err(|e| bad_query(e.body_text()))
 }
 

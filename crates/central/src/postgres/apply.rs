@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{to_i64, to_u64};
 use crate::error::CentralError;
 use crate::signing::LogSigner;
-use crate::store::{Applied, CheckedRecord, Incoming, IncomingBatch, Refused};
+use crate::store::{Applied, CheckedRecord, Incoming, IncomingBatch, Refused, VisitFacts};
 
 /// Sequence numbers read per round when moving a device's contiguous mark.
 const SEQ_WINDOW: i64 = 4096;
@@ -28,10 +28,10 @@ const LOCK_LOG: &str = "SELECT tree_size, last_timestamp FROM log_state WHERE id
 
 /// The transaction a batch is applied in: statements are prepared once per
 /// connection (`prepare_cached`), and independent ones are pipelined.
-type Tx<'a> = deadpool_postgres::Transaction<'a>;
+pub(super) type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
 /// Runs a statement prepared once per connection.
-async fn run(
+pub(super) async fn run(
     tx: &Tx<'_>,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -101,6 +101,9 @@ pub(crate) async fn apply_group(
         futures_util::future::try_join_all(writes),
         super::fetch_nodes(&tx, &reads),
     )?;
+    // Progress counts: corrections first (what they correct may have been
+    // written just above), then every bucket's change in one statement.
+    let counted = super::progress::count_new(&tx, decided.iter().map(|(_, d)| &d.new)).await?;
     let mut completed = Vec::new();
     for (i, (_, leaf)) in entries.iter().enumerate() {
         let index = first + i as u64;
@@ -140,6 +143,7 @@ pub(crate) async fn apply_group(
     tokio::try_join!(
         devices,
         append_log(&tx, first, batches, &entries, &completed, &head),
+        super::progress::write_counts(&tx, &counted),
     )?;
     tx.commit().await.map_err(CentralError::pg)?;
     Ok(applied)
@@ -313,16 +317,17 @@ async fn held_by_seq(
 
 /// Records to insert, column by column (for one `unnest` insert).
 #[derive(Default)]
-struct NewRecords<'a> {
-    ids: Vec<Uuid>,
+pub(super) struct NewRecords<'a> {
+    pub(super) ids: Vec<Uuid>,
     devices: Vec<Uuid>,
     seqs: Vec<i64>,
     hashes: Vec<&'a [u8]>,
-    kinds: Vec<&'static str>,
+    pub(super) kinds: Vec<&'static str>,
     canonicals: Vec<&'a [u8]>,
     enrolled: Vec<&'a str>,
     signatures: Vec<Option<&'a [u8]>>,
     sealed: Vec<bool>,
+    pub(super) visits: Vec<Option<&'a VisitFacts>>,
 }
 
 /// What a batch comes to: its receipt lines in order, and what to write.
@@ -464,6 +469,7 @@ fn push_record<'a>(new: &mut NewRecords<'a>, rec: &'a CheckedRecord) {
     new.enrolled.push(&rec.enrolled_at);
     new.signatures.push(rec.signature.as_ref().map(|s| &s[..]));
     new.sealed.push(rec.sealed);
+    new.visits.push(rec.visit.as_ref());
 }
 
 async fn insert_records(
@@ -476,13 +482,37 @@ async fn insert_records(
         return Ok(());
     }
     let relayed_by = (batch.sender.role == NodeRole::Station).then_some(batch.sender.node_id);
+    let units: Vec<Option<&str>> = new
+        .visits
+        .iter()
+        .map(|v| v.map(|v| v.unit_code.as_str()))
+        .collect();
+    let days: Vec<Option<String>> = new
+        .visits
+        .iter()
+        .map(|v| v.map(|v| v.day.to_string()))
+        .collect();
+    let places: Vec<Option<&str>> = new
+        .visits
+        .iter()
+        .map(|v| v.map(|v| v.place.as_str()))
+        .collect();
+    let reasons: Vec<Option<&str>> = new
+        .visits
+        .iter()
+        .map(|v| v.and_then(|v| v.reason).map(|r| r.as_str()))
+        .collect();
     run(
         tx,
         "INSERT INTO records (record_id, device_id, device_seq, content_hash, kind, canonical,
-                              enrolled_at, signature, sealed, received_at, batch_id, relayed_by)
-         SELECT r.*, $10, $11, $12
+                              enrolled_at, signature, sealed, visit_unit, visit_day, visit_place,
+                              visit_reason, received_at, batch_id, relayed_by)
+         SELECT r.id, r.dev, r.seq, r.hash, r.kind, r.canon, r.enrolled, r.sig, r.sealed,
+                r.unit, r.day::date, r.place, r.reason, $10, $11, $12
          FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::bytea[], $5::text[], $6::bytea[],
-                     $7::text[], $8::bytea[], $9::bool[]) AS r",
+                     $7::text[], $8::bytea[], $9::bool[], $13::text[], $14::text[], $15::text[],
+                     $16::text[])
+              AS r(id, dev, seq, hash, kind, canon, enrolled, sig, sealed, unit, day, place, reason)",
         &[
             &new.ids,
             &new.devices,
@@ -496,6 +526,10 @@ async fn insert_records(
             &at,
             &batch.batch_id,
             &relayed_by,
+            &units,
+            &days,
+            &places,
+            &reasons,
         ],
     )
     .await?;

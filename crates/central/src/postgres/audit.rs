@@ -17,6 +17,15 @@ pub async fn verify(
 ) -> Result<AuditReport, CentralError> {
     let (pool, target) = super::connect(url, 1).await?;
     let mut client = pool.get().await.map_err(super::pool_error)?;
+    verify_on(&mut client, &target, progress).await
+}
+
+/// The same check on a connection of a running node's pool.
+pub(crate) async fn verify_on(
+    client: &mut tokio_postgres::Client,
+    target: &str,
+    progress: &mut (dyn FnMut(AuditStage, u64, u64) + Send),
+) -> Result<AuditReport, CentralError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let version = client
         .query_opt("SELECT version FROM doorstep_schema WHERE id = 1", &[])

@@ -7,7 +7,10 @@ use tokio_postgres::Client;
 use crate::error::CentralError;
 
 /// The schema, in order; the version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../../migrations-pg/0001_central.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations-pg/0001_central.sql"),
+    include_str!("../../migrations-pg/0002_progress.sql"),
+];
 
 /// Key of the advisory lock taken while migrating ("doorstep" in ASCII).
 const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;

@@ -22,13 +22,29 @@ pub fn record(device: Uuid, seq: u64, name: &str) -> (Uuid, Vec<u8>) {
 
 /// Like [`record`], for a visit in `visit_unit` (a province code).
 pub fn record_in(device: Uuid, seq: u64, name: &str, visit_unit: &str) -> (Uuid, Vec<u8>) {
-    let input = json!({
+    let visit =
+        json!({"place": "home", "unit_code": visit_unit, "at": "2025-09-25T09:30:00+07:00"});
+    record_with(device, seq, name, visit, None)
+}
+
+/// An e-ID activation with this `visit`, correcting `supersedes` if given.
+pub fn record_with(
+    device: Uuid,
+    seq: u64,
+    name: &str,
+    visit: serde_json::Value,
+    supersedes: Option<Uuid>,
+) -> (Uuid, Vec<u8>) {
+    let mut input = json!({
         "kind": "eid_activation",
         "citizen": {"personal_id": "074303001234", "full_name": name, "date_of_birth": "2003-05-14",
                     "sex": "female", "permanent_address": {"unit_code": "74", "detail": "Tổ 3"}},
-        "visit": {"place": "home", "unit_code": visit_unit, "at": "2025-09-25T09:30:00+07:00"},
+        "visit": visit,
         "officer_id": "CA-74-0012"
     });
+    if let Some(old) = supersedes {
+        input["supersedes"] = json!(old.to_string());
+    }
     let units = Units::builtin_provinces();
     let body = validate(
         &input,
