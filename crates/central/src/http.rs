@@ -92,6 +92,7 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
         .route(reports::ACTIVITY_PATH, get(reports::activity::<S>))
         .route(reports::REVIEW_PATH, get(reports::review::<S>))
         .route(reports::AUDIT_PATH, get(reports::audit::<S>))
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod audit_watch;
 pub mod check;
+mod dashboard;
 pub mod error;
 pub mod http;
 pub mod metrics;
