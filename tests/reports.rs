@@ -69,7 +69,10 @@ fn campaign_progress_adds_up_the_synced_records() {
     let central_dir = tmp.path().join("central");
     let central = Server::central(&central_dir, free_port());
     store
-        .field("sync", &["--server", &central.url, "--json", "--no-progress"])
+        .field(
+            "sync",
+            &["--server", &central.url, "--json", "--no-progress"],
+        )
         .assert_success();
 
     let (by_unit, by_day) = activations(&records);
@@ -145,7 +148,11 @@ fn campaign_progress_adds_up_the_synced_records() {
     assert_eq!(bd["code"], "74", "{json}");
     assert_eq!(bd["achieved"], total, "{bd}");
     assert_eq!(bd["target"], province_target, "{bd}");
-    assert_eq!(bd["percent_x100"], percent_x100(total, province_target), "{bd}");
+    assert_eq!(
+        bd["percent_x100"],
+        percent_x100(total, province_target),
+        "{bd}"
+    );
     assert_eq!(bd["done"], true, "{bd}");
     assert_eq!(bd["reached_on"], reached.to_string(), "{bd}");
     assert_eq!(
@@ -153,14 +160,31 @@ fn campaign_progress_adds_up_the_synced_records() {
         (day(DEADLINE) - reached).num_days(),
         "{bd}"
     );
-    assert_eq!((bd["rank"].as_u64(), bd["rank_of"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (bd["rank"].as_u64(), bd["rank_of"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(bd["units_done"][1]["level"], "commune", "{bd}");
-    assert_eq!((bd["units_done"][1]["done"].as_u64(), bd["units_done"][1]["total"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (
+            bd["units_done"][1]["done"].as_u64(),
+            bd["units_done"][1]["total"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
 
     // Every commune of the province that did any activation, drilled into.
     let out = report(
         &central.url,
-        &["--metric", "eid_activation", "--unit", "74", "--level", "commune", "--json"],
+        &[
+            "--metric",
+            "eid_activation",
+            "--unit",
+            "74",
+            "--level",
+            "commune",
+            "--json",
+        ],
     );
     out.assert_success();
     let communes = out.json();
@@ -171,9 +195,16 @@ fn campaign_progress_adds_up_the_synced_records() {
         assert_eq!(row["achieved"], by_unit[code], "{row}");
     }
     let row = |code: &str| rows.iter().find(|r| r["code"] == code).unwrap();
-    assert_eq!((row(&c1)["done"].as_bool(), row(&c1)["days_ahead"].is_i64()), (Some(true), true));
+    assert_eq!(
+        (row(&c1)["done"].as_bool(), row(&c1)["days_ahead"].is_i64()),
+        (Some(true), true)
+    );
     assert_eq!(row(&c2)["done"], false);
-    assert_eq!(row(&c2)["days_left"], -7, "2023-09-20 is 7 days before {AS_OF}");
+    assert_eq!(
+        row(&c2)["days_left"],
+        -7,
+        "2023-09-20 is 7 days before {AS_OF}"
+    );
     assert_eq!(row(&c1)["rank"], 1, "the commune at 100% ranks first");
 
     // Both metrics in one table, in Vietnamese.
@@ -189,28 +220,52 @@ fn campaign_progress_adds_up_the_synced_records() {
     ]);
     out.assert_success();
     assert!(out.stdout.contains("Tỉnh Bình Dương"), "{}", out.stdout);
-    assert!(out.stdout.contains("kích hoạt định danh điện tử"), "{}", out.stdout);
-    assert!(out.stdout.contains("thu nhận hồ sơ căn cước"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("kích hoạt định danh điện tử"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("thu nhận hồ sơ căn cước"),
+        "{}",
+        out.stdout
+    );
     let pct = percent_x100(total, province_target);
     assert!(
-        out.stdout.contains(&format!("{},{:02}%", pct / 100, pct % 100)),
+        out.stdout
+            .contains(&format!("{},{:02}%", pct / 100, pct % 100)),
         "{}",
         out.stdout
     );
 
     // CSV for Excel: a byte order mark, Vietnamese intact, one line per unit.
     let csv_file = store.file("progress.csv");
-    report(&central.url, &["--unit", "74", "--csv", "-o", csv_file.to_str().unwrap()])
-        .assert_success();
+    report(
+        &central.url,
+        &["--unit", "74", "--csv", "-o", csv_file.to_str().unwrap()],
+    )
+    .assert_success();
     let bytes = std::fs::read(&csv_file).unwrap();
     assert!(bytes.starts_with(b"\xef\xbb\xbf"));
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains(",Tỉnh Bình Dương,"), "{text}");
-    assert!(text.lines().next().unwrap().contains("campaign,metric,as_of,rank"));
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("campaign,metric,as_of,rank")
+    );
 
     // What a person must fix is a usage error (exit 2) that says what.
     let out = run(args![
-        "--lang", "en", "report", "progress", "--server", &central.url, "--campaign", "nope"
+        "--lang",
+        "en",
+        "report",
+        "progress",
+        "--server",
+        &central.url,
+        "--campaign",
+        "nope"
     ]);
     out.assert_code(2);
     out.assert_stderr_contains("campaign `nope` is not known");
@@ -218,13 +273,23 @@ fn campaign_progress_adds_up_the_synced_records() {
         .assert_code(2)
         .assert_stderr_contains("123456789");
     run(args![
-        "report", "progress", "--server", &central.url, "--campaign", "bd-2023", "--as-of", "2023-02-30"
+        "report",
+        "progress",
+        "--server",
+        &central.url,
+        "--campaign",
+        "bd-2023",
+        "--as-of",
+        "2023-02-30"
     ])
     .assert_code(2);
 
     // The endpoints the dashboard reads.
     let campaigns = get(&format!("{}/v1/reports/campaigns", central.url));
-    assert_eq!(campaigns["campaigns"][0]["campaign"], "bd-2023", "{campaigns}");
+    assert_eq!(
+        campaigns["campaigns"][0]["campaign"], "bd-2023",
+        "{campaigns}"
+    );
     assert_eq!(campaigns["campaigns"][0]["targets"], 4, "{campaigns}");
     let activity = get(&format!("{}/v1/reports/activity?hours=2", central.url));
     let nodes = activity["nodes"].as_array().unwrap();
@@ -237,9 +302,19 @@ fn campaign_progress_adds_up_the_synced_records() {
         .sum();
     assert_eq!(accepted, 600, "{activity}");
     let review = get(&format!("{}/v1/reports/review", central.url));
-    assert_eq!((review["conflicts_total"].as_u64(), review["gaps_total"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            review["conflicts_total"].as_u64(),
+            review["gaps_total"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
     let audit = get(&format!("{}/v1/reports/audit", central.url));
     assert_eq!(audit["state"], "verified", "{audit}");
-    let bad = reqwest::blocking::get(format!("{}/v1/reports/progress?campaign=bd-2023&level=ward", central.url)).unwrap();
+    let bad = reqwest::blocking::get(format!(
+        "{}/v1/reports/progress?campaign=bd-2023&level=ward",
+        central.url
+    ))
+    .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
 }
