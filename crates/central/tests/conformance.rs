@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod support;
-use support::{batch, now, record, record_with};
+use support::{batch, now, pg_runtime, record, record_with};
 
 fn outcomes(lines: &[doorstep_wire::RecordReceipt]) -> Vec<Outcome> {
     lines.iter().map(|l| l.outcome).collect()
@@ -720,12 +720,7 @@ fn postgres_backend_conforms() {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    pg_runtime().block_on(async {
         let store = PgCentral::open_or_create(&db.url, keys.path(), None, now())
             .await
             .unwrap();

@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod support;
-use support::{batch, now, record_with};
+use support::{batch, now, pg_runtime, record_with};
 
 async fn fill(store: &dyn CentralStore) {
     let device = Uuid::now_v7();
@@ -96,12 +96,7 @@ fn postgres_migration_counts_the_records_already_held() {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    pg_runtime().block_on(async {
         let store = PgCentral::open_or_create(&db.url, keys.path(), None, now())
             .await
             .unwrap();

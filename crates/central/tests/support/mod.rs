@@ -11,6 +11,16 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+/// The runtime a PostgreSQL test runs in, started after its schema is
+/// made (blocking).
+pub fn pg_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn now() -> DateTime<Utc> {
     "2026-11-22T03:00:00Z".parse().unwrap()
 }
