@@ -251,6 +251,20 @@ fn a_station_serving_tls_forwards_to_a_tls_central() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The station stores central's receipt after central has committed:
+    // wait for that too, or the laptop may ask before the station knows.
+    let station_db = tmp.path().join("station").join("central.sqlite3");
+    while count(
+        &station_db,
+        "SELECT COUNT(*) FROM records WHERE upstream_status = 'confirmed'",
+    ) < 300
+    {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the station did not store central's answers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The laptop learns central's answers from the station.
     let out = sync(&store, &station.url, &["--ca-cert", &ca, "--json"]);
     out.assert_success();
