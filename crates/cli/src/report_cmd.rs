@@ -276,9 +276,12 @@ fn place_label(place: &str, lang: Lang) -> &str {
     }
 }
 
+/// Largest first, as the news lists where the work was done.
 fn breakdown(counts: &std::collections::BTreeMap<String, u64>, lang: Lang) -> String {
+    let mut counts: Vec<(&String, &u64)> = counts.iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     counts
-        .iter()
+        .into_iter()
         .map(|(k, n)| format!("{} {}", place_label(k, lang), thousands(*n, lang)))
         .collect::<Vec<_>>()
         .join(" · ")
