@@ -613,6 +613,11 @@ impl CentralStore for PgCentral {
         progress::conflicts(&client, limit).await
     }
 
+    async fn devices(&self) -> Result<Vec<crate::store::DeviceStatus>, CentralError> {
+        let client = self.client().await?;
+        status::devices(&**client).await
+    }
+
     async fn verify_log(&self) -> Result<crate::audit::AuditReport, CentralError> {
         let mut client = self.client().await?;
         audit::verify_on(&mut client, &self.target, &mut |_, _, _| {}).await

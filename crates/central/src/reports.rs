@@ -291,9 +291,8 @@ pub async fn review<S: CentralStore + ?Sized>(
     limit: u64,
 ) -> Result<ReviewAnswer, CentralError> {
     let (conflicts_total, conflicts) = store.conflicts(limit).await?;
-    let status = store.status().await?;
     let mut gaps = Vec::new();
-    for d in status.devices {
+    for d in store.devices().await? {
         for &(from, to) in &d.gaps {
             gaps.push(GapLine {
                 device_id: d.device_id,

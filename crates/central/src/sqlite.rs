@@ -494,57 +494,7 @@ impl SqliteCentral {
                 },
             )
             .map_err(err)?;
-        let mut devices = Vec::new();
-        {
-            let mut stmt = tx
-                .prepare(
-                    "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at,
-                            journal_seq, journal_hash
-                     FROM devices ORDER BY first_seen_at, device_id",
-                )
-                .map_err(err)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, Option<i64>>(7)?,
-                        r.get::<_, Option<Vec<u8>>>(8)?,
-                    ))
-                })
-                .map_err(err)?;
-            for row in rows {
-                let (id, name, records, contiguous, max, first, last, jseq, jhash) =
-                    row.map_err(err)?;
-                let journal = match (jseq, jhash.map(|h| <[u8; 32]>::try_from(h.as_slice()))) {
-                    (Some(seq), Some(Ok(hash))) => Some(doorstep_wire::log::JournalHead {
-                        seq: to_u64(seq),
-                        hash,
-                    }),
-                    _ => None,
-                };
-                let device_id = Uuid::parse_str(&id).map_err(|_| {
-                    CentralError::Inconsistent(format!("device id `{id}` is not a UUID"))
-                })?;
-                let gaps = gaps(&tx, &id, to_u64(contiguous), to_u64(max)).map_err(err)?;
-                devices.push(DeviceStatus {
-                    device_id,
-                    name,
-                    records: to_u64(records),
-                    contiguous_seq: to_u64(contiguous),
-                    max_seq: to_u64(max),
-                    gaps,
-                    first_seen_at: first,
-                    last_sync_at: last,
-                    journal,
-                });
-            }
-        }
+        let devices = devices_in(&tx, path)?;
         let mut recent_sessions = Vec::new();
         {
             let mut stmt = tx
@@ -810,6 +760,10 @@ impl CentralStore for SqliteCentral {
             .await
     }
 
+    async fn devices(&self) -> Result<Vec<DeviceStatus>, CentralError> {
+        self.blocking(|conn, path| devices_in(conn, path)).await
+    }
+
     async fn verify_log(&self) -> Result<crate::audit::AuditReport, CentralError> {
         // Its own read-only connection: ingest goes on while it reads.
         let dir = self
@@ -831,6 +785,60 @@ impl CentralStore for SqliteCentral {
         })
         .await
     }
+}
+
+/// Per device: its marks, gaps and journal head (`central status`,
+/// `GET /v1/devices`, the review report).
+fn devices_in(conn: &Connection, path: &Path) -> Result<Vec<DeviceStatus>, CentralError> {
+    let err = |e| CentralError::sqlite(path, e);
+    let mut devices = Vec::new();
+    let mut stmt = conn
+        .prepare(
+            "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at,
+                        journal_seq, journal_hash
+                 FROM devices ORDER BY first_seen_at, device_id",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<Vec<u8>>>(8)?,
+            ))
+        })
+        .map_err(err)?;
+    for row in rows {
+        let (id, name, records, contiguous, max, first, last, jseq, jhash) = row.map_err(err)?;
+        let journal = match (jseq, jhash.map(|h| <[u8; 32]>::try_from(h.as_slice()))) {
+            (Some(seq), Some(Ok(hash))) => Some(doorstep_wire::log::JournalHead {
+                seq: to_u64(seq),
+                hash,
+            }),
+            _ => None,
+        };
+        let device_id = Uuid::parse_str(&id)
+            .map_err(|_| CentralError::Inconsistent(format!("device id `{id}` is not a UUID")))?;
+        let gaps = gaps(conn, &id, to_u64(contiguous), to_u64(max)).map_err(err)?;
+        devices.push(DeviceStatus {
+            device_id,
+            name,
+            records: to_u64(records),
+            contiguous_seq: to_u64(contiguous),
+            max_seq: to_u64(max),
+            gaps,
+            first_seen_at: first,
+            last_sync_at: last,
+            journal,
+        });
+    }
+    Ok(devices)
 }
 
 /// Accepted, duplicate or conflict for a record that passed the checks.
@@ -1042,7 +1050,7 @@ fn update_device(
 
 /// Ranges of sequence numbers in (contiguous, max) never seen.
 fn gaps(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device: &str,
     contiguous: u64,
     max: u64,

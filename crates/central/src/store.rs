@@ -233,6 +233,10 @@ pub trait CentralStore: Send + Sync + 'static {
         to: NaiveDate,
     ) -> Result<Vec<VisitCount>, CentralError>;
 
+    /// Every device heard of: its sequence marks, gaps and journal head
+    /// (what `status` lists, without the totals over every record).
+    async fn devices(&self) -> Result<Vec<DeviceStatus>, CentralError>;
+
     /// Records refused as conflicts: how many, and the newest `limit`.
     async fn conflicts(&self, limit: u64) -> Result<(u64, Vec<ConflictLine>), CentralError>;
 

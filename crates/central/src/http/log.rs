@@ -168,9 +168,11 @@ fn normalise_time(text: &str) -> Option<String> {
 pub(crate) async fn devices<S: CentralStore>(
     State(state): State<AppState<S>>,
 ) -> Result<Response, ProblemResponse> {
-    let status = state.store.status().await.map_err(answer)?;
-    let devices = status
-        .devices
+    let devices = state
+        .store
+        .devices()
+        .await
+        .map_err(answer)?
         .into_iter()
         .map(|d| DeviceLine {
             device_id: d.device_id,

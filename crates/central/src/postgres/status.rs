@@ -3,7 +3,7 @@
 
 use doorstep_wire::OutcomeCounts;
 use doorstep_wire::log::JournalHead;
-use tokio_postgres::Transaction;
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::{to_i64, to_u64};
@@ -52,40 +52,7 @@ pub(crate) async fn status(
         invalid: to_u64(totals.get(3)),
     };
     let sessions_total = to_u64(totals.get(4));
-    let mut devices = Vec::new();
-    for r in q(
-        "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at,
-                journal_seq, journal_hash
-         FROM devices ORDER BY first_seen_at, device_id",
-    )
-    .await?
-    {
-        let device_id: Uuid = r.get(0);
-        let contiguous = to_u64(r.get(3));
-        let max = to_u64(r.get(4));
-        let journal = match (
-            r.get::<_, Option<i64>>(7),
-            r.get::<_, Option<Vec<u8>>>(8)
-                .and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
-        ) {
-            (Some(seq), Some(hash)) => Some(JournalHead {
-                seq: to_u64(seq),
-                hash,
-            }),
-            _ => None,
-        };
-        devices.push(DeviceStatus {
-            device_id,
-            name: r.get(1),
-            records: to_u64(r.get(2)),
-            contiguous_seq: contiguous,
-            max_seq: max,
-            gaps: gaps(&tx, device_id, contiguous, max).await?,
-            first_seen_at: r.get(5),
-            last_sync_at: r.get(6),
-            journal,
-        });
-    }
+    let devices = devices(&tx).await?;
     let recent_sessions = q(
         "SELECT session_id, node_id, role, client_version, started_at, last_batch_at, batches,
                 accepted, duplicate, conflict, invalid, bytes_in, busy_ms
@@ -127,9 +94,54 @@ pub(crate) async fn status(
     })
 }
 
+/// Per device: its marks, gaps and journal head (`central status`,
+/// `GET /v1/devices`, the review report).
+pub(crate) async fn devices<C: GenericClient>(
+    client: &C,
+) -> Result<Vec<DeviceStatus>, CentralError> {
+    let mut devices = Vec::new();
+    for r in client
+        .query(
+            "SELECT device_id, name, records, contiguous_seq, max_seq, first_seen_at, last_sync_at,
+                journal_seq, journal_hash
+         FROM devices ORDER BY first_seen_at, device_id",
+            &[],
+        )
+        .await
+        .map_err(CentralError::pg)?
+    {
+        let device_id: Uuid = r.get(0);
+        let contiguous = to_u64(r.get(3));
+        let max = to_u64(r.get(4));
+        let journal = match (
+            r.get::<_, Option<i64>>(7),
+            r.get::<_, Option<Vec<u8>>>(8)
+                .and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
+        ) {
+            (Some(seq), Some(hash)) => Some(JournalHead {
+                seq: to_u64(seq),
+                hash,
+            }),
+            _ => None,
+        };
+        devices.push(DeviceStatus {
+            device_id,
+            name: r.get(1),
+            records: to_u64(r.get(2)),
+            contiguous_seq: contiguous,
+            max_seq: max,
+            gaps: gaps(client, device_id, contiguous, max).await?,
+            first_seen_at: r.get(5),
+            last_sync_at: r.get(6),
+            journal,
+        });
+    }
+    Ok(devices)
+}
+
 /// Ranges of sequence numbers in (contiguous, max) never seen.
-async fn gaps(
-    tx: &Transaction<'_>,
+async fn gaps<C: GenericClient>(
+    tx: &C,
     device: Uuid,
     contiguous: u64,
     max: u64,
