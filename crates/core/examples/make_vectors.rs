@@ -784,10 +784,7 @@ fn main() -> ExitCode {
 
     let mut outputs: Vec<(PathBuf, String)> = Vec::new();
     for case in valid_cases() {
-        let ctx = ValidationContext {
-            units: &units,
-            now: parse_utc(case.env.now),
-        };
+        let ctx = ValidationContext::new(&units, parse_utc(case.env.now));
         let body = validate(&case.input, &ctx)
             .unwrap_or_else(|v| panic!("{}: expected valid, got {v:?}", case.file));
         let body_bytes = encode_body(&body);
@@ -821,10 +818,7 @@ fn main() -> ExitCode {
         ));
     }
     for case in invalid_cases() {
-        let ctx = ValidationContext {
-            units: &units,
-            now: parse_utc(case.now),
-        };
+        let ctx = ValidationContext::new(&units, parse_utc(case.now));
         let violations = match validate(&case.input, &ctx) {
             Ok(_) => panic!("{}: expected violations, the record is valid", case.file),
             Err(v) => v,

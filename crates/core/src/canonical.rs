@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::record::{
-    Address, Citizen, Correction, CorrectionField, DriverLicense, EidLevel, Record, RecordBody,
-    RecordKind, Sex, Visit, VisitPlace, VisitReason,
+    Address, Attachment, AttachmentKind, BiometricExemption, Citizen, Correction, CorrectionField,
+    DriverLicense, EidLevel, ExemptionReason, Finger, MediaType, Record, RecordBody, RecordKind,
+    Sex, Visit, VisitPlace, VisitReason,
 };
 
 /// Version of the canonical document shape (the `v` field).
@@ -172,7 +173,46 @@ pub fn encode_body(body: &RecordBody) -> Vec<u8> {
 pub fn encode_body_into(out: &mut Vec<u8>, body: &RecordBody) {
     let mut w = Writer(std::mem::take(out));
     let c = &body.citizen;
-    w.raw(b"{\"citizen\":{");
+    w.raw(b"{");
+    if !body.attachments.is_empty() {
+        w.key_first("attachments");
+        w.raw(b"[");
+        for (i, a) in body.attachments.iter().enumerate() {
+            if i > 0 {
+                w.raw(b",");
+            }
+            w.raw(b"{\"kind\":");
+            w.string(a.kind.as_str());
+            w.key("media_type");
+            w.string(a.media_type.as_str());
+            w.key("sha256");
+            w.string(&hex::encode(a.sha256));
+            w.key("size");
+            w.raw(a.size.to_string().as_bytes());
+            w.raw(b"}");
+        }
+        w.raw(b"],");
+    }
+    if !body.biometric_exemptions.is_empty() {
+        w.key_first("biometric_exemptions");
+        w.raw(b"[");
+        for (i, e) in body.biometric_exemptions.iter().enumerate() {
+            if i > 0 {
+                w.raw(b",");
+            }
+            w.raw(b"{\"finger\":");
+            w.string(e.finger.as_str());
+            if let Some(note) = &e.note {
+                w.key("note");
+                w.string(note);
+            }
+            w.key("reason");
+            w.string(e.reason.as_str());
+            w.raw(b"}");
+        }
+        w.raw(b"],");
+    }
+    w.raw(b"\"citizen\":{");
     if let Some(a) = &c.current_address {
         w.key_first("current_address");
         w.address(a);
@@ -431,6 +471,10 @@ struct RecordDoc {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BodyDoc {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    biometric_exemptions: Vec<ExemptionDoc>,
     kind: RecordKind,
     citizen: CitizenDoc,
     visit: VisitDoc,
@@ -490,6 +534,24 @@ struct LicenseDoc {
 struct CorrectionDoc {
     fields: Vec<CorrectionField>,
     note: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttachmentDoc {
+    kind: String,
+    media_type: MediaType,
+    sha256: String,
+    size: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExemptionDoc {
+    finger: Finger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    reason: ExemptionReason,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -569,7 +631,46 @@ impl From<&RecordBody> for BodyDoc {
                 fields: c.fields.clone(),
                 note: c.note.clone(),
             }),
+            attachments: b
+                .attachments
+                .iter()
+                .map(|a| AttachmentDoc {
+                    kind: a.kind.as_str().to_owned(),
+                    media_type: a.media_type,
+                    sha256: hex::encode(a.sha256),
+                    size: a.size,
+                })
+                .collect(),
+            biometric_exemptions: b
+                .biometric_exemptions
+                .iter()
+                .map(|e| ExemptionDoc {
+                    finger: e.finger,
+                    note: e.note.clone(),
+                    reason: e.reason,
+                })
+                .collect(),
         }
+    }
+}
+
+impl AttachmentDoc {
+    fn into_attachment(self) -> Result<Attachment, CanonicalError> {
+        let kind = AttachmentKind::parse(&self.kind)
+            .ok_or_else(|| field_err("attachments.kind", &self.kind))?;
+        let mut sha256 = [0u8; 32];
+        if self.sha256.len() != 64
+            || self.sha256.bytes().any(|b| b.is_ascii_uppercase())
+            || hex::decode_to_slice(&self.sha256, &mut sha256).is_err()
+        {
+            return Err(field_err("attachments.sha256", &self.sha256));
+        }
+        Ok(Attachment {
+            kind,
+            media_type: self.media_type,
+            sha256,
+            size: self.size,
+        })
     }
 }
 
@@ -637,6 +738,20 @@ impl RecordDoc {
                     fields: c.fields,
                     note: c.note,
                 }),
+                attachments: b
+                    .attachments
+                    .into_iter()
+                    .map(AttachmentDoc::into_attachment)
+                    .collect::<Result<_, _>>()?,
+                biometric_exemptions: b
+                    .biometric_exemptions
+                    .into_iter()
+                    .map(|e| BiometricExemption {
+                        finger: e.finger,
+                        reason: e.reason,
+                        note: e.note,
+                    })
+                    .collect(),
             },
         })
     }

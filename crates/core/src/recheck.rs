@@ -84,8 +84,8 @@ pub fn recheck(
         .map_err(|e| RecheckError::NotCanonical(CanonicalError::Shape(e)))?;
     let body = doc.get("body").unwrap_or(&Value::Null);
     let ctx = ValidationContext {
-        units: ctx.units,
         now: ctx.now.max(record.enrolled_at),
+        ..*ctx
     };
     let cleaned = validate(body, &ctx).map_err(RecheckError::Invalid)?;
     if cleaned != record.body {

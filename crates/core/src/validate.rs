@@ -10,12 +10,14 @@ use uuid::Uuid;
 
 use crate::personal_id::{self, PersonalIdProblem};
 use crate::record::{
-    Address, Citizen, Correction, CorrectionField, DriverLicense, EidLevel, RecordBody, RecordKind,
-    Sex, Visit, VisitPlace, VisitReason,
+    Address, BiometricPolicy, Citizen, Correction, CorrectionField, DriverLicense, EidLevel,
+    RecordBody, RecordKind, Sex, Visit, VisitPlace, VisitReason,
 };
 use crate::text::{self, NameProblem};
 use crate::units::Units;
 use crate::violation::Violation;
+
+mod attachments;
 
 /// Age from which an identity card is mandatory (Identity Law 26/2023/QH15).
 pub const CARD_MIN_AGE: u32 = 14;
@@ -37,6 +39,23 @@ pub fn vietnam_offset() -> FixedOffset {
 pub struct ValidationContext<'a> {
     pub units: &'a Units,
     pub now: DateTime<Utc>,
+    /// Which biometrics an `id_card_application` must carry here.
+    pub biometrics: BiometricPolicy,
+}
+
+impl<'a> ValidationContext<'a> {
+    /// A context that requires no biometrics.
+    pub fn new(units: &'a Units, now: DateTime<Utc>) -> ValidationContext<'a> {
+        ValidationContext {
+            units,
+            now,
+            biometrics: BiometricPolicy::NONE,
+        }
+    }
+
+    pub fn with_biometrics(self, biometrics: BiometricPolicy) -> ValidationContext<'a> {
+        ValidationContext { biometrics, ..self }
+    }
 }
 
 /// Validates and cleans one record given as JSON.
@@ -96,6 +115,8 @@ fn check<V: Json>(input: &V, ctx: &ValidationContext<'_>) -> Result<RecordBody, 
 }
 
 const RECORD_KEYS: &[&str] = &[
+    "attachments",
+    "biometric_exemptions",
     "kind",
     "citizen",
     "visit",
@@ -593,6 +614,8 @@ impl Validator<'_, '_> {
         let supersedes = self.supersedes(&rec);
         let driver_license = self.driver_license(&rec, kind);
         let correction = self.correction(&rec, kind);
+        let exemptions = self.exemptions(&rec, kind);
+        let attachments = self.attachments(&rec, kind, exemptions.as_deref().ok());
         Some(RecordBody {
             kind: kind?,
             citizen: citizen?,
@@ -603,6 +626,8 @@ impl Validator<'_, '_> {
             supersedes: supersedes.ok()?,
             driver_license: driver_license.ok()?,
             correction: correction.ok()?,
+            attachments: attachments.ok()?,
+            biometric_exemptions: exemptions.ok()?,
         })
     }
 

@@ -429,10 +429,7 @@ prop_compose! {
 
 fn record_of(case: &Case, env: (Uuid, Uuid, u64, DateTime<Utc>)) -> Result<Record, TestCaseError> {
     let units = units();
-    let ctx = ValidationContext {
-        units: &units,
-        now: now(),
-    };
+    let ctx = ValidationContext::new(&units, now());
     let body = validate(&case.input, &ctx).map_err(|vs| {
         TestCaseError::fail(format!(
             "generated record refused: {:?}\n{}",
@@ -633,7 +630,7 @@ proptest! {
         let nfd = map_strings(&case.input, &|s| s.nfd().collect());
         prop_assert_ne!(&nfc, &nfd, "the generated record has nothing to decompose");
         let units = units();
-        let ctx = ValidationContext { units: &units, now: now() };
+        let ctx = ValidationContext::new(&units, now());
         let a = encode_body(&validate(&nfc, &ctx).map_err(|v| TestCaseError::fail(format!("{v:?}")))?);
         let b = encode_body(&validate(&nfd, &ctx).map_err(|v| TestCaseError::fail(format!("{v:?}")))?);
         let c = encode_body(&validate(&case.input, &ctx).map_err(|v| TestCaseError::fail(format!("{v:?}")))?);

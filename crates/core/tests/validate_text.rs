@@ -26,7 +26,7 @@ fn now() -> DateTime<Utc> {
 
 /// Both ways, on one text; panics with the text when they differ.
 fn same(text: &str, units: &Units, now: DateTime<Utc>) -> Result<RecordBody, Vec<Violation>> {
-    let ctx = ValidationContext { units, now };
+    let ctx = ValidationContext::new(units, now);
     let fast = validate_text(text, &ctx);
     match serde_json::from_str::<Value>(text) {
         Err(_) => {

@@ -31,10 +31,7 @@ fn codes(edit: impl FnOnce(&mut Value)) -> Vec<(String, String)> {
     let mut v = base();
     edit(&mut v);
     let u = units();
-    let ctx = ValidationContext {
-        units: &u,
-        now: now(),
-    };
+    let ctx = ValidationContext::new(&u, now());
     match validate(&v, &ctx) {
         Ok(_) => vec![],
         Err(vs) => vs
@@ -133,10 +130,7 @@ fn names_are_cleaned_to_nfc_with_collapsed_spaces() {
     let u = units();
     let body = validate(
         &v,
-        &ValidationContext {
-            units: &u,
-            now: now(),
-        },
+        &ValidationContext::new(&u, now()),
     )
     .unwrap();
     assert_eq!(body.citizen.full_name, "Nguyễn Thị Lan");
@@ -459,10 +453,7 @@ fn all_violations_are_reported_at_once_in_both_languages() {
     let u = units();
     let errs = validate(
         &v,
-        &ValidationContext {
-            units: &u,
-            now: now(),
-        },
+        &ValidationContext::new(&u, now()),
     )
     .unwrap_err();
     assert!(errs.len() >= 3, "{errs:?}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use doorstep_core::canonical::{ContentHash, encode_body, encode_envelope};
-use doorstep_core::record::RecordKind;
+use doorstep_core::record::{BiometricPolicy, RecordKind};
 use doorstep_core::{Record, Units, ValidationContext, decode_record, encode_record, validate};
 use serde_json::{Value, json};
 use unicode_normalization::is_nfc;
@@ -74,13 +74,20 @@ fn uuid(context: &Value, key: &str) -> Result<Uuid, String> {
     Uuid::parse_str(s).map_err(|e| format!("context.{key} `{s}`: {e}"))
 }
 
+/// The vector's required biometrics (`context.biometrics`, a policy
+/// spelling such as `face,all`); none when absent.
+fn biometrics(context: &Value) -> Result<BiometricPolicy, String> {
+    match context.get("biometrics") {
+        None => Ok(BiometricPolicy::NONE),
+        Some(v) => BiometricPolicy::parse(v.as_str().ok_or("`biometrics` is not a string")?),
+    }
+}
+
 fn check_canonical(vector: &Value) -> Result<(), String> {
     let context = &vector["context"];
     let units = units(context)?;
-    let ctx = ValidationContext {
-        units: &units,
-        now: utc(context, "now")?,
-    };
+    let ctx = ValidationContext::new(&units, utc(context, "now")?)
+        .with_biometrics(biometrics(context)?);
     let body = validate(&vector["input"], &ctx).map_err(|vs| {
         let list: Vec<String> = vs.iter().map(ToString::to_string).collect();
         format!("expected a valid record, got violations: {list:?}")
@@ -156,10 +163,8 @@ fn pairs(list: &[(String, String)]) -> Vec<(String, String)> {
 fn check_invalid(vector: &Value) -> Result<(), String> {
     let context = &vector["context"];
     let units = units(context)?;
-    let ctx = ValidationContext {
-        units: &units,
-        now: utc(context, "now")?,
-    };
+    let ctx = ValidationContext::new(&units, utc(context, "now")?)
+        .with_biometrics(biometrics(context)?);
     let expected: Vec<(String, String)> = vector["violations"]
         .as_array()
         .ok_or("`violations` missing or not an array")?
@@ -353,10 +358,7 @@ fn base_input() -> Value {
 
 fn validate_base(edit: impl FnOnce(&mut Value)) -> Result<Vec<u8>, Vec<(String, String)>> {
     let units = base_context_units();
-    let ctx = ValidationContext {
-        units: &units,
-        now: "2026-11-22T03:00:00Z".parse().unwrap(),
-    };
+    let ctx = ValidationContext::new(&units, "2026-11-22T03:00:00Z".parse().unwrap());
     let mut input = base_input();
     edit(&mut input);
     validate(&input, &ctx)
@@ -403,10 +405,7 @@ fn date_of_birth_must_be_exactly_yyyy_mm_dd() {
 fn visit_time_second_60_is_refused_or_kept_exactly() {
     let at60 = "2025-09-25T09:30:60+07:00";
     let units = base_context_units();
-    let ctx = ValidationContext {
-        units: &units,
-        now: "2026-11-22T03:00:00Z".parse().unwrap(),
-    };
+    let ctx = ValidationContext::new(&units, "2026-11-22T03:00:00Z".parse().unwrap());
     let mut input = base_input();
     input["visit"]["at"] = json!(at60);
     match validate(&input, &ctx) {
