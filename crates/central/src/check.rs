@@ -86,7 +86,7 @@ pub fn check_batch_with(
     bytes_in: u64,
     policy: &Policy,
 ) -> IncomingBatch {
-    let ctx = ValidationContext { units, now };
+    let ctx = ValidationContext::new(units, now);
     let sender = Sender {
         device: (batch.sender.role == NodeRole::Field).then_some(batch.sender.node_id),
         station: (batch.sender.role == NodeRole::Station).then_some(batch.sender.node_id),

@@ -213,7 +213,7 @@ fn activation(
         "visit": visit,
         "officer_id": "CA-74-0012"
     });
-    let body = validate(&input, &ValidationContext { units, now })
+    let body = validate(&input, &ValidationContext::new(units, now))
         .unwrap_or_else(|e| panic!("{unit} {on}: {e:?}"));
     encode_record(&Record {
         record_id: Uuid::now_v7(),

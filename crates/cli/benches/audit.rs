@@ -131,7 +131,7 @@ fn build(dir: &Path, n: usize, chunk: usize) -> Setup {
     .unwrap();
     let units = central.units();
     let now = Utc::now();
-    let ctx = ValidationContext { units: &units, now };
+    let ctx = ValidationContext::new(&units, now);
     let bodies: Vec<RecordBody> = Generator::new(gen_options(&units))
         .unwrap()
         .filter_map(|v| validate(&v, &ctx).ok())

@@ -238,10 +238,7 @@ fn main() {
         bodies.push(PreparedBody::new(
             validate_text(
                 text,
-                &ValidationContext {
-                    units: &units,
-                    now: Utc::now(),
-                },
+                &ValidationContext::new(&units, Utc::now()),
             )
             .unwrap(),
         ));
@@ -314,10 +311,7 @@ fn main() {
         let start = Instant::now();
         let body = validate_text(
             std::str::from_utf8(line).unwrap(),
-            &ValidationContext {
-                units: store3.units(),
-                now: Utc::now(),
-            },
+            &ValidationContext::new(store3.units(), Utc::now()),
         )
         .unwrap();
         store3

@@ -384,7 +384,7 @@ fn enroll_generated(
     let opts = crate::gen_cmd::options_for(units, team.unit, seed);
     let generator = Generator::new(opts).map_err(|e| anyhow::anyhow!("cannot generate: {e}"))?;
     let now = Utc::now();
-    let ctx = ValidationContext { units, now };
+    let ctx = ValidationContext::new(units, now);
     let mut stored = 0;
     let mut batch = Vec::new();
     for (i, mut record) in generator

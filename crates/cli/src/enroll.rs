@@ -480,10 +480,7 @@ type Seal<'a> = (
 fn check(item: Item, units: &Units, seal: Option<Seal<'_>>) -> Checked {
     let position = item.position;
     let line = item.line;
-    let ctx = ValidationContext {
-        units,
-        now: Utc::now(),
-    };
+    let ctx = ValidationContext::new(units, Utc::now());
     // A line of NDJSON is validated from its text (no JSON tree unless the
     // record is invalid and must be explained).
     let validated = match item.payload {

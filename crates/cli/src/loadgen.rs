@@ -323,10 +323,7 @@ impl DevicePlan {
     fn make(&mut self, units: &Units) -> anyhow::Result<Made> {
         let seq = self.next_seq;
         let value = self.generator.next_record();
-        let ctx = ValidationContext {
-            units,
-            now: Utc::now(),
-        };
+        let ctx = ValidationContext::new(units, Utc::now());
         let body = validate(&value, &ctx).map_err(|violations| {
             let first = violations
                 .first()
@@ -1220,10 +1217,7 @@ mod tests {
             for m in batch {
                 assert_eq!(ContentHash::of(&m.canonical), m.content_hash);
                 // What central runs on every record: hash, canonical form, rules.
-                let ctx = ValidationContext {
-                    units: &units,
-                    now: Utc::now(),
-                };
+                let ctx = ValidationContext::new(&units, Utc::now());
                 let record = doorstep_core::recheck(&m.canonical, &m.content_hash, &ctx)
                     .unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(record.record_id, m.record_id);

@@ -647,10 +647,7 @@ async fn post_records(
     let units = Arc::clone(&app.units);
     let results = app
         .with_store(lang, move |store| {
-            let ctx = ValidationContext {
-                units: &units,
-                now: Utc::now(),
-            };
+            let ctx = ValidationContext::new(&units, Utc::now());
             let mut bodies = Vec::new();
             let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
             for value in &values {

@@ -62,10 +62,7 @@ fn generated(n: usize, seed: u64) -> Vec<RecordBody> {
         .map(|v| {
             validate(
                 &v,
-                &ValidationContext {
-                    units: &units,
-                    now: now(),
-                },
+                &ValidationContext::new(&units, now()),
             )
             .unwrap()
         })

@@ -58,10 +58,7 @@ pub fn record_with(
     let units = Units::builtin_provinces();
     let body = validate(
         &input,
-        &ValidationContext {
-            units: &units,
-            now: now(),
-        },
+        &ValidationContext::new(&units, now()),
     )
     .unwrap();
     let id = Uuid::now_v7();
