@@ -255,6 +255,12 @@ pub fn check_one(
             sealed: false,
             signature: record.signature.as_deref().and_then(parse_signature),
             visit: Some(crate::store::VisitFacts::of(&rec)),
+            attachments: rec
+                .body
+                .attachments
+                .iter()
+                .map(|a| (a.sha256_hex(), a.size))
+                .collect(),
         }),
         Err(e) => {
             let seen = matches!(e, RecheckError::Invalid(_) | RecheckError::NotClean);
@@ -367,7 +373,31 @@ fn relay_sealed(
         sealed: true,
         signature: record.signature.as_deref().and_then(parse_signature),
         visit: None,
+        attachments: Vec::new(),
     })
+}
+
+/// Refuses, on a node that keeps no blobs, every record naming
+/// attachments: it could never be complete there.
+pub fn refuse_attachments(batch: &mut IncomingBatch) {
+    for incoming in &mut batch.records {
+        if let Incoming::Valid(rec) = incoming
+            && !rec.attachments.is_empty()
+        {
+            *incoming = Incoming::Invalid(crate::store::Refused {
+                content_hash: rec.content_hash.to_hex(),
+                record_id: Some(rec.record_id),
+                device_id: Some(rec.device_id),
+                device_seq: Some(rec.device_seq),
+                seq_seen: false,
+                code: "attachment.unsupported".into(),
+                reason: "this server does not take attachments yet: the record is refused so it is never confirmed without its photo and fingerprints; send it to a server that does".into(),
+                reason_vi: "máy chủ này chưa nhận ảnh và vân tay đính kèm: hồ sơ bị từ chối để không bị xác nhận khi thiếu ảnh, vân tay; hãy gửi đến máy chủ có hỗ trợ".into(),
+                violations: Vec::new(),
+                canonical: Some(std::mem::take(&mut rec.canonical)),
+            });
+        }
+    }
 }
 
 /// Opens a record sealed to this central.

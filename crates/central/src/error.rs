@@ -8,6 +8,12 @@ pub enum CentralError {
     #[error(transparent)]
     Store(#[from] doorstep_store::StoreError),
 
+    #[error("this node does not take {0}")]
+    Unsupported(&'static str),
+
+    #[error("attachment storage: {0}")]
+    Blob(#[source] crate::blobs::BlobError),
+
     #[error(
         "no central store in {path}: start `doorstep central serve --data-dir {path}` once to create it"
     )]

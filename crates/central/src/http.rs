@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::store::CentralStore;
 
 mod auth;
+mod blobs;
 mod log;
 mod register;
 mod reports;
@@ -77,6 +78,10 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
     Router::new()
         .route(BATCHES_PATH, post(post_batch::<S>))
         .route(CUSTODY_PATH, post(post_custody::<S>))
+        .route(
+            blobs::BLOB_PATH,
+            axum::routing::head(blobs::head::<S>).patch(blobs::patch::<S>),
+        )
         .route(HEALTH_PATH, get(health::<S>))
         .route("/metrics", get(metrics::<S>))
         .route(register::REGISTER_PATH, post(register::post_register::<S>))
@@ -149,6 +154,11 @@ async fn health<S: CentralStore>(State(state): State<AppState<S>>) -> Response {
         role: state.role,
         version: env!("CARGO_PKG_VERSION").into(),
         protocol: PROTOCOL_VERSION,
+        features: if state.store.blobs().is_some() {
+            vec![doorstep_wire::blobs::FEATURE.to_owned()]
+        } else {
+            Vec::new()
+        },
     })
     .into_response()
 }
@@ -331,6 +341,10 @@ async fn ingest<S: CentralStore>(
     })
     .await
     .map_err(|e| unavailable(&CentralError::Task(e.to_string())))?;
+    let mut incoming = incoming;
+    if state.store.blobs().is_none() {
+        crate::check::refuse_attachments(&mut incoming);
+    }
     state.metrics.bytes_in.inc_by(bytes_in);
     let applied = state
         .store

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod audit_watch;
+pub mod blobs;
 pub mod check;
 mod dashboard;
 pub mod error;

@@ -65,6 +65,7 @@ pub(crate) fn valid_line(
         reason: conflict.map(|c| c.1.clone()),
         reason_vi: conflict.map(|c| c.2.clone()),
         violations: Vec::new(),
+        missing_attachments: Vec::new(),
     }
 }
 
@@ -99,6 +100,7 @@ pub(crate) fn held_line(index: u32, refused: &Refused) -> RecordReceipt {
         reason: None,
         reason_vi: None,
         violations: Vec::new(),
+        missing_attachments: Vec::new(),
     }
 }
 
@@ -115,6 +117,7 @@ pub(crate) fn invalid_line(index: u32, refused: &Refused) -> RecordReceipt {
         reason: Some(refused.reason.clone()),
         reason_vi: Some(refused.reason_vi.clone()),
         violations: refused.violations.clone(),
+        missing_attachments: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ use doorstep_wire::log::{
 /// File name of central's database inside its data directory.
 pub const DB_FILE: &str = "central.sqlite3";
 
+mod attachments;
 pub mod audit;
 mod forward;
 mod identity;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_station_identity.sql"),
     include_str!("../migrations/0007_sealing.sql"),
     include_str!("../migrations/0008_progress.sql"),
+    include_str!("../migrations/0009_attachments.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -113,6 +115,9 @@ pub struct SqliteCentral {
     signer: Arc<LogSigner>,
     /// Opens records sealed to this central (`None` on a station).
     opener: Option<Arc<doorstep_crypto::Opener>>,
+    /// Attachment blobs, in `blobs/` and `uploads/` of the data directory
+    /// (central only: stations do not relay blobs yet).
+    blobs: Option<Arc<dyn crate::blobs::BlobBytes>>,
 }
 
 impl SqliteCentral {
@@ -211,7 +216,14 @@ impl SqliteCentral {
         };
         tx.commit().map_err(err)?;
         let units = UnitSource::parse_stored(&csv)?;
+        let blobs: Option<Arc<dyn crate::blobs::BlobBytes>> = match role {
+            NodeRole::Central => Some(Arc::new(
+                crate::blobs::DirBlobs::open(dir).map_err(CentralError::Blob)?,
+            )),
+            _ => None,
+        };
         Ok(SqliteCentral {
+            blobs,
             conn: Arc::new(Mutex::new(conn)),
             path,
             node_id,
@@ -391,6 +403,13 @@ impl SqliteCentral {
                     outcome::invalid_line(index, refused)
                 }
             };
+            let mut receipt = receipt;
+            if matches!(receipt.outcome, Outcome::Accepted | Outcome::Duplicate)
+                && let Some(id) = receipt.record_id
+            {
+                receipt.missing_attachments =
+                    attachments::missing(tx, &id.to_string()).map_err(err)?;
+            }
             counts.add(receipt.outcome);
             receipts.push(receipt);
         }
@@ -716,6 +735,28 @@ impl CentralStore for SqliteCentral {
         .await
     }
 
+    fn blobs(&self) -> Option<Arc<dyn crate::blobs::BlobBytes>> {
+        self.blobs.clone()
+    }
+
+    async fn blob_facts(&self, sha256: &str) -> Result<crate::store::BlobFacts, CentralError> {
+        let sha256 = sha256.to_owned();
+        self.blocking(move |conn, path| {
+            attachments::facts(conn, &sha256).map_err(|e| CentralError::sqlite(path, e))
+        })
+        .await
+    }
+
+    async fn blob_completed(
+        &self,
+        completion: crate::store::BlobCompletion,
+    ) -> Result<Vec<(Uuid, String)>, CentralError> {
+        self.blocking(move |conn, path| {
+            attachments::completed(conn, &completion).map_err(|e| CentralError::sqlite(path, e))
+        })
+        .await
+    }
+
     async fn custody(
         &self,
         keys: Vec<doorstep_wire::CustodyKey>,
@@ -907,6 +948,7 @@ fn apply_valid(
     if let Some(v) = visit {
         count_visit(tx, rec, &id, v)?;
     }
+    attachments::insert(tx, &id, &rec.attachments)?;
     Ok((Outcome::Accepted, None))
 }
 

@@ -69,6 +69,9 @@ pub struct CheckedRecord {
     pub signature: Option<[u8; 64]>,
     /// What campaign progress counts; `None` for a record kept sealed.
     pub visit: Option<VisitFacts>,
+    /// The attachments the record names: SHA-256 (hex) and size; empty
+    /// for a record kept sealed (a station cannot read them).
+    pub attachments: Vec<(String, u64)>,
 }
 
 /// Where and when a record's visit took place, and the record it corrects:
@@ -129,6 +132,29 @@ pub trait CentralStore: Send + Sync + 'static {
     /// relays sealed records unopened (a station).
     fn opener(&self) -> Option<Arc<doorstep_crypto::Opener>> {
         None
+    }
+
+    /// Where this node keeps attachment blobs, when it takes them
+    /// (`attachments` in `/healthz`); `None`: records naming attachments
+    /// are refused.
+    fn blobs(&self) -> Option<Arc<dyn crate::blobs::BlobBytes>> {
+        None
+    }
+
+    /// What the node knows of a blob: held whole (size), and the size the
+    /// held records naming it give (`None`: no held record names it).
+    async fn blob_facts(&self, _sha256: &str) -> Result<BlobFacts, CentralError> {
+        Ok(BlobFacts::default())
+    }
+
+    /// Marks a blob held whole (its bytes are already stored durably in
+    /// [`Self::blobs`]) and notes the object it came in; returns the held
+    /// records this made complete.
+    async fn blob_completed(
+        &self,
+        _completion: BlobCompletion,
+    ) -> Result<Vec<(Uuid, String)>, CentralError> {
+        Err(CentralError::Unsupported("attachments"))
     }
 
     /// Applies a checked batch and appends its entry to the audit log;
@@ -242,6 +268,28 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Checks the audit log as `doorstep audit verify` does.
     async fn verify_log(&self) -> Result<AuditReport, CentralError>;
+}
+
+/// What a node knows of one blob.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobFacts {
+    /// Held whole: its plaintext size (central) or object size (station).
+    pub held: Option<u64>,
+    /// The plaintext size the held records naming it give.
+    pub named_size: Option<u64>,
+}
+
+/// A blob whose upload just completed and was checked.
+#[derive(Debug, Clone)]
+pub struct BlobCompletion {
+    pub sha256: String,
+    pub sealed_sha256: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// Size of the object as uploaded.
+    pub object_size: u64,
+    pub sender: Uuid,
+    pub at: DateTime<Utc>,
 }
 
 /// What applying a batch answered.

@@ -236,11 +236,7 @@ fn main() {
     for line in &lines {
         let text = std::str::from_utf8(line).unwrap();
         bodies.push(PreparedBody::new(
-            validate_text(
-                text,
-                &ValidationContext::new(&units, Utc::now()),
-            )
-            .unwrap(),
+            validate_text(text, &ValidationContext::new(&units, Utc::now())).unwrap(),
         ));
     }
     let validate_time = start.elapsed();

@@ -492,7 +492,7 @@ pub fn reconcile(args: AuditReconcileArgs, lang: Lang) -> anyhow::Result<Outcome
                     RecordStatus::Held if health.role != doorstep_wire::NodeRole::Station => {
                         r.held_by_station += 1;
                     }
-                    RecordStatus::Held | RecordStatus::Confirmed => {
+                    RecordStatus::Held | RecordStatus::Incomplete | RecordStatus::Confirmed => {
                         r.differences.push(Difference {
                             kind: "missing_at_server",
                             device_seq: local.device_seq,

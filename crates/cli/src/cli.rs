@@ -880,6 +880,50 @@ pub struct GenArgs {
     /// Last visit date (YYYY-MM-DD).
     #[arg(long, default_value = "2023-09-25", value_name = "DATE")]
     pub visit_to: String,
+    /// Also write synthetic biometric files for every id_card_application record into
+    /// this directory (created if missing), and list them in the record.
+    ///
+    /// Files: `<i>-face.jpg` (JPEG-shaped) and `<i>-<finger>.wsq` (WSQ-shaped), where `<i>`
+    /// is the record's 0-based position in the output, zero-padded to 6 digits. They are
+    /// random bytes with real headers, not images; the same seed gives the same files. The
+    /// record gets `"attachments": [{"kind": "face", "file": "DIR/000000-face.jpg"},
+    /// {"kind": "fingerprint_right_thumb", "file": "DIR/000000-right_thumb.wsq"}, …]`, DIR
+    /// spelled as given: `field enroll` reads the files relative to the input file's
+    /// directory, so run gen from there (`doorstep gen --count 100 --attachments att >
+    /// records.ndjson`). Other record kinds get no attachments; the records themselves are
+    /// the same as without this flag.
+    #[arg(long, value_name = "DIR")]
+    pub attachments: Option<PathBuf>,
+    /// With --attachments: which files to make, comma-separated: `face`, finger names
+    /// (right_thumb, right_index, right_middle, right_ring, right_little, left_thumb,
+    /// left_index, left_middle, left_ring, left_little), `all` (the ten fingers), or `none`
+    /// alone.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "face,all",
+        requires = "attachments"
+    )]
+    pub biometrics: String,
+    /// With --attachments: target size of each face photo in bytes (each file within ±10%).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 60_000,
+        requires = "attachments",
+        value_parser = clap::value_parser!(u64).range(1024..=3_800_000)
+    )]
+    pub face_bytes: u64,
+    /// With --attachments: target size of each fingerprint image in bytes (each file
+    /// within ±10%).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 25_000,
+        requires = "attachments",
+        value_parser = clap::value_parser!(u64).range(1024..=3_800_000)
+    )]
+    pub fingerprint_bytes: u64,
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@ fn status_label(status: RecordStatus, lang: Lang) -> &'static str {
         Lang::En => match status {
             RecordStatus::Pending => "pending sync",
             RecordStatus::Held => "held by station",
+            RecordStatus::Incomplete => "held, attachments missing",
             RecordStatus::Confirmed => "confirmed",
             RecordStatus::Rejected => "rejected",
         },

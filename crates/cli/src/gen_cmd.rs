@@ -1,11 +1,15 @@
-//! `doorstep gen`: synthetic records as NDJSON on standard output.
+//! `doorstep gen`: synthetic records as NDJSON on standard output, and with
+//! `--attachments DIR` synthetic biometric files for the ID card applications.
 
 use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use doorstep_core::units::{UnitLevel, Units, legacy_province_name, legacy_provinces};
+use doorstep_gen::attachments::{self, AttachmentSpec};
 use doorstep_gen::{GenOptions, Generator, RecordKind};
 use doorstep_store::FieldStore;
+use serde_json::{Value, json};
 
 use crate::cli::GenArgs;
 use crate::{Outcome, UserError};
@@ -62,9 +66,19 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
         visit_to: date("--visit-to", &args.visit_to)?,
         ..options_for(&units, &unit, args.seed)
     };
+    let seed = opts.seed;
     let generator = Generator::new(opts).map_err(|e| UserError(format!("cannot generate: {e}")))?;
+    let files = match &args.attachments {
+        Some(dir) => Some(AttachmentFiles::new(dir, &args)?),
+        None => None,
+    };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    for record in generator.take(usize::try_from(args.count).unwrap_or(usize::MAX)) {
+    let records = generator.take(usize::try_from(args.count).unwrap_or(usize::MAX));
+    for (index, mut record) in (0u64..).zip(records) {
+        if let Some(files) = &files {
+            // The files exist before the record that names them is printed.
+            files.attach(seed, index, &mut record)?;
+        }
         match serde_json::to_writer(&mut out, &record)
             .and_then(|()| out.write_all(b"\n").map_err(serde_json::Error::io))
         {
@@ -80,6 +94,71 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Ok),
         other => other.map(|()| Outcome::Ok).map_err(Into::into),
     }
+}
+
+/// Where and what `--attachments` writes.
+struct AttachmentFiles {
+    /// The directory as the user spelled it: record `file` paths start with it.
+    dir: PathBuf,
+    spec: AttachmentSpec,
+}
+
+impl AttachmentFiles {
+    /// Checks the flags and creates the directory.
+    fn new(dir: &Path, args: &GenArgs) -> Result<Self, UserError> {
+        let mut spec = AttachmentSpec::parse(&args.biometrics)
+            .map_err(|e| UserError(format!("--biometrics {}: {e}", args.biometrics)))?;
+        spec.face_bytes = usize::try_from(args.face_bytes).unwrap_or(usize::MAX);
+        spec.fingerprint_bytes = usize::try_from(args.fingerprint_bytes).unwrap_or(usize::MAX);
+        if dir.to_str().is_none() {
+            return Err(UserError(format!(
+                "--attachments {}: the directory name must be valid UTF-8 (records name the files by it)",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| {
+            UserError(format!(
+                "--attachments {}: cannot create the attachments directory: {e}",
+                dir.display()
+            ))
+        })?;
+        Ok(AttachmentFiles {
+            dir: dir.to_path_buf(),
+            spec,
+        })
+    }
+
+    /// For an ID card application: writes its files and lists them in
+    /// `attachments`. Other records are left as they are.
+    fn attach(&self, seed: u64, index: u64, record: &mut Value) -> Result<(), UserError> {
+        if record.get("kind").and_then(Value::as_str)
+            != Some(RecordKind::IdCardApplication.as_str())
+            || self.spec.is_empty()
+        {
+            return Ok(());
+        }
+        let mut list = Vec::with_capacity(self.spec.kinds().count());
+        for file in attachments::generate(seed, index, &self.spec) {
+            let path = self.dir.join(&file.file_name);
+            write_file(&path, &file.bytes)
+                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+            // `new` checked that the directory is UTF-8; the file name is ASCII.
+            let name = path.to_str().unwrap_or_default();
+            list.push(json!({"kind": file.kind.as_str(), "file": name}));
+        }
+        if let Value::Object(map) = record {
+            map.insert("attachments".to_owned(), Value::Array(list));
+        }
+        Ok(())
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+    w.write_all(bytes)?;
+    w.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    Ok(())
 }
 
 /// Generator options for visits in the lowest units under `unit` (communes

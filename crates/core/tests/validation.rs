@@ -128,11 +128,7 @@ fn names_are_cleaned_to_nfc_with_collapsed_spaces() {
     let mut v = base();
     v["citizen"]["full_name"] = json!("  Nguye\u{302}\u{303}n   Thi\u{323}\tLan ");
     let u = units();
-    let body = validate(
-        &v,
-        &ValidationContext::new(&u, now()),
-    )
-    .unwrap();
+    let body = validate(&v, &ValidationContext::new(&u, now())).unwrap();
     assert_eq!(body.citizen.full_name, "Nguyễn Thị Lan");
 }
 
@@ -451,11 +447,7 @@ fn all_violations_are_reported_at_once_in_both_languages() {
     v["visit"]["unit_code"] = json!("99999");
     v["kind"] = json!("nope");
     let u = units();
-    let errs = validate(
-        &v,
-        &ValidationContext::new(&u, now()),
-    )
-    .unwrap_err();
+    let errs = validate(&v, &ValidationContext::new(&u, now())).unwrap_err();
     assert!(errs.len() >= 3, "{errs:?}");
     for e in &errs {
         assert!(!e.message.is_empty() && !e.message_vi.is_empty());

@@ -86,8 +86,8 @@ fn biometrics(context: &Value) -> Result<BiometricPolicy, String> {
 fn check_canonical(vector: &Value) -> Result<(), String> {
     let context = &vector["context"];
     let units = units(context)?;
-    let ctx = ValidationContext::new(&units, utc(context, "now")?)
-        .with_biometrics(biometrics(context)?);
+    let ctx =
+        ValidationContext::new(&units, utc(context, "now")?).with_biometrics(biometrics(context)?);
     let body = validate(&vector["input"], &ctx).map_err(|vs| {
         let list: Vec<String> = vs.iter().map(ToString::to_string).collect();
         format!("expected a valid record, got violations: {list:?}")
@@ -163,8 +163,8 @@ fn pairs(list: &[(String, String)]) -> Vec<(String, String)> {
 fn check_invalid(vector: &Value) -> Result<(), String> {
     let context = &vector["context"];
     let units = units(context)?;
-    let ctx = ValidationContext::new(&units, utc(context, "now")?)
-        .with_biometrics(biometrics(context)?);
+    let ctx =
+        ValidationContext::new(&units, utc(context, "now")?).with_biometrics(biometrics(context)?);
     let expected: Vec<(String, String)> = vector["violations"]
         .as_array()
         .ok_or("`violations` missing or not an array")?

@@ -31,6 +31,41 @@ pub struct SealedBox {
     pub ciphertext: Vec<u8>,
 }
 
+/// First bytes of a sealed blob (`proto/attachments-v1.md` section 4.2).
+pub const BLOB_MAGIC: &[u8; 17] = b"doorstep-blob-v1\n";
+/// Bytes a sealed blob adds to its plaintext: magic, two keys, nonce, tag.
+pub const BLOB_OVERHEAD: usize = 17 + 32 + 32 + 24 + 16;
+
+impl SealedBox {
+    /// The sealed-blob layout: magic, `to`, `from`, nonce, ciphertext and tag.
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(17 + 88 + self.ciphertext.len());
+        out.extend_from_slice(BLOB_MAGIC);
+        out.extend_from_slice(&self.to);
+        out.extend_from_slice(&self.from);
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    /// Reads the sealed-blob layout; `None` when the bytes are not one.
+    pub fn from_blob(bytes: &[u8]) -> Option<SealedBox> {
+        let rest = bytes.strip_prefix(BLOB_MAGIC.as_slice())?;
+        if rest.len() < 88 + 16 {
+            return None;
+        }
+        let (to, rest) = rest.split_at(32);
+        let (from, rest) = rest.split_at(32);
+        let (nonce, ciphertext) = rest.split_at(24);
+        Some(SealedBox {
+            to: to.try_into().ok()?,
+            from: from.try_into().ok()?,
+            nonce: nonce.try_into().ok()?,
+            ciphertext: ciphertext.to_vec(),
+        })
+    }
+}
+
 /// Central's sealing key pair (its secret half lives in `seal.key`).
 pub struct SealKey(SecretKey);
 
@@ -213,6 +248,22 @@ mod tests {
         let mut resent = sealed;
         resent.from[0] ^= 1;
         assert!(opener.open(&resent).is_err());
+    }
+
+    #[test]
+    fn a_sealed_blob_reads_back_and_opens() {
+        let central = SealKey::generate().unwrap();
+        let image = vec![0xffu8; 1000];
+        let blob = Sealer::new(central.public())
+            .unwrap()
+            .seal(&image)
+            .unwrap()
+            .to_blob();
+        assert_eq!(blob.len(), image.len() + BLOB_OVERHEAD);
+        let back = SealedBox::from_blob(&blob).unwrap();
+        assert_eq!(Opener::new(&central).open(&back).unwrap(), image);
+        assert!(SealedBox::from_blob(&blob[1..]).is_none());
+        assert!(SealedBox::from_blob(&blob[..120]).is_none());
     }
 
     #[test]

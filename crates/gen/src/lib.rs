@@ -41,6 +41,7 @@
 //! assert!(records[0]["citizen"]["personal_id"].is_string());
 //! ```
 
+pub mod attachments;
 mod tables;
 
 use std::fmt;

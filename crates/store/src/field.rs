@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use doorstep_core::canonical::{
     self, ContentHash, ENVELOPE_PREFIX, Envelope, encode_body, encode_body_into, format_utc_millis,
 };
-use doorstep_core::record::{RecordBody, RecordKind};
+use doorstep_core::record::{BiometricPolicy, RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
 use ed25519_dalek::SigningKey;
@@ -18,11 +18,13 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::migrate;
 
+mod blobs;
 mod identity;
 pub(crate) mod journal;
 mod protect;
 mod sync;
 mod witness;
+pub use blobs::{BlobStatus, BlobToSend, PreparedBlob};
 pub use identity::{DeviceIdentity, KEY_FILE, Registration};
 pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
 pub use protect::{Protection, PurgeReport, SealFacts, UnlockReport};
@@ -43,6 +45,8 @@ pub struct DeviceInfo {
     pub unit_code: String,
     pub created_at: String,
     pub last_seq: u64,
+    /// What an `id_card_application` must carry here (face, fingers).
+    pub biometrics: BiometricPolicy,
 }
 
 /// What `field init` needs.
@@ -68,16 +72,20 @@ pub enum RecordStatus {
     Pending,
     /// A commune station has custody; central has not confirmed yet.
     Held,
-    /// Central confirmed it.
+    /// Central holds the record but not yet every attachment it names:
+    /// out of the outbox, its blobs waiting to be uploaded.
+    Incomplete,
+    /// Central confirmed it (and holds every attachment it names).
     Confirmed,
     /// Central refused it, with a reason the officer can act on.
     Rejected,
 }
 
 impl RecordStatus {
-    pub const ALL: [RecordStatus; 4] = [
+    pub const ALL: [RecordStatus; 5] = [
         RecordStatus::Pending,
         RecordStatus::Held,
+        RecordStatus::Incomplete,
         RecordStatus::Confirmed,
         RecordStatus::Rejected,
     ];
@@ -86,6 +94,7 @@ impl RecordStatus {
         match self {
             RecordStatus::Pending => "pending",
             RecordStatus::Held => "held",
+            RecordStatus::Incomplete => "incomplete",
             RecordStatus::Confirmed => "confirmed",
             RecordStatus::Rejected => "rejected",
         }
@@ -99,6 +108,7 @@ impl RecordStatus {
         match self {
             RecordStatus::Pending => "chờ đồng bộ",
             RecordStatus::Held => "đã gửi về trạm",
+            RecordStatus::Incomplete => "thiếu ảnh/vân tay",
             RecordStatus::Confirmed => "đã xác nhận",
             RecordStatus::Rejected => "bị từ chối",
         }
@@ -113,6 +123,10 @@ impl RecordStatus {
 pub struct PreparedBody {
     kind: RecordKind,
     supersedes: Option<Uuid>,
+    /// SHA-256 of each attachment the body names, in body order.
+    attachments: Vec<[u8; 32]>,
+    /// The attachments' bytes, prepared ([`PreparedBody::with_blobs`]).
+    blobs: Vec<PreparedBlob>,
     body_hash: ContentHash,
     /// The canonical body, or (when finished) the whole canonical record
     /// with the body at `body`.
@@ -160,6 +174,8 @@ impl PreparedBody {
         PreparedBody {
             kind: body.kind,
             supersedes: body.supersedes,
+            attachments: body.attachments.iter().map(|a| a.sha256).collect(),
+            blobs: Vec::new(),
             body_hash: ContentHash::of(&buf),
             body: 0..buf.len(),
             buf,
@@ -230,6 +246,8 @@ impl PreparedBody {
         PreparedBody {
             kind: body.kind,
             supersedes: body.supersedes,
+            attachments: body.attachments.iter().map(|a| a.sha256).collect(),
+            blobs: Vec::new(),
             body_hash,
             finished: Some(Finished {
                 device_id: *envelope.device_id(),
@@ -244,6 +262,13 @@ impl PreparedBody {
             body: range,
             buf,
         }
+    }
+
+    /// Gives the bytes of the record's attachments (any order). Every
+    /// attachment the body names must be given or already stored here.
+    pub fn with_blobs(mut self, blobs: Vec<PreparedBlob>) -> PreparedBody {
+        self.blobs = blobs;
+        self
     }
 
     /// SHA-256 of the canonical body: the same capture has the same hash.
@@ -448,7 +473,7 @@ impl FieldStore {
         let err = |e| StoreError::sqlite(&path, e);
         let device = conn
             .query_row(
-                "SELECT device_id, device_name, unit_code, created_at, last_seq FROM device WHERE id = 1",
+                "SELECT device_id, device_name, unit_code, created_at, last_seq, biometrics FROM device WHERE id = 1",
                 [],
                 |r| {
                     Ok((
@@ -457,12 +482,13 @@ impl FieldStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, String>(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(err)?;
-        let Some((id, device_name, unit_code, created_at, last_seq)) = device else {
+        let Some((id, device_name, unit_code, created_at, last_seq, biometrics)) = device else {
             return Err(StoreError::NotInitialized {
                 path: dir.to_path_buf(),
             });
@@ -488,6 +514,9 @@ impl FieldStore {
                 unit_code,
                 created_at,
                 last_seq: u64::try_from(last_seq).unwrap_or(0),
+                biometrics: BiometricPolicy::parse(&biometrics).map_err(|e| {
+                    StoreError::Inconsistent(format!("the store's biometrics setting: {e}"))
+                })?,
             },
             units: std::sync::Arc::new(units),
             units_source,
@@ -507,6 +536,24 @@ impl FieldStore {
 
     pub fn units(&self) -> &Units {
         &self.units
+    }
+
+    /// Which biometrics an `id_card_application` must carry on this laptop.
+    pub fn biometrics(&self) -> BiometricPolicy {
+        self.device.biometrics
+    }
+
+    /// Sets them (`field init --biometrics`, or the campaign's setting
+    /// received at registration).
+    pub fn set_biometrics(&mut self, policy: BiometricPolicy) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE device SET biometrics = ?1 WHERE id = 1",
+                [policy.spec()],
+            )
+            .map_err(|e| StoreError::sqlite(&self.path, e))?;
+        self.device.biometrics = policy;
+        Ok(())
     }
 
     /// The unit list, shared (for validating on other threads without a copy).
@@ -642,6 +689,21 @@ impl FieldStore {
                         Some(None) => {}
                     }
                 }
+                let blob_names: Vec<[u8; 32]> = prepared
+                    .attachments
+                    .iter()
+                    .map(|sha| protection.blob_name(sha))
+                    .collect();
+                if let Some(i) = blobs::first_missing(&tx, &path, &blob_names, &prepared.blobs)? {
+                    let sha = hex::encode(prepared.attachments[i]);
+                    outcomes.push(EnrollOutcome::Refused(Violation::new(
+                        "$.attachments",
+                        "attachment.missing_file",
+                        format!("the file of attachment {sha} was not given and is not stored on this laptop"),
+                        format!("chưa có tệp của tệp đính kèm {sha} trên máy này"),
+                    )));
+                    continue;
+                }
                 seq += 1;
                 let fresh;
                 let (record_id, canonical, content_hash, at, presigned, ready): Made<'_> =
@@ -706,6 +768,16 @@ impl FieldStore {
                         protected.sealed.as_deref(),
                     ])
                     .map_err(err)?;
+                if !blob_names.is_empty() {
+                    blobs::store_record_blobs(
+                        &tx,
+                        &path,
+                        i64::try_from(seq).unwrap_or(i64::MAX),
+                        &blob_names,
+                        &prepared.blobs,
+                        at,
+                    )?;
+                }
                 known.entry(key).or_insert(seq);
                 journal.stored(seq, &record_id, &content_hash, body.supersedes);
                 outcomes.push(EnrollOutcome::Stored {

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_identity.sql"),
     include_str!("../migrations/0007_signatures.sql"),
     include_str!("../migrations/0008_protection.sql"),
+    include_str!("../migrations/0009_attachments.sql"),
 ];
 
 /// Schema version this build writes.

@@ -63,13 +63,7 @@ fn generated(n: usize, seed: u64) -> Vec<RecordBody> {
     Generator::new(opts)
         .unwrap()
         .take(n)
-        .map(|v| {
-            validate(
-                &v,
-                &ValidationContext::new(&units, now()),
-            )
-            .unwrap()
-        })
+        .map(|v| validate(&v, &ValidationContext::new(&units, now())).unwrap())
         .collect()
 }
 

@@ -231,6 +231,13 @@ fn check_forward_receipt(
     let mut acks = Vec::with_capacity(items.len());
     for (line, item) in receipt.records.iter().zip(items) {
         let ack = match line.outcome {
+            // Central holds the record but lacks attachments a station
+            // cannot relay yet: not confirmed, so the laptop is never told
+            // it is (laptops send such records only to nodes that take
+            // attachments; this is the safety net).
+            Outcome::Accepted | Outcome::Duplicate if !line.missing_attachments.is_empty() => {
+                continue;
+            }
             Outcome::Accepted | Outcome::Duplicate => UpstreamAck::Confirmed,
             Outcome::Conflict | Outcome::Invalid => UpstreamAck::Rejected {
                 code: line

@@ -368,6 +368,12 @@ async fn ask_custody(
             }
             match line.state {
                 CustodyState::Confirmed => acks.push((*id, Ack::Confirmed)),
+                CustodyState::Incomplete => acks.push((
+                    *id,
+                    Ack::Incomplete {
+                        by: answer.issuer.node_id.to_string(),
+                    },
+                )),
                 CustodyState::Rejected => acks.push((
                     *id,
                     Ack::Rejected {
@@ -638,6 +644,10 @@ fn check_receipt(
     for (line, item) in receipt.records.iter().zip(items) {
         let ack = match line.outcome {
             Outcome::Accepted | Outcome::Duplicate => match receipt.issuer.role {
+                // Held, but not confirmed until central holds every attachment.
+                NodeRole::Central if !line.missing_attachments.is_empty() => Ack::Incomplete {
+                    by: receipt.issuer.node_id.to_string(),
+                },
                 NodeRole::Central => Ack::Confirmed,
                 NodeRole::Station | NodeRole::Field => Ack::Held {
                     by: receipt.issuer.node_id.to_string(),

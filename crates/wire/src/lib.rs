@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 pub mod auth;
+pub mod blobs;
 pub mod log;
 pub mod register;
 pub mod sealed;
@@ -193,6 +194,11 @@ pub struct RecordReceipt {
     /// For `invalid` records that break validation rules: every rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<WireViolation>,
+    /// From central, for `accepted` and `duplicate`: the SHA-256 of each
+    /// attachment of the record it does not hold whole yet
+    /// (`proto/attachments-v1.md` section 8.1). Not part of the log entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_attachments: Vec<String>,
 }
 
 /// Counts per outcome.
@@ -266,6 +272,9 @@ pub struct Problem {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For `upload.offset_mismatch`: where the upload stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 impl Problem {
@@ -276,6 +285,7 @@ impl Problem {
             status,
             code: code.to_owned(),
             detail,
+            offset: None,
         }
     }
 
@@ -320,6 +330,9 @@ pub enum CustodyState {
     Confirmed,
     /// This station holds it and has not had central's answer yet.
     Held,
+    /// Central holds the record but not yet every attachment it names
+    /// (`missing_attachments` lists them).
+    Incomplete,
     /// Refused for good (by this node or by central through it).
     Rejected,
     /// The node does not hold this record (with this content hash).
@@ -340,6 +353,9 @@ pub struct CustodyLine {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_vi: Option<String>,
+    /// For `incomplete`: the attachments central does not hold whole yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_attachments: Vec<String>,
 }
 
 /// `POST /v1/custody` response body.
@@ -358,6 +374,9 @@ pub struct Health {
     pub role: NodeRole,
     pub version: String,
     pub protocol: u32,
+    /// Optional parts of the protocol this node serves (`attachments`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 #[cfg(test)]

@@ -858,6 +858,7 @@ fn make_log_vectors() {
         reason: None,
         reason_vi: None,
         violations: Vec::new(),
+        missing_attachments: Vec::new(),
     }];
     entries.push(LogEntry::new(
         batch_4.batch_id,

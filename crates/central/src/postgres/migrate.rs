@@ -10,6 +10,7 @@ use crate::error::CentralError;
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations-pg/0001_central.sql"),
     include_str!("../../migrations-pg/0002_progress.sql"),
+    include_str!("../../migrations-pg/0003_blobs.sql"),
 ];
 
 /// Key of the advisory lock taken while migrating ("doorstep" in ASCII).

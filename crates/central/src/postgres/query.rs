@@ -203,6 +203,7 @@ pub(crate) async fn custody<C: GenericClient>(
                 code,
                 reason,
                 reason_vi: None,
+                missing_attachments: Vec::new(),
             };
             match held.get(&key.record_id) {
                 Some(hash) if hex::encode(hash) == key.content_hash => {

@@ -247,6 +247,7 @@ pub(super) fn custody(
                 code,
                 reason,
                 reason_vi,
+                missing_attachments: Vec::new(),
             };
             let answer = match row {
                 Some((hash, status, code, reason, reason_vi))
@@ -257,7 +258,17 @@ pub(super) fn custody(
                         (NodeRole::Station, Some("rejected")) => {
                             line(CustodyState::Rejected, code, reason, reason_vi)
                         }
-                        _ => line(CustodyState::Confirmed, None, None, None),
+                        _ => {
+                            // Confirmed only with every attachment held whole.
+                            let missing = super::attachments::missing(&tx, &id).map_err(err)?;
+                            if missing.is_empty() {
+                                line(CustodyState::Confirmed, None, None, None)
+                            } else {
+                                let mut l = line(CustodyState::Incomplete, None, None, None);
+                                l.missing_attachments = missing;
+                                l
+                            }
+                        }
                     }
                 }
                 _ => match refused

@@ -56,11 +56,7 @@ pub fn record_with(
         input["supersedes"] = json!(old.to_string());
     }
     let units = Units::builtin_provinces();
-    let body = validate(
-        &input,
-        &ValidationContext::new(&units, now()),
-    )
-    .unwrap();
+    let body = validate(&input, &ValidationContext::new(&units, now())).unwrap();
     let id = Uuid::now_v7();
     let rec = Record {
         record_id: id,

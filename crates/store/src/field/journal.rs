@@ -353,7 +353,11 @@ pub(crate) fn after_receipt(
         let item = (u64::try_from(seq).unwrap_or(0), *id, ContentHash(hash));
         match ack {
             Ack::Confirmed => confirmed.push(item),
-            Ack::Held { by } => held.entry(by.as_str()).or_default().push(item),
+            // In the journal, a record central holds without all its
+            // attachments is held by central (confirmed comes later).
+            Ack::Held { by } | Ack::Incomplete { by } => {
+                held.entry(by.as_str()).or_default().push(item)
+            }
             Ack::Rejected { .. } => rejected.push(item),
         }
     }

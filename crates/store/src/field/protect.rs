@@ -93,6 +93,38 @@ impl Protection {
             .map_err(|e| StoreError::Inconsistent(format!("cannot encode a sealed record: {e}")))
     }
 
+    /// The sealer, when the laptop knows central's key.
+    pub(crate) fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
+    }
+
+    /// The keyed name a blob is stored under: the disk does not show
+    /// which records share an image, nor lets a thief test a guess.
+    pub fn blob_name(&self, sha256: &[u8; 32]) -> [u8; 32] {
+        self.records.index(&blob_index_input(sha256))
+    }
+
+    /// A blob encrypted for this store, bound to its SHA-256.
+    pub(crate) fn encrypt_blob(
+        &self,
+        sha256: &[u8; 32],
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.records
+            .encrypt(&blob_index_input(sha256), bytes)
+            .map_err(StoreError::Crypto)
+    }
+
+    pub(crate) fn decrypt_blob(
+        &self,
+        sha256: &[u8; 32],
+        stored: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.records
+            .decrypt(&blob_index_input(sha256), stored)
+            .map_err(|source| StoreError::Undecryptable { seq: 0, source })
+    }
+
     /// The stored (keyed) form of a body hash: finds the same capture
     /// enrolled twice without keeping a plaintext hash of citizen data.
     pub fn body_index(&self, body_hash: &ContentHash) -> ContentHash {
@@ -109,6 +141,16 @@ impl Protection {
             .decrypt(&hash.0, stored)
             .map_err(|source| StoreError::Undecryptable { seq, source })
     }
+}
+
+/// What blob names and blob encryption bind to: a context prefix and the
+/// blob's SHA-256, so a blob's name or ciphertext can never be taken for a
+/// record's (whose index and associated data are a bare 32-byte hash).
+fn blob_index_input(sha256: &[u8; 32]) -> [u8; 37] {
+    let mut out = [0u8; 37];
+    out[..5].copy_from_slice(b"blob:");
+    out[5..].copy_from_slice(sha256);
+    out
 }
 
 /// A stored record's sequence number, ID and canonical bytes (`None`

@@ -17,6 +17,9 @@ pub enum Ack {
     Confirmed,
     /// A station holds it and will forward it.
     Held { by: String },
+    /// Central (`by`) holds the record but not every attachment it names:
+    /// never sent again; its blobs are uploaded, then custody asked again.
+    Incomplete { by: String },
     /// Refused for good (conflict or invalid), with why.
     Rejected {
         code: String,
@@ -127,6 +130,8 @@ pub struct SyncLogEntry {
 pub struct AckCounts {
     pub confirmed: u64,
     pub held: u64,
+    /// Held at central, attachments still to upload.
+    pub incomplete: u64,
     pub rejected: u64,
 }
 
@@ -188,6 +193,12 @@ impl FieldStore {
                      WHERE record_id = ?1 AND status = 'pending'",
                 )
                 .map_err(err)?;
+            let mut incomplete = tx
+                .prepare_cached(
+                    "UPDATE records SET status = 'incomplete', status_at = ?2, held_by = ?3, last_error = NULL
+                     WHERE record_id = ?1 AND status IN ('pending', 'held')",
+                )
+                .map_err(err)?;
             let mut reject = tx
                 .prepare_cached(
                     "UPDATE records SET status = 'rejected', status_at = ?2, reject_code = ?3,
@@ -203,6 +214,10 @@ impl FieldStore {
                     }
                     Ack::Held { by } => {
                         counts.held += hold.execute(params![id, at, by]).map_err(err)? as u64;
+                    }
+                    Ack::Incomplete { by } => {
+                        counts.incomplete +=
+                            incomplete.execute(params![id, at, by]).map_err(err)? as u64;
                     }
                     Ack::Rejected {
                         code,
@@ -364,7 +379,7 @@ impl FieldStore {
 
     /// Up to `limit` records in `status` after `after_seq`, in sequence
     /// order; their canonical bytes are read only `with_bytes`.
-    fn page_in_state(
+    pub(crate) fn page_in_state(
         &self,
         status: super::RecordStatus,
         after_seq: u64,
