@@ -169,6 +169,24 @@ fn untrusted_certificate(err: &reqwest::Error) -> Option<String> {
     None
 }
 
+/// What a server holds of a blob (`HEAD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobHead {
+    /// Held whole: nothing to send.
+    Complete,
+    /// Send from this offset.
+    At(u64),
+}
+
+/// What a chunk's `PATCH` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobPatched {
+    /// Stored; the upload now stands at this offset.
+    At(u64),
+    /// The server holds the blob whole.
+    Complete(doorstep_wire::blobs::BlobAnswer),
+}
+
 /// An HTTP client bound to one server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -237,6 +255,17 @@ impl Client {
         path: &str,
         body: &[u8],
     ) -> reqwest::RequestBuilder {
+        self.sign_as("POST", req, path, body)
+    }
+
+    /// The signature headers for a request of `method` (sync 2.4).
+    fn sign_as(
+        &self,
+        method: &str,
+        req: reqwest::RequestBuilder,
+        path: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
         use doorstep_wire::auth::{
             NODE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER, request_message,
         };
@@ -253,7 +282,7 @@ impl Client {
         let nonce = hex::encode(nonce);
         let time = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         let body_hash: [u8; 32] = sha2::Sha256::digest(body).into();
-        let signature = key.sign(&request_message("POST", path, time, &nonce, &body_hash));
+        let signature = key.sign(&request_message(method, path, time, &nonce, &body_hash));
         req.header(NODE_HEADER, node.to_string())
             .header(TIME_HEADER, time.to_string())
             .header(NONCE_HEADER, nonce)
@@ -330,6 +359,94 @@ impl Client {
                 detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
             }),
         }
+    }
+
+    /// `HEAD /v1/blobs/{sha256}`: how much of the object `sealed_sha256`
+    /// the server holds.
+    pub async fn blob_head(
+        &self,
+        sha256: &str,
+        sealed_sha256: &str,
+    ) -> Result<BlobHead, SendError> {
+        use doorstep_wire::blobs::{
+            BLOB_STATE_HEADER, SEALED_SHA256_HEADER, UPLOAD_OFFSET_HEADER, blob_path,
+        };
+        let path = blob_path(sha256);
+        let req = self
+            .http
+            .head(format!("{}{path}", self.base))
+            .header(SEALED_SHA256_HEADER, sealed_sha256);
+        let resp = self
+            .sign_as("HEAD", req, &path, &[])
+            .send()
+            .await
+            .map_err(|source| self.network(source))?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if status != 200 {
+            // HEAD answers carry no body: the status says it all.
+            return Err(SendError::Problem {
+                server: self.base.clone(),
+                status,
+                problem: Problem::new(status, &format!("http.{status}"), "HEAD refused", None),
+            });
+        }
+        Ok(match header(BLOB_STATE_HEADER).as_deref() {
+            Some("complete") => BlobHead::Complete,
+            _ => BlobHead::At(
+                header(UPLOAD_OFFSET_HEADER)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            ),
+        })
+    }
+
+    /// `PATCH /v1/blobs/{sha256}`: one chunk of the object at `offset`.
+    pub async fn blob_patch(
+        &self,
+        sha256: &str,
+        sealed_sha256: &str,
+        offset: u64,
+        length: u64,
+        chunk: Vec<u8>,
+    ) -> Result<BlobPatched, SendError> {
+        use doorstep_wire::blobs::{
+            BlobAnswer, OFFSET_CONTENT_TYPE, SEALED_SHA256_HEADER, UPLOAD_CHECKSUM_HEADER,
+            UPLOAD_LENGTH_HEADER, UPLOAD_OFFSET_HEADER, blob_path,
+        };
+        use sha2::Digest;
+        let path = blob_path(sha256);
+        let checksum = data_encoding::BASE64.encode(&sha2::Sha256::digest(&chunk));
+        let req = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, OFFSET_CONTENT_TYPE)
+            .header(SEALED_SHA256_HEADER, sealed_sha256)
+            .header(UPLOAD_OFFSET_HEADER, offset.to_string())
+            .header(UPLOAD_LENGTH_HEADER, length.to_string())
+            .header(UPLOAD_CHECKSUM_HEADER, format!("sha256 {checksum}"));
+        let resp = self
+            .sign_as("PATCH", req, &path, &chunk)
+            .body(chunk)
+            .send()
+            .await
+            .map_err(|source| self.network(source))?;
+        if resp.status().as_u16() == 204 {
+            let next = resp
+                .headers()
+                .get(UPLOAD_OFFSET_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(offset);
+            return Ok(BlobPatched::At(next));
+        }
+        let answer: BlobAnswer = self.answer(resp).await?;
+        Ok(BlobPatched::Complete(answer))
     }
 
     /// `POST /v1/custody`: where the given records stand at this server.

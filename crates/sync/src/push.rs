@@ -72,6 +72,14 @@ pub struct SyncReport {
     pub rejected: u64,
     pub bytes_sent: u64,
     pub retries: u64,
+    /// Attachment blobs the server now holds whole after this run's uploads.
+    pub blobs_uploaded: u64,
+    /// Bytes of blob chunks sent (re-sent ones included).
+    pub blob_bytes_sent: u64,
+    /// Blobs the server refused for good (`field status` shows them).
+    pub blobs_refused: u64,
+    /// Records central holds without all their attachments at the end.
+    pub incomplete_after: u64,
     /// Why the run stopped early, if it did.
     pub error: Option<String>,
     /// The server's log failed a witness check: an alarm was stored.
@@ -250,7 +258,37 @@ pub async fn sync_outbox(
             break;
         }
     }
+    if report.error.is_none() {
+        upload_and_confirm(store, client, opts, session_id, &mut report).await?;
+    }
     finish(store, report)
+}
+
+/// Uploads the blobs of records the server holds, then asks again where
+/// the records waiting for them stand (`incomplete` → `confirmed`).
+async fn upload_and_confirm(
+    store: &mut FieldStore,
+    client: &Client,
+    opts: &SyncOptions,
+    session_id: Uuid,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let uploaded = crate::upload::upload_blobs(store, client, &opts.retry).await?;
+    report.blobs_uploaded = uploaded.blobs_done;
+    report.blob_bytes_sent = uploaded.bytes_sent;
+    report.blobs_refused = uploaded.refused.len() as u64;
+    if let Some(e) = uploaded.error {
+        report.error = Some(e);
+        return Ok(());
+    }
+    match ask_custody_of(store, client, session_id, report, true).await {
+        Ok(_) => Ok(()),
+        Err(SyncError::Store(e)) => Err(e),
+        Err(e) => {
+            report.error = Some(e.to_string());
+            Ok(())
+        }
+    }
 }
 
 /// Final counts and the session's last sync log event.
@@ -261,6 +299,7 @@ fn finish(store: &mut FieldStore, mut report: SyncReport) -> Result<SyncReport, 
     let count = |name: &str| st.by_status.iter().find(|s| s.0 == name).map_or(0, |s| s.1);
     report.pending_after = count("pending");
     report.held_after = count("held");
+    report.incomplete_after = count("incomplete");
     report.outbox_after = st.outbox;
     let mut done = SyncEvent::new(session_id, SyncEventKind::SessionFinished, &server);
     done.records = report.records_sent;
@@ -325,10 +364,26 @@ async fn ask_custody(
     session_id: Uuid,
     report: &mut SyncReport,
 ) -> Result<usize, SyncError> {
+    ask_custody_of(store, client, session_id, report, false).await
+}
+
+/// [`ask_custody`] about the `held` records, or about the `incomplete`
+/// ones (central holds them, waiting for attachments).
+async fn ask_custody_of(
+    store: &mut FieldStore,
+    client: &Client,
+    session_id: Uuid,
+    report: &mut SyncReport,
+    incomplete: bool,
+) -> Result<usize, SyncError> {
     let mut after_seq = 0;
     let mut requeue = Vec::new();
     loop {
-        let held = store.held_records(after_seq, MAX_BATCH_RECORDS as u64)?;
+        let held = if incomplete {
+            store.incomplete_records(after_seq, MAX_BATCH_RECORDS as u64)?
+        } else {
+            store.held_records(after_seq, MAX_BATCH_RECORDS as u64)?
+        };
         let Some(last) = held.last() else { break };
         after_seq = last.0;
         let query = CustodyQuery {
