@@ -404,9 +404,16 @@ impl SqliteCentral {
                 }
             };
             let mut receipt = receipt;
-            if matches!(receipt.outcome, Outcome::Accepted | Outcome::Duplicate)
-                && let Some(id) = receipt.record_id
-            {
+            // A record accepted just now names what it was checked with:
+            // only one naming attachments needs the lookup (the hot path of
+            // records without any pays nothing).
+            let names_none = matches!(incoming, Incoming::Valid(rec) if rec.attachments.is_empty());
+            let lookup = match receipt.outcome {
+                Outcome::Accepted => !names_none,
+                Outcome::Duplicate => true,
+                _ => false,
+            };
+            if lookup && let Some(id) = receipt.record_id {
                 receipt.missing_attachments =
                     attachments::missing(tx, &id.to_string()).map_err(err)?;
             }
