@@ -38,9 +38,11 @@ mod forward;
 mod identity;
 mod log;
 mod registry;
+mod relay;
 mod reports;
 mod witness;
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
+pub use relay::{IncompleteUpstream, SealedToRelay};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
@@ -52,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_sealing.sql"),
     include_str!("../migrations/0008_progress.sql"),
     include_str!("../migrations/0009_attachments.sql"),
+    include_str!("../migrations/0010_station_blobs.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -115,8 +118,9 @@ pub struct SqliteCentral {
     signer: Arc<LogSigner>,
     /// Opens records sealed to this central (`None` on a station).
     opener: Option<Arc<doorstep_crypto::Opener>>,
-    /// Attachment blobs, in `blobs/` and `uploads/` of the data directory
-    /// (central only: stations do not relay blobs yet).
+    /// Attachment blobs, in `blobs/` and `uploads/` of the data directory:
+    /// plaintext by SHA-256 at central, sealed objects by their own SHA-256
+    /// at a station (which cannot open them and relays them).
     blobs: Option<Arc<dyn crate::blobs::BlobBytes>>,
 }
 
@@ -217,10 +221,10 @@ impl SqliteCentral {
         tx.commit().map_err(err)?;
         let units = UnitSource::parse_stored(&csv)?;
         let blobs: Option<Arc<dyn crate::blobs::BlobBytes>> = match role {
-            NodeRole::Central => Some(Arc::new(
+            NodeRole::Central | NodeRole::Station => Some(Arc::new(
                 crate::blobs::DirBlobs::open(dir).map_err(CentralError::Blob)?,
             )),
-            _ => None,
+            NodeRole::Field => None,
         };
         Ok(SqliteCentral {
             blobs,
@@ -754,12 +758,26 @@ impl CentralStore for SqliteCentral {
         .await
     }
 
+    async fn sealed_blob_held(&self, sealed_sha256: &str) -> Result<Option<u64>, CentralError> {
+        let sealed = sealed_sha256.to_owned();
+        self.blocking(move |conn, path| {
+            relay::sealed_held(conn, &sealed).map_err(|e| CentralError::sqlite(path, e))
+        })
+        .await
+    }
+
     async fn blob_completed(
         &self,
         completion: crate::store::BlobCompletion,
     ) -> Result<Vec<(Uuid, String)>, CentralError> {
+        let station = self.role == NodeRole::Station;
         self.blocking(move |conn, path| {
-            attachments::completed(conn, &completion).map_err(|e| CentralError::sqlite(path, e))
+            let done = if station {
+                relay::sealed_received(conn, &completion).map(|()| Vec::new())
+            } else {
+                attachments::completed(conn, &completion)
+            };
+            done.map_err(|e| CentralError::sqlite(path, e))
         })
         .await
     }

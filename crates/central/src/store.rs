@@ -147,6 +147,13 @@ pub trait CentralStore: Send + Sync + 'static {
         Ok(BlobFacts::default())
     }
 
+    /// A station's answer for a sealed object: its size when held whole
+    /// (received, relayed or not). Central answers by plaintext hash
+    /// ([`Self::blob_facts`]).
+    async fn sealed_blob_held(&self, _sealed_sha256: &str) -> Result<Option<u64>, CentralError> {
+        Ok(None)
+    }
+
     /// Marks a blob held whole (its bytes are already stored durably in
     /// [`Self::blobs`]) and notes the object it came in; returns the held
     /// records this made complete.

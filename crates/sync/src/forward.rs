@@ -28,6 +28,14 @@ pub struct ForwardReport {
     pub error: Option<String>,
     /// Central's log failed a witness check: an alarm was stored.
     pub log_alarm: bool,
+    /// Sealed blobs central now holds whole because this round relayed them.
+    pub blobs_relayed: u64,
+    /// Bytes of blob chunks sent, re-sent ones included.
+    pub blob_bytes_sent: u64,
+    /// Sealed blobs central refused for good this round (code per blob).
+    pub blobs_refused: Vec<(String, String)>,
+    /// Records central holds without all their attachments, after the round.
+    pub incomplete: u64,
 }
 
 /// Forwards everything `store` holds that upstream has not answered.
@@ -97,7 +105,11 @@ pub async fn forward_all(
             }
         }
     }
+    if report.error.is_none() {
+        crate::relay::relay_blobs(store, client, opts, &mut report).await?;
+    }
     report.backlog = tokio::task::block_in_place(|| store.forward_backlog())?;
+    report.incomplete = tokio::task::block_in_place(|| store.incomplete_upstream_count())?;
     Ok(report)
 }
 
@@ -231,12 +243,12 @@ fn check_forward_receipt(
     let mut acks = Vec::with_capacity(items.len());
     for (line, item) in receipt.records.iter().zip(items) {
         let ack = match line.outcome {
-            // Central holds the record but lacks attachments a station
-            // cannot relay yet: not confirmed, so the laptop is never told
-            // it is (laptops send such records only to nodes that take
-            // attachments; this is the safety net).
+            // Central holds the record but lacks attachments: not
+            // confirmed until the station (or the laptop) delivers them.
             Outcome::Accepted | Outcome::Duplicate if !line.missing_attachments.is_empty() => {
-                continue;
+                UpstreamAck::Incomplete {
+                    missing: line.missing_attachments.clone(),
+                }
             }
             Outcome::Accepted | Outcome::Duplicate => UpstreamAck::Confirmed,
             Outcome::Conflict | Outcome::Invalid => UpstreamAck::Rejected {

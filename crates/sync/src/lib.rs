@@ -14,6 +14,7 @@ pub mod client;
 pub mod forward;
 pub mod provision;
 pub mod push;
+pub mod relay;
 pub mod upload;
 pub mod witness;
 

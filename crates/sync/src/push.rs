@@ -32,6 +32,9 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// zstd level for request bodies (0: send uncompressed).
     pub zstd_level: i32,
+    /// Upload attachment blobs after the records (off: records only, e.g.
+    /// on a link too poor for images; the blobs wait for a later sync).
+    pub blobs: bool,
 }
 
 impl Default for SyncOptions {
@@ -40,6 +43,7 @@ impl Default for SyncOptions {
             batch_records: DEFAULT_BATCH_RECORDS,
             retry: RetryPolicy::default(),
             zstd_level: 3,
+            blobs: true,
         }
     }
 }
@@ -258,7 +262,7 @@ pub async fn sync_outbox(
             break;
         }
     }
-    if report.error.is_none() {
+    if report.error.is_none() && opts.blobs {
         upload_and_confirm(store, client, opts, session_id, &mut report).await?;
     }
     finish(store, report)

@@ -95,14 +95,16 @@ pub async fn upload_blobs(
     Ok(report)
 }
 
-enum Stop {
+pub(crate) enum Stop {
     /// Refused for good (a 4xx this uploader does not resolve itself).
     Refused(String),
     /// The server could not be reached or kept failing: try another run.
     Failed(String),
 }
 
-async fn send_one(
+/// Sends one object from the offset the server holds; `Ok` once the
+/// server holds it whole. Bytes sent are counted in `report`.
+pub(crate) async fn send_one(
     client: &Client,
     sha256: &str,
     sealed_sha256: &str,

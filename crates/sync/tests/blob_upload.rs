@@ -209,3 +209,127 @@ async fn a_cut_connection_resumes_from_the_offset_central_holds() {
     let listed = store.list(&Default::default()).unwrap();
     assert_eq!(listed[0].status, RecordStatus::Confirmed);
 }
+
+/// A station on a loopback port, open to unregistered laptops.
+async fn station(dir: &std::path::Path) -> (Arc<SqliteCentral>, std::net::SocketAddr) {
+    let store = Arc::new(
+        SqliteCentral::open_or_create_as(dir, doorstep_wire::NodeRole::Station, None, now())
+            .unwrap(),
+    );
+    let mut state = AppState::new(Arc::clone(&store));
+    state.role = doorstep_wire::NodeRole::Station;
+    state.require_registration = false;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router(state)).await.unwrap();
+    });
+    (store, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_relays_the_photo_and_confirms_only_then() {
+    let tmp = tempfile::tempdir().unwrap();
+    let face = photo();
+    let mut store = laptop(&tmp.path().join("laptop"), &face);
+    let central_addr = central(&tmp.path().join("central")).await;
+    let (station_store, station_addr) = station(&tmp.path().join("station")).await;
+    let to_station = Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
+    let to_central = Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
+
+    // Laptop → station: the record is held there, the photo with it.
+    let report = sync_outbox(&mut store, &to_station, &options(), &mut ())
+        .await
+        .unwrap();
+    assert_eq!(report.error, None, "{report:?}");
+    assert_eq!(report.held, 1, "{report:?}");
+    assert_eq!(report.blobs_uploaded, 1, "{report:?}");
+
+    // Station → central: the record first (central lacks the photo), then
+    // the photo, then custody says confirmed.
+    let forwarded = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+        .await
+        .unwrap();
+    assert_eq!(forwarded.error, None, "{forwarded:?}");
+    assert_eq!(forwarded.records, 1, "{forwarded:?}");
+    assert_eq!(forwarded.blobs_relayed, 1, "{forwarded:?}");
+    assert_eq!(forwarded.blob_bytes_sent, face.len() as u64, "{forwarded:?}");
+    assert_eq!(forwarded.incomplete, 0, "{forwarded:?}");
+    assert_eq!(forwarded.backlog, 0, "{forwarded:?}");
+    let sha = hex::encode(Sha256::digest(&face));
+    let held = tmp
+        .path()
+        .join("central/blobs")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(&sha);
+    assert_eq!(std::fs::read(held).unwrap(), face);
+    // The station's copy is gone once central holds it.
+    let station_copy = tmp
+        .path()
+        .join("station/blobs")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(&sha);
+    assert!(!station_copy.exists());
+
+    // The laptop learns it through the station; nothing is sent again.
+    let report = sync_outbox(&mut store, &to_station, &options(), &mut ())
+        .await
+        .unwrap();
+    assert_eq!(report.error, None, "{report:?}");
+    assert_eq!((report.blobs_uploaded, report.blob_bytes_sent), (0, 0));
+    let listed = store.list(&Default::default()).unwrap();
+    assert_eq!(listed[0].status, RecordStatus::Confirmed);
+    // A second round at the station has nothing left to do.
+    let again = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+        .await
+        .unwrap();
+    assert_eq!((again.records, again.blobs_relayed), (0, 0), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_waits_for_a_photo_it_does_not_hold_yet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let face = photo();
+    let mut store = laptop(&tmp.path().join("laptop"), &face);
+    let central_addr = central(&tmp.path().join("central")).await;
+    let (station_store, station_addr) = station(&tmp.path().join("station")).await;
+    let to_station = Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
+    let to_central = Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
+
+    // The photo never reaches the station (the laptop sends records only).
+    let records_only = SyncOptions {
+        blobs: false,
+        ..options()
+    };
+    let report = sync_outbox(&mut store, &to_station, &records_only, &mut ())
+        .await
+        .unwrap();
+    assert_eq!((report.held, report.blobs_uploaded), (1, 0), "{report:?}");
+    let forwarded = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+        .await
+        .unwrap();
+    assert_eq!((forwarded.records, forwarded.incomplete), (1, 1), "{forwarded:?}");
+    // Not forwarded again while it waits.
+    let again = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+        .await
+        .unwrap();
+    assert_eq!((again.records, again.incomplete), (0, 1), "{again:?}");
+
+    // The laptop is told `incomplete` (central's list), uploads to the
+    // station, and the next round completes it.
+    let report = sync_outbox(&mut store, &to_station, &options(), &mut ())
+        .await
+        .unwrap();
+    assert_eq!(report.blobs_uploaded, 1, "{report:?}");
+    let done = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+        .await
+        .unwrap();
+    assert_eq!((done.blobs_relayed, done.incomplete), (1, 0), "{done:?}");
+    sync_outbox(&mut store, &to_station, &options(), &mut ())
+        .await
+        .unwrap();
+    let listed = store.list(&Default::default()).unwrap();
+    assert_eq!(listed[0].status, RecordStatus::Confirmed);
+}

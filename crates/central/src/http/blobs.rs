@@ -3,7 +3,8 @@
 //! holds, `PATCH` appends one checksummed chunk at the node's offset. At
 //! central the completed object is opened (or taken as is, when it is the
 //! plaintext), checked against the hash the record names, stored, and the
-//! records it completes are answered.
+//! records it completes are answered. A station holds sealed objects by
+//! their own hash, unopened, and relays them (section 7).
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -119,15 +120,11 @@ async fn head_inner<S: CentralStore>(
     let path = format!("/v1/blobs/{sha256}");
     auth::authenticate(state, req.headers(), "HEAD", &path, &[]).await?;
     let key = upload_key(sha256, req.headers())?;
-    let facts = state
-        .store
-        .blob_facts(&key.sha256)
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let held = held_whole(state, &key).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(size) = facts.held {
+    if let Some(size) = held {
         set(&mut resp, BLOB_STATE_HEADER, "complete");
         set(&mut resp, BLOB_SIZE_HEADER, size);
         return Ok(resp);
@@ -145,6 +142,20 @@ async fn head_inner<S: CentralStore>(
         }
     }
     Ok(resp)
+}
+
+/// The size of what this node holds whole for an upload: the blob by its
+/// plaintext hash at central, the sealed object by its own at a station.
+async fn held_whole<S: CentralStore>(
+    state: &AppState<S>,
+    key: &UploadKey,
+) -> Result<Option<u64>, ProblemResponse> {
+    let held = if state.role == NodeRole::Station {
+        state.store.sealed_blob_held(&key.sealed_sha256).await
+    } else {
+        state.store.blob_facts(&key.sha256).await.map(|f| f.held)
+    };
+    held.map_err(|e| unavailable(&e))
 }
 
 /// `PATCH /v1/blobs/{sha256}`.
@@ -266,16 +277,18 @@ async fn patch_inner<S: CentralStore>(
             format!("Upload-Length {} is over {MAX_SEALED_LEN} bytes", h.length),
         ));
     }
-    let facts = state
-        .store
-        .blob_facts(&key.sha256)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    if let Some(size) = facts.held {
+    if let Some(size) = held_whole(state, &key).await? {
         return Ok(answer(state, &key, size, Vec::new()));
     }
     let plaintext_upload = key.sha256 == key.sealed_sha256;
+    // A station cannot read the records (they are sealed): it checks
+    // neither reference nor size, and central checks both when relayed.
     if state.role == NodeRole::Central {
+        let facts = state
+            .store
+            .blob_facts(&key.sha256)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let Some(named) = facts.named_size else {
             return Err(problem(
                 StatusCode::CONFLICT,
@@ -387,6 +400,9 @@ async fn complete<S: CentralStore>(
             format!("{} bytes received", object.len()),
         ));
     }
+    if state.role == NodeRole::Station {
+        return keep_sealed(state, blobs, key, object, sender, now).await;
+    }
     let plaintext = if key.sealed_sha256 == key.sha256 {
         object
     } else {
@@ -424,6 +440,37 @@ async fn complete<S: CentralStore>(
     blobs.discard_upload(key).await.map_err(storage)?;
     tracing::debug!(sha256 = %key.sha256, size, completes = completes.len(), "blob held");
     Ok(answer(state, key, size, completes))
+}
+
+/// A station keeps the object as received, by its own hash, to relay.
+async fn keep_sealed<S: CentralStore>(
+    state: &AppState<S>,
+    blobs: &dyn BlobBytes,
+    key: &UploadKey,
+    object: Vec<u8>,
+    sender: Option<uuid::Uuid>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Response, ProblemResponse> {
+    let length = object.len() as u64;
+    blobs
+        .put(&key.sealed_sha256, &object)
+        .await
+        .map_err(storage)?;
+    state
+        .store
+        .blob_completed(BlobCompletion {
+            sha256: key.sha256.clone(),
+            sealed_sha256: key.sealed_sha256.clone(),
+            size: length,
+            object_size: length,
+            sender: sender.unwrap_or_default(),
+            at: now,
+        })
+        .await
+        .map_err(|e| unavailable(&e))?;
+    blobs.discard_upload(key).await.map_err(storage)?;
+    tracing::debug!(sealed_sha256 = %key.sealed_sha256, length, "sealed blob held for relay");
+    Ok(answer(state, key, length, Vec::new()))
 }
 
 /// Opens a sealed blob with central's key.

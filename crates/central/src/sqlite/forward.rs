@@ -31,6 +31,11 @@ pub struct ForwardItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamAck {
     Confirmed,
+    /// Central holds the record but lacks these attachments (SHA-256s):
+    /// the station relays them and asks custody until it is confirmed.
+    Incomplete {
+        missing: Vec<String>,
+    },
     Rejected {
         code: String,
         reason: String,
@@ -54,7 +59,8 @@ impl SqliteCentral {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT record_id, device_id, device_seq, content_hash, canonical, signature, sealed FROM records
-                 WHERE upstream_status IS NULL AND (device_id, device_seq) > (?1, ?2)
+                 WHERE upstream_status IS NULL AND upstream_missing IS NULL
+                   AND (device_id, device_seq) > (?1, ?2)
                  ORDER BY device_id, device_seq LIMIT ?3",
             )
             .map_err(err)?;
@@ -95,11 +101,12 @@ impl SqliteCentral {
         Ok(out)
     }
 
-    /// Number of held records upstream has not answered yet.
+    /// Number of held records upstream has not answered yet (not counting
+    /// those central holds without all their attachments).
     pub fn forward_backlog(&self) -> Result<u64, CentralError> {
         let conn = self.lock()?;
         conn.query_row(
-            "SELECT COUNT(*) FROM records WHERE upstream_status IS NULL",
+            "SELECT COUNT(*) FROM records WHERE upstream_status IS NULL AND upstream_missing IS NULL",
             [],
             |r| r.get::<_, i64>(0),
         )
@@ -131,8 +138,24 @@ impl SqliteCentral {
                      WHERE record_id = ?1 AND upstream_status IS NULL",
                 )
                 .map_err(err)?;
+            let mut incomplete = tx
+                .prepare_cached(
+                    "UPDATE records SET upstream_missing = ?2, upstream_at = ?3
+                     WHERE record_id = ?1 AND upstream_status IS NULL",
+                )
+                .map_err(err)?;
             for (id, ack) in acks {
                 let (status, code, reason, reason_vi) = match ack {
+                    UpstreamAck::Incomplete { missing } => {
+                        incomplete
+                            .execute(params![
+                                id.to_string(),
+                                super::relay::join_missing(missing),
+                                at
+                            ])
+                            .map_err(err)?;
+                        continue;
+                    }
                     UpstreamAck::Confirmed => ("confirmed", None, None, None),
                     UpstreamAck::Rejected {
                         code,
@@ -217,7 +240,8 @@ pub(super) fn custody(
     {
         let mut held = tx
             .prepare_cached(
-                "SELECT content_hash, upstream_status, upstream_code, upstream_reason, upstream_reason_vi
+                "SELECT content_hash, upstream_status, upstream_code, upstream_reason, upstream_reason_vi,
+                        upstream_missing
                  FROM records WHERE record_id = ?1",
             )
             .map_err(err)?;
@@ -237,6 +261,7 @@ pub(super) fn custody(
                         r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 })
                 .optional()
@@ -250,11 +275,26 @@ pub(super) fn custody(
                 missing_attachments: Vec::new(),
             };
             let answer = match row {
-                Some((hash, status, code, reason, reason_vi))
+                Some((hash, status, code, reason, reason_vi, upstream_missing))
                     if hex::encode(&hash) == key.content_hash =>
                 {
                     match (role, status.as_deref()) {
+                        // Central holds it, lacking attachments: its list, as it gave it.
+                        (NodeRole::Station, None) if upstream_missing.is_some() => {
+                            let mut l = line(CustodyState::Incomplete, None, None, None);
+                            l.missing_attachments = upstream_missing
+                                .as_deref()
+                                .unwrap_or_default()
+                                .split_ascii_whitespace()
+                                .map(str::to_owned)
+                                .collect();
+                            l
+                        }
                         (NodeRole::Station, None) => line(CustodyState::Held, None, None, None),
+                        // A station confirms only what central confirmed whole.
+                        (NodeRole::Station, Some("confirmed")) => {
+                            line(CustodyState::Confirmed, None, None, None)
+                        }
                         (NodeRole::Station, Some("rejected")) => {
                             line(CustodyState::Rejected, code, reason, reason_vi)
                         }
