@@ -18,6 +18,7 @@ use crate::units::Units;
 use crate::violation::Violation;
 
 mod attachments;
+pub use attachments::missing_biometrics;
 
 /// Age from which an identity card is mandatory (Identity Law 26/2023/QH15).
 pub const CARD_MIN_AGE: u32 = 14;

@@ -193,38 +193,9 @@ impl Validator<'_, '_> {
         items: &[(usize, Attachment)],
         exemptions: &[BiometricExemption],
     ) {
-        let policy = self.ctx.biometrics;
-        let has = |k: AttachmentKind| items.iter().any(|(_, a)| a.kind == k);
-        if policy.face && !has(AttachmentKind::Face) {
-            self.push(
-                "$.attachments",
-                "attachment.face_required",
-                "a face photo is required for an id_card_application",
-                "hồ sơ cấp căn cước phải có ảnh chân dung",
-            );
-        }
-        let missing: Vec<Finger> = policy
-            .fingers()
-            .into_iter()
-            .filter(|f| !has(AttachmentKind::Fingerprint(*f)))
-            .filter(|f| !exemptions.iter().any(|e| e.finger == *f))
-            .collect();
-        if !missing.is_empty() {
-            let en: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
-            let vi: Vec<&str> = missing.iter().map(|f| f.label_vi()).collect();
-            self.push(
-                "$.attachments",
-                "attachment.fingerprint_required",
-                format!(
-                    "fingerprints required and missing: {} (attach them, or list each in biometric_exemptions with a reason)",
-                    en.join(", ")
-                ),
-                format!(
-                    "thiếu vân tay bắt buộc: {} (đính kèm, hoặc ghi vào biometric_exemptions kèm lý do)",
-                    vi.join(", ")
-                ),
-            );
-        }
+        let kinds: Vec<AttachmentKind> = items.iter().map(|(_, a)| a.kind).collect();
+        self.out
+            .extend(missing_biometrics(&kinds, exemptions, self.ctx.biometrics));
     }
 
     /// Fingers that could not be taken; `Err` when a rule is broken.
@@ -331,4 +302,49 @@ impl Validator<'_, '_> {
             note,
         })
     }
+}
+
+/// The biometrics `policy` requires that an `id_card_application` with
+/// attachments of `kinds` and these exemptions lacks (section 3.1). Central
+/// checks a record against its device's policy with this, the laptop
+/// through [`super::ValidationContext::biometrics`]: the rule lives here once.
+pub fn missing_biometrics(
+    kinds: &[AttachmentKind],
+    exemptions: &[BiometricExemption],
+    policy: crate::record::BiometricPolicy,
+) -> Vec<crate::violation::Violation> {
+    use crate::violation::Violation;
+    let mut out = Vec::new();
+    let has = |k: AttachmentKind| kinds.contains(&k);
+    if policy.face && !has(AttachmentKind::Face) {
+        out.push(Violation::new(
+            "$.attachments",
+            "attachment.face_required",
+            "a face photo is required for an id_card_application",
+            "hồ sơ cấp căn cước phải có ảnh chân dung",
+        ));
+    }
+    let missing: Vec<Finger> = policy
+        .fingers()
+        .into_iter()
+        .filter(|f| !has(AttachmentKind::Fingerprint(*f)))
+        .filter(|f| !exemptions.iter().any(|e| e.finger == *f))
+        .collect();
+    if !missing.is_empty() {
+        let en: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
+        let vi: Vec<&str> = missing.iter().map(|f| f.label_vi()).collect();
+        out.push(Violation::new(
+            "$.attachments",
+            "attachment.fingerprint_required",
+            format!(
+                "fingerprints required and missing: {} (attach them, or list each in biometric_exemptions with a reason)",
+                en.join(", ")
+            ),
+            format!(
+                "thiếu vân tay bắt buộc: {} (đính kèm, hoặc ghi vào biometric_exemptions kèm lý do)",
+                vi.join(", ")
+            ),
+        ));
+    }
+    out
 }
