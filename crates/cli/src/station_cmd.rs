@@ -104,6 +104,19 @@ async fn forward_loop(
                         "forwarded to central"
                     );
                 }
+                if report.blobs_relayed > 0 || !report.blobs_refused.is_empty() {
+                    tracing::info!(
+                        blobs = report.blobs_relayed,
+                        bytes = report.blob_bytes_sent,
+                        refused = report.blobs_refused.len(),
+                        incomplete = report.incomplete,
+                        "relayed attachment blobs to central"
+                    );
+                }
+                // Codes only: a biometric image's hash is not for logs.
+                for (_, code) in &report.blobs_refused {
+                    tracing::warn!(%code, "central refused a relayed blob");
+                }
                 match report.error {
                     None => {
                         failures = 0;

@@ -156,6 +156,27 @@ fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
             )
         );
     }
+    if r.blobs_uploaded > 0 || r.blobs_refused > 0 || r.incomplete_after > 0 {
+        println!(
+            "  {}: {} ({:.1} MB)  {}: {}  {}: {}",
+            l("ảnh/vân tay đã gửi", "images uploaded"),
+            r.blobs_uploaded,
+            r.blob_bytes_sent as f64 / 1e6,
+            l("bị từ chối", "refused"),
+            r.blobs_refused,
+            l("hồ sơ thiếu ảnh/vân tay", "records missing images"),
+            r.incomplete_after
+        );
+        if r.blobs_refused > 0 {
+            println!(
+                "  {}",
+                l(
+                    "xem `doorstep field status` để biết mã lỗi của ảnh bị từ chối",
+                    "see `doorstep field status` for the refused images' codes"
+                )
+            );
+        }
+    }
     if r.log_alarm {
         // Loud on purpose: the server's history does not match what this
         // laptop saw before. Nothing more is sent to it.
