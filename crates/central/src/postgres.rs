@@ -31,14 +31,18 @@ use doorstep_wire::{CustodyKey, CustodyLine};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use crate::blobs::{BlobBytes, PgBlobs};
 use crate::error::CentralError;
 use crate::registry::{IssuedToken, RegisteredNode, RegistryError};
 use crate::reports::{CampaignSummary, ConflictLine, ImportedCampaign};
 use crate::signing::LogSigner;
 use crate::sqlite::UnitSource;
-use crate::store::{Applied, CentralStatus, CentralStore, IncomingBatch, SessionQuery};
+use crate::store::{
+    Applied, BlobCompletion, BlobFacts, CentralStatus, CentralStore, IncomingBatch, SessionQuery,
+};
 
 mod apply;
+mod attachments;
 pub mod audit;
 mod migrate;
 mod open;
@@ -51,6 +55,11 @@ mod status;
 /// more connections than a few only queue behind it; reads (proofs,
 /// status, custody) use the others.
 pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// Connections per ingest node for attachment bytes: their own pool, so
+/// uploads of megabytes never take the connections batches are applied
+/// and answered on.
+pub const BLOB_POOL_SIZE: usize = 4;
 
 /// Most batches one transaction applies (group commit).
 const MAX_GROUP_BATCHES: usize = 64;
@@ -68,6 +77,8 @@ struct Job {
 /// Central on PostgreSQL.
 pub struct PgCentral {
     pool: Pool,
+    /// Attachment bytes, in the same database (their own pool).
+    blobs: Arc<PgBlobs>,
     /// This node's applier: batches are applied by one task, as many
     /// together as are waiting (see [`apply::apply_group`]).
     applier: tokio::sync::mpsc::Sender<Job>,
@@ -115,25 +126,18 @@ fn describe(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{db}")
 }
 
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, CentralError> {
+    url.parse().map_err(|source| CentralError::BadDatabaseUrl {
+        what: describe_url(url),
+        source,
+    })
+}
+
 /// A connection pool for `url`, checked by opening one connection.
 async fn connect(url: &str, size: usize) -> Result<(Pool, String), CentralError> {
-    let config: tokio_postgres::Config =
-        url.parse().map_err(|source| CentralError::BadDatabaseUrl {
-            what: describe_url(url),
-            source,
-        })?;
+    let config = parse_url(url)?;
     let target = describe(&config);
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(size.max(1))
-        .build()
-        .map_err(|e| CentralError::PostgresPool(e.to_string()))?;
+    let pool = pool_of(config, size)?;
     // Fail at start with a clear message, not at the first batch.
     match pool.get().await {
         Ok(_) => Ok((pool, target)),
@@ -142,6 +146,21 @@ async fn connect(url: &str, size: usize) -> Result<(Pool, String), CentralError>
         }
         Err(e) => Err(CentralError::PostgresPool(e.to_string())),
     }
+}
+
+/// A pool of at most `size` connections, opened when first needed.
+fn pool_of(config: tokio_postgres::Config, size: usize) -> Result<Pool, CentralError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .build()
+        .map_err(|e| CentralError::PostgresPool(e.to_string()))
 }
 
 impl PgCentral {
@@ -183,6 +202,7 @@ impl PgCentral {
         create: bool,
     ) -> Result<PgCentral, CentralError> {
         let (pool, target) = connect(url, pool_size).await?;
+        let blob_pool = pool_of(parse_url(url)?, BLOB_POOL_SIZE)?;
         let mut client = pool.get().await.map_err(pool_error)?;
         migrate::apply(&mut client, &target).await?;
         let opened = open::open_node(&mut client, key_dir, units, now, create, &target).await?;
@@ -191,6 +211,7 @@ impl PgCentral {
         Ok(PgCentral {
             applier: spawn_applier(pool.clone(), Arc::clone(&signer)),
             pool,
+            blobs: Arc::new(PgBlobs::new(blob_pool)),
             target,
             node_id: opened.node_id,
             units: Arc::new(opened.units),
@@ -418,6 +439,23 @@ impl CentralStore for PgCentral {
 
     fn opener(&self) -> Option<Arc<doorstep_crypto::Opener>> {
         Some(Arc::clone(&self.opener))
+    }
+
+    fn blobs(&self) -> Option<Arc<dyn BlobBytes>> {
+        Some(Arc::clone(&self.blobs) as Arc<dyn BlobBytes>)
+    }
+
+    async fn blob_facts(&self, sha256: &str) -> Result<BlobFacts, CentralError> {
+        let client = self.client().await?;
+        attachments::facts(&client, sha256).await
+    }
+
+    async fn blob_completed(
+        &self,
+        completion: BlobCompletion,
+    ) -> Result<Vec<(Uuid, String)>, CentralError> {
+        let mut client = self.client().await?;
+        attachments::completed(&mut client, &completion).await
     }
 
     async fn apply(&self, batch: IncomingBatch) -> Result<Applied, CentralError> {

@@ -82,7 +82,9 @@ async fn sqlite_migration_counts_the_records_already_held() {
         "DROP TABLE visit_counts; DROP TABLE campaign_targets;
          ALTER TABLE records DROP COLUMN visit_unit; ALTER TABLE records DROP COLUMN visit_day;
          ALTER TABLE records DROP COLUMN visit_place; ALTER TABLE records DROP COLUMN visit_reason;
-         ALTER TABLE records DROP COLUMN superseded_by; PRAGMA user_version = 7;",
+         ALTER TABLE records DROP COLUMN superseded_by;
+         ALTER TABLE records DROP COLUMN upstream_missing; DROP TABLE sealed_blobs;
+         PRAGMA user_version = 7;",
     )
     .unwrap();
     drop(conn);

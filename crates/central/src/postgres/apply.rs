@@ -3,7 +3,7 @@
 //! moved, the session counted, the log entry appended and a head signed —
 //! all in one transaction that holds the log lock from its first statement.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use deadpool_postgres::GenericClient;
@@ -55,17 +55,22 @@ pub(crate) async fn apply_group(
     // once it is held, and see every batch committed before, on any node;
     // none can commit in between.
     let keys = Keys::of(batches);
-    let (state, by_id, by_seq) = tokio::try_join!(
+    let (state, by_id, by_seq, blobs) = tokio::try_join!(
         run(&tx, LOCK_LOG, &[]),
         held_by_id(&tx, &keys.ids),
         held_by_seq(&tx, &keys.devices, &keys.seqs),
+        held_blobs(&tx, &keys.blobs),
     )?;
     let state = state
         .first()
         .ok_or_else(|| CentralError::Inconsistent("the log has no state row".into()))?;
     let first = to_u64(state.get(0));
     let last_timestamp = to_u64(state.get(1));
-    let mut held = Held { by_id, by_seq };
+    let mut held = Held {
+        by_id,
+        by_seq,
+        blobs,
+    };
 
     let mut decided = Vec::with_capacity(batches.len());
     let mut entries = Vec::with_capacity(batches.len());
@@ -94,6 +99,7 @@ pub(crate) async fn apply_group(
     let mut writes = Vec::new();
     for (batch, (at, d)) in batches.iter().zip(&decided) {
         writes.push(insert_records(&tx, batch, at, &d.new).boxed());
+        writes.push(insert_attachments(&tx, &d.new).boxed());
         writes.push(insert_refusals(&tx, batch, at, &d.refusals).boxed());
         writes.push(count_session(&tx, batch, at, &d.lines, batch.check_ms + spent).boxed());
     }
@@ -103,7 +109,24 @@ pub(crate) async fn apply_group(
     )?;
     // Progress counts: corrections first (what they correct may have been
     // written just above), then every bucket's change in one statement.
-    let counted = super::progress::count_new(&tx, decided.iter().map(|(_, d)| &d.new)).await?;
+    // Beside them, what the held records answered `duplicate` by their
+    // bytes alone still lack (rare; after the inserts above, which may
+    // hold them).
+    let asked: Vec<Uuid> = decided
+        .iter()
+        .flat_map(|(_, d)| d.ask.iter().map(|(_, id)| *id))
+        .collect();
+    let (counted, missing) = tokio::try_join!(
+        super::progress::count_new(&tx, decided.iter().map(|(_, d)| &d.new)),
+        super::attachments::missing(&tx, &asked),
+    )?;
+    for (_, d) in &mut decided {
+        for (line, id) in std::mem::take(&mut d.ask) {
+            if let (Some(line), Some(list)) = (d.lines.get_mut(line), missing.get(&id)) {
+                line.missing_attachments = list.clone();
+            }
+        }
+    }
     let mut completed = Vec::new();
     for (i, (_, leaf)) in entries.iter().enumerate() {
         let index = first + i as u64;
@@ -239,25 +262,30 @@ async fn append_log(
 
 use crate::outcome::{self, ConflictReason};
 
-/// What is held already under the batch's record IDs and sequence numbers.
+/// What is held already under the batch's record IDs and sequence numbers,
+/// and which of the blobs its records name are held whole.
 struct Held {
     by_id: HashMap<Uuid, Vec<u8>>,
     by_seq: HashMap<(Uuid, u64), Uuid>,
+    blobs: HashSet<String>,
 }
 
-/// The record IDs and (device, sequence) pairs of a batch to look up.
-struct Keys {
+/// The record IDs, (device, sequence) pairs and attachments of a batch to
+/// look up.
+struct Keys<'a> {
     ids: Vec<Uuid>,
     devices: Vec<Uuid>,
     seqs: Vec<i64>,
+    blobs: Vec<&'a str>,
 }
 
-impl Keys {
-    fn of(batches: &[IncomingBatch]) -> Keys {
+impl<'a> Keys<'a> {
+    fn of(batches: &'a [IncomingBatch]) -> Keys<'a> {
         let mut keys = Keys {
             ids: Vec::new(),
             devices: Vec::new(),
             seqs: Vec::new(),
+            blobs: Vec::new(),
         };
         for incoming in batches.iter().flat_map(|b| &b.records) {
             match incoming {
@@ -265,6 +293,8 @@ impl Keys {
                     keys.ids.push(r.record_id);
                     keys.devices.push(r.device_id);
                     keys.seqs.push(to_i64(r.device_seq));
+                    keys.blobs
+                        .extend(r.attachments.iter().map(|(sha, _)| sha.as_str()));
                 }
                 Incoming::Invalid(r) => {
                     if let (true, Some(id)) = (r.seq_seen, r.record_id) {
@@ -291,6 +321,22 @@ async fn held_by_id(tx: &Tx<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<u8>>,
         .iter()
         .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Vec<u8>>(1)))
         .collect())
+}
+
+/// Which of `shas` are held whole. Read behind the log lock, which blob
+/// completions take too: no blob becomes held while the batch is applied.
+async fn held_blobs(tx: &Tx<'_>, shas: &[&str]) -> Result<HashSet<String>, CentralError> {
+    // Records without attachments (the usual batch) cost no round trip.
+    if shas.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = run(
+        tx,
+        "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
+        &[&shas],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
 async fn held_by_seq(
@@ -328,6 +374,10 @@ pub(super) struct NewRecords<'a> {
     signatures: Vec<Option<&'a [u8]>>,
     sealed: Vec<bool>,
     pub(super) visits: Vec<Option<&'a VisitFacts>>,
+    /// The attachments they name (`record_attachments`), one row each.
+    attachment_ids: Vec<Uuid>,
+    attachment_shas: Vec<&'a str>,
+    attachment_sizes: Vec<i64>,
 }
 
 /// What a batch comes to: its receipt lines in order, and what to write.
@@ -336,6 +386,10 @@ struct Decided<'a> {
     new: NewRecords<'a>,
     refusals: Vec<(Refused, Outcome)>,
     touched: outcome::Touched,
+    /// Lines (by position) answered `duplicate` for a record refused by
+    /// the checks but held with these bytes: their missing attachments
+    /// are read from what is held.
+    ask: Vec<(usize, Uuid)>,
 }
 
 /// Decides each record's outcome against what is held (and what this
@@ -346,6 +400,7 @@ fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
     let mut lines = Vec::with_capacity(batch.records.len());
     // Per device: highest sequence seen in this batch, records accepted.
     let mut touched = outcome::Touched::new();
+    let mut ask = Vec::new();
     for (index, incoming) in batch.records.iter().enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         let line = match incoming {
@@ -369,9 +424,20 @@ fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
                 if let Some(reason) = &conflict {
                     refusals.push((outcome::conflict_refusal(rec, reason), Outcome::Conflict));
                 }
-                outcome::valid_line(index, rec, outcome, conflict.as_ref())
+                let mut line = outcome::valid_line(index, rec, outcome, conflict.as_ref());
+                // Accepted or duplicate, the record held is these very
+                // bytes (same content hash), so it names these very
+                // attachments: no lookup, and none at all for the usual
+                // record that names none.
+                if matches!(outcome, Outcome::Accepted | Outcome::Duplicate) {
+                    line.missing_attachments = missing_of(&rec.attachments, &held.blobs);
+                }
+                line
             }
             Incoming::Invalid(refused) if held_as_is(held, refused) => {
+                if let Some(id) = refused.record_id {
+                    ask.push((lines.len(), id));
+                }
                 outcome::held_line(index, refused)
             }
             Incoming::Invalid(refused) => {
@@ -387,7 +453,21 @@ fn decide<'a>(batch: &'a IncomingBatch, held: &mut Held) -> Decided<'a> {
         new,
         refusals,
         touched,
+        ask,
     }
+}
+
+/// The hashes of `attachments` not held whole, sorted, each once (as
+/// `record_attachments` keeps them).
+fn missing_of(attachments: &[(String, u64)], held: &HashSet<String>) -> Vec<String> {
+    let mut missing: Vec<String> = attachments
+        .iter()
+        .filter(|(sha, _)| !held.contains(sha))
+        .map(|(sha, _)| sha.clone())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
 }
 
 /// Moves each touched device's marks; a laptop's last sync and journal.
@@ -470,6 +550,32 @@ fn push_record<'a>(new: &mut NewRecords<'a>, rec: &'a CheckedRecord) {
     new.signatures.push(rec.signature.as_ref().map(|s| &s[..]));
     new.sealed.push(rec.sealed);
     new.visits.push(rec.visit.as_ref());
+    for (sha, size) in &rec.attachments {
+        new.attachment_ids.push(rec.record_id);
+        new.attachment_shas.push(sha);
+        new.attachment_sizes.push(to_i64(*size));
+    }
+}
+
+/// The attachments the new records name, in one statement (none for
+/// records that name none). A record naming one blob twice keeps one row.
+async fn insert_attachments(tx: &Tx<'_>, new: &NewRecords<'_>) -> Result<(), CentralError> {
+    if new.attachment_ids.is_empty() {
+        return Ok(());
+    }
+    run(
+        tx,
+        "INSERT INTO record_attachments (record_id, sha256, size)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int8[])
+         ON CONFLICT (record_id, sha256) DO NOTHING",
+        &[
+            &new.attachment_ids,
+            &new.attachment_shas,
+            &new.attachment_sizes,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn insert_records(

@@ -163,34 +163,52 @@ pub(crate) async fn device_records<C: GenericClient>(
     Ok(DeviceRecordsAnswer { records })
 }
 
-/// Central's custody answers: held with this content is confirmed; else
-/// the newest refusal of exactly this content, else unknown.
+/// Central's custody answers: held with this content and every attachment
+/// it names is confirmed, held without some of them incomplete (with the
+/// list); else the newest refusal of exactly this content, else unknown.
 pub(crate) async fn custody<C: GenericClient>(
     client: &C,
     keys: &[CustodyKey],
 ) -> Result<Vec<CustodyLine>, CentralError> {
     let ids: Vec<Uuid> = keys.iter().map(|k| k.record_id).collect();
     let hashes: Vec<&str> = keys.iter().map(|k| k.content_hash.as_str()).collect();
-    let held: std::collections::HashMap<Uuid, Vec<u8>> = client
-        .query(
-            "SELECT record_id, content_hash FROM records WHERE record_id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .map_err(CentralError::pg)?
+    // Two independent reads, pipelined in one round trip. A held record's
+    // missing attachments are read in the same statement (one snapshot):
+    // read apart, a record committed between the two reads would be seen
+    // held with no attachment rows, so confirmed without them.
+    let (held, refused) = tokio::try_join!(
+        async {
+            client
+                .query(
+                    "SELECT r.record_id, r.content_hash,
+                            ARRAY(SELECT ra.sha256 FROM record_attachments ra
+                                  WHERE ra.record_id = r.record_id
+                                    AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = ra.sha256)
+                                  ORDER BY ra.sha256)
+                     FROM records r WHERE r.record_id = ANY($1)",
+                    &[&ids],
+                )
+                .await
+                .map_err(CentralError::pg)
+        },
+        async {
+            client
+                .query(
+                    "SELECT DISTINCT ON (f.record_id, f.content_hash) f.record_id, f.content_hash, f.code, f.reason
+                     FROM refusals f JOIN unnest($1::uuid[], $2::text[]) AS k(record_id, content_hash)
+                       ON f.record_id = k.record_id AND f.content_hash = k.content_hash
+                     ORDER BY f.record_id, f.content_hash, f.id DESC",
+                    &[&ids, &hashes],
+                )
+                .await
+                .map_err(CentralError::pg)
+        },
+    )?;
+    let held: std::collections::HashMap<Uuid, (Vec<u8>, Vec<String>)> = held
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    let refused: std::collections::HashMap<(Uuid, String), (String, String)> = client
-        .query(
-            "SELECT DISTINCT ON (f.record_id, f.content_hash) f.record_id, f.content_hash, f.code, f.reason
-             FROM refusals f JOIN unnest($1::uuid[], $2::text[]) AS k(record_id, content_hash)
-               ON f.record_id = k.record_id AND f.content_hash = k.content_hash
-             ORDER BY f.record_id, f.content_hash, f.id DESC",
-            &[&ids, &hashes],
-        )
-        .await
-        .map_err(CentralError::pg)?
+    let refused: std::collections::HashMap<(Uuid, String), (String, String)> = refused
         .iter()
         .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
         .collect();
@@ -206,8 +224,16 @@ pub(crate) async fn custody<C: GenericClient>(
                 missing_attachments: Vec::new(),
             };
             match held.get(&key.record_id) {
-                Some(hash) if hex::encode(hash) == key.content_hash => {
-                    line(CustodyState::Confirmed, None, None)
+                // Confirmed only with every attachment held whole.
+                Some((hash, missing)) if hex::encode(hash) == key.content_hash => {
+                    if missing.is_empty() {
+                        line(CustodyState::Confirmed, None, None)
+                    } else {
+                        CustodyLine {
+                            missing_attachments: missing.clone(),
+                            ..line(CustodyState::Incomplete, None, None)
+                        }
+                    }
                 }
                 _ => match refused.get(&(key.record_id, key.content_hash.clone())) {
                     Some((code, reason)) => line(
