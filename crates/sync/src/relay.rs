@@ -34,9 +34,8 @@ pub async fn relay_blobs(
     let mut wanted = BTreeSet::new();
     let mut after = None;
     loop {
-        let page = tokio::task::block_in_place(|| {
-            store.incomplete_upstream(after, MAX_BATCH_RECORDS)
-        })?;
+        let page =
+            tokio::task::block_in_place(|| store.incomplete_upstream(after, MAX_BATCH_RECORDS))?;
         let Some(last) = page.last() else { break };
         after = Some((last.device_id, last.device_seq));
         wanted.extend(page.into_iter().flat_map(|r| r.missing));
@@ -47,7 +46,10 @@ pub async fn relay_blobs(
     let mut sent = UploadReport::default();
     for sha256 in &wanted {
         for object in tokio::task::block_in_place(|| store.sealed_to_relay(sha256))? {
-            let Some(data) = bytes.get(&object.sealed_sha256).await.map_err(CentralError::Blob)?
+            let Some(data) = bytes
+                .get(&object.sealed_sha256)
+                .await
+                .map_err(CentralError::Blob)?
             else {
                 // The row says held but the bytes are gone: the laptop's
                 // copy is the one left; refuse this one so it is not tried again.
@@ -116,9 +118,8 @@ async fn ask_custody(
 ) -> Result<(), CentralError> {
     let mut after = None;
     loop {
-        let page = tokio::task::block_in_place(|| {
-            store.incomplete_upstream(after, MAX_BATCH_RECORDS)
-        })?;
+        let page =
+            tokio::task::block_in_place(|| store.incomplete_upstream(after, MAX_BATCH_RECORDS))?;
         let Some(last) = page.last() else { break };
         after = Some((last.device_id, last.device_seq));
         let query = CustodyQuery {

@@ -234,8 +234,10 @@ async fn a_station_relays_the_photo_and_confirms_only_then() {
     let mut store = laptop(&tmp.path().join("laptop"), &face);
     let central_addr = central(&tmp.path().join("central")).await;
     let (station_store, station_addr) = station(&tmp.path().join("station")).await;
-    let to_station = Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
-    let to_central = Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
+    let to_station =
+        Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
+    let to_central =
+        Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
 
     // Laptop → station: the record is held there, the photo with it.
     let report = sync_outbox(&mut store, &to_station, &options(), &mut ())
@@ -247,13 +249,18 @@ async fn a_station_relays_the_photo_and_confirms_only_then() {
 
     // Station → central: the record first (central lacks the photo), then
     // the photo, then custody says confirmed.
-    let forwarded = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
-        .await
-        .unwrap();
+    let forwarded =
+        doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+            .await
+            .unwrap();
     assert_eq!(forwarded.error, None, "{forwarded:?}");
     assert_eq!(forwarded.records, 1, "{forwarded:?}");
     assert_eq!(forwarded.blobs_relayed, 1, "{forwarded:?}");
-    assert_eq!(forwarded.blob_bytes_sent, face.len() as u64, "{forwarded:?}");
+    assert_eq!(
+        forwarded.blob_bytes_sent,
+        face.len() as u64,
+        "{forwarded:?}"
+    );
     assert_eq!(forwarded.incomplete, 0, "{forwarded:?}");
     assert_eq!(forwarded.backlog, 0, "{forwarded:?}");
     let sha = hex::encode(Sha256::digest(&face));
@@ -295,8 +302,10 @@ async fn a_station_waits_for_a_photo_it_does_not_hold_yet() {
     let mut store = laptop(&tmp.path().join("laptop"), &face);
     let central_addr = central(&tmp.path().join("central")).await;
     let (station_store, station_addr) = station(&tmp.path().join("station")).await;
-    let to_station = Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
-    let to_central = Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
+    let to_station =
+        Client::new(&format!("http://{station_addr}"), Duration::from_secs(10)).unwrap();
+    let to_central =
+        Client::new(&format!("http://{central_addr}"), Duration::from_secs(10)).unwrap();
 
     // The photo never reaches the station (the laptop sends records only).
     let records_only = SyncOptions {
@@ -307,10 +316,15 @@ async fn a_station_waits_for_a_photo_it_does_not_hold_yet() {
         .await
         .unwrap();
     assert_eq!((report.held, report.blobs_uploaded), (1, 0), "{report:?}");
-    let forwarded = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
-        .await
-        .unwrap();
-    assert_eq!((forwarded.records, forwarded.incomplete), (1, 1), "{forwarded:?}");
+    let forwarded =
+        doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
+            .await
+            .unwrap();
+    assert_eq!(
+        (forwarded.records, forwarded.incomplete),
+        (1, 1),
+        "{forwarded:?}"
+    );
     // Not forwarded again while it waits.
     let again = doorstep_sync::forward::forward_all(&station_store, &to_central, None, &options())
         .await

@@ -144,7 +144,9 @@ impl SqliteCentral {
             )
             .map_err(err)?;
         let rows = stmt
-            .query_map([sha256], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([sha256], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
@@ -246,9 +248,7 @@ impl SqliteCentral {
                             .map_err(err)?;
                     }
                     CustodyState::Unknown => {
-                        missing
-                            .execute(params![id, None::<String>])
-                            .map_err(err)?;
+                        missing.execute(params![id, None::<String>]).map_err(err)?;
                     }
                     // Nothing new (or nothing this station can act on).
                     _ => {}
