@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use doorstep_core::record::BiometricPolicy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -228,6 +229,12 @@ pub struct ProvisionArgs {
     /// For a laptop: the station (its ID) it will sync through.
     #[arg(long, value_name = "STATION_ID")]
     pub station: Option<uuid::Uuid>,
+    /// For a laptop: the biometrics its ID card applications must carry — `none`, or `face`,
+    /// `all` (the ten fingers) and finger names, comma-separated (e.g. `face,all`). The laptop
+    /// learns it when it registers; central refuses a card application without them (or
+    /// without an exemption for each missing finger).
+    #[arg(long, value_name = "SPEC", default_value = "none", value_parser = biometric_policy)]
+    pub biometrics: BiometricPolicy,
     /// Hours the token stays valid.
     #[arg(long, default_value_t = 24, value_name = "HOURS")]
     pub valid_hours: u32,
@@ -589,6 +596,17 @@ pub enum FieldCommand {
     /// new record IDs printed, one per line; every invalid record is listed with its position
     /// and each rule it breaks, and the exit code is then 2. A record is reported stored only
     /// after it is committed to disk. Enrolling the same input again stores nothing twice.
+    ///
+    /// Attachments may name files: `"attachments": [{"kind": "face", "file":
+    /// "att/000001-face.jpg"}, {"kind": "fingerprint_right_thumb", "file": "…"}]`, with an
+    /// optional `media_type`. A relative path is read from the input file's directory (from
+    /// the current directory for standard input; --files-dir overrides both). Each file is
+    /// read (at most 4 MiB), its type recognised from its first bytes (JPEG, PNG, JPEG 2000,
+    /// WSQ, PDF; a different `media_type` given is refused), hashed and stored encrypted with
+    /// the record, once however many records name it. A missing or unreadable file makes its
+    /// record invalid (`$.attachments[i].file`). Items already given as `{kind, media_type,
+    /// sha256, size}` name files this laptop already holds. id_card_applications must carry
+    /// the biometrics of the laptop's policy (see `field biometrics`).
     Enroll(EnrollArgs),
 
     /// List records in sequence order with their custody state (asks for the passphrase:
@@ -607,8 +625,22 @@ pub enum FieldCommand {
     /// sync; no passphrase is needed.
     Purge(PurgeArgs),
 
-    /// Counts by state and by kind, the outbox size and the last record time.
+    /// Counts by state and by kind, the outbox size, the last record time, the biometric
+    /// policy and the attachment files held (to upload, bytes, refused).
     Status(StatusArgs),
+
+    /// Change which biometrics an id_card_application must carry on this laptop (the
+    /// campaign's policy; `field init --biometrics` sets it first).
+    ///
+    /// SPEC is `none`, or a comma-separated list of `face`, `all` (the ten fingers) and finger
+    /// names (right_thumb, right_index, right_middle, right_ring, right_little, left_thumb,
+    /// left_index, left_middle, left_ring, left_little), e.g. `face,all` or
+    /// `face,right_index,left_index`. `field enroll` refuses an id_card_application without a
+    /// required face or finger (a finger the citizen cannot give is listed in
+    /// `biometric_exemptions` with a reason). Records already stored are not checked again.
+    /// No passphrase is needed. A laptop registered with central is refused: its policy is
+    /// its campaign's, set when central issues the token.
+    Biometrics(BiometricsArgs),
 
     /// Check the store: SQLite integrity, gap-free sequence, every record decrypts and decodes
     /// (asks for the passphrase).
@@ -751,6 +783,13 @@ pub struct InitArgs {
     /// purged (the journal, hashes and receipts stay).
     #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub retention_days: u32,
+    /// Which biometrics every id_card_application must carry on this laptop (the campaign's
+    /// policy): `none`, or a comma-separated list of `face`, `all` (the ten fingers) and
+    /// finger names (right_thumb … left_little), e.g. `face,all` or
+    /// `face,right_index,left_index`. `field biometrics` changes it later; with --token,
+    /// a policy central issued with the token replaces it.
+    #[arg(long, value_name = "SPEC", default_value = "none", value_parser = biometric_policy)]
+    pub biometrics: BiometricPolicy,
     /// Central's address, to register this laptop right away (with --token).
     #[arg(long, value_name = "URL", requires = "token")]
     pub server: Option<String>,
@@ -799,6 +838,10 @@ pub struct EnrollArgs {
     /// Records to enroll: a JSON object, a JSON array or NDJSON; `-` or nothing reads standard input.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Directory that relative attachment `file` paths are read from (default: the directory
+    /// of FILE; the current directory for standard input).
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
     /// Print one JSON document with every record's outcome instead of plain record IDs.
     #[arg(long)]
     pub json: bool,
@@ -852,6 +895,28 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BiometricsArgs {
+    #[command(flatten)]
+    pub dir: DataDir,
+    /// The policy: `none`, or `face`, `all` and finger names, comma-separated (e.g. `face,all`).
+    #[arg(value_name = "SPEC", value_parser = biometric_policy)]
+    pub spec: BiometricPolicy,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads a biometric policy flag; the error lists what is accepted.
+fn biometric_policy(spec: &str) -> Result<BiometricPolicy, String> {
+    BiometricPolicy::parse(spec).map_err(|e| {
+        format!(
+            "{e}; write `none`, or `face`, `all` (the ten fingers) and finger names separated \
+             by commas, e.g. `face,all` or `face,right_index,left_index`"
+        )
+    })
 }
 
 #[derive(Debug, Args)]

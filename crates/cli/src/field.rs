@@ -4,10 +4,11 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::Utc;
+use doorstep_core::record::{BiometricPolicy, Finger};
 use doorstep_store::{FieldStore, InitOptions, ListFilter, RecordStatus, StoreError};
 use serde_json::json;
 
-use crate::cli::{InitArgs, ListArgs, StatusArgs, StatusFilter};
+use crate::cli::{BiometricsArgs, InitArgs, ListArgs, StatusArgs, StatusFilter};
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
 
@@ -77,6 +78,7 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
     // leaves a laptop that can still enroll and register later.
     let mut store = store;
     store.set_retention_days(args.retention_days)?;
+    store.set_biometrics(args.biometrics)?;
     let registered = match (&args.server, &args.token) {
         (Some(server), Some(token)) => Some(
             crate::provision_cmd::register_store(&mut store, server, token, &args.tls, lang)
@@ -110,7 +112,7 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
             "{}",
             json!({"device_id": d.device_id, "device_name": d.device_name, "unit_code": d.unit_code,
                    "unit_name": unit_name, "units": store.units().len(), "store": store.path(),
-                   "registration": registered})
+                   "biometrics": store.biometrics(), "registration": registered})
         );
     } else {
         let label = |vi, en| lang.pick(vi, en);
@@ -136,6 +138,14 @@ pub fn init(args: InitArgs, lang: Lang) -> anyhow::Result<Outcome> {
             label("danh mục", "unit list"),
             store.units().len(),
             label("đơn vị hành chính", "administrative units")
+        );
+        println!(
+            "  {}: {}",
+            label(
+                "sinh trắc học bắt buộc (hồ sơ cấp căn cước)",
+                "biometrics required (id_card_application)"
+            ),
+            policy_text(store.biometrics(), lang)
         );
         if let Some(r) = &registered {
             crate::provision_cmd::print_registration(r, lang);
@@ -322,6 +332,7 @@ fn short(id: &uuid::Uuid) -> String {
 pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let store = FieldStore::open(&args.dir.data_dir)?;
     let report = store.status()?;
+    let blobs = store.blob_status()?;
     if args.json {
         let by_status: serde_json::Map<_, _> = report
             .by_status
@@ -339,7 +350,8 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 "device": report.device, "total": report.total, "by_status": by_status, "by_kind": by_kind,
                 "outbox": report.outbox, "last_enrolled_at": report.last_enrolled_at,
                 "schema_version": report.schema_version, "units_source": report.units_source,
-                "units_count": report.units_count,
+                "units_count": report.units_count, "biometrics": report.device.biometrics,
+                "blobs": blobs,
             })
         );
         return Ok(Outcome::Ok);
@@ -389,7 +401,126 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
         lang.pick("Hồ sơ lưu gần nhất:", "Last record stored:"),
         report.last_enrolled_at.as_deref().unwrap_or("-")
     )?;
+    writeln!(
+        out,
+        "{} {}",
+        lang.pick(
+            "Sinh trắc học bắt buộc (hồ sơ cấp căn cước):",
+            "Biometrics required (id_card_application):"
+        ),
+        policy_text(d.biometrics, lang)
+    )?;
+    if blobs.blobs > 0 || blobs.refused > 0 {
+        let size = |n| human_bytes(n, lang);
+        match lang {
+            Lang::Vi => writeln!(
+                out,
+                "Tệp đính kèm: {} ({})   chờ gửi: {} ({})   bị từ chối: {}",
+                blobs.blobs,
+                size(blobs.bytes),
+                blobs.to_upload,
+                size(blobs.bytes_to_upload),
+                blobs.refused
+            )?,
+            Lang::En => writeln!(
+                out,
+                "Attachment files: {} ({})   to upload: {} ({})   refused: {}",
+                blobs.blobs,
+                size(blobs.bytes),
+                blobs.to_upload,
+                size(blobs.bytes_to_upload),
+                blobs.refused
+            )?,
+        }
+    }
     Ok(Outcome::Ok)
+}
+
+/// `field biometrics`: sets which biometrics an id_card_application must
+/// carry on this laptop (no passphrase: it is a setting, not citizen data).
+pub fn biometrics(args: BiometricsArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    // A registered laptop's policy is its campaign's: central checks its
+    // records against the one it registered (proto/attachments-v1.md 3.1).
+    if let Some(server) = store.identity()?.registered_server {
+        return Err(UserError(format!(
+            "{} {server}: {}",
+            lang.pick(
+                "máy này đã đăng ký với",
+                "this laptop is registered with"
+            ),
+            lang.pick(
+                "yêu cầu sinh trắc học là của chiến dịch, đặt khi cấp mã đăng ký (central provision --biometrics)",
+                "its biometric policy is its campaign's, set when central issues the token (central provision --biometrics)"
+            )
+        ))
+        .into());
+    }
+    let previous = store.biometrics();
+    store.set_biometrics(args.spec)?;
+    if args.json {
+        println!("{}", json!({"biometrics": args.spec, "previous": previous}));
+    } else {
+        println!(
+            "{}: {}",
+            lang.pick(
+                "sinh trắc học bắt buộc (hồ sơ cấp căn cước)",
+                "biometrics required (id_card_application)"
+            ),
+            policy_text(args.spec, lang)
+        );
+        if previous != args.spec {
+            println!(
+                "  {}: {}",
+                lang.pick("trước đây", "was"),
+                policy_text(previous, lang)
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// A biometric policy for people: its spelling, and in Vietnamese what it
+/// means (`ảnh chân dung, vân tay 10 ngón (face,all)`).
+fn policy_text(policy: BiometricPolicy, lang: Lang) -> String {
+    let spec = policy.spec();
+    match lang {
+        Lang::En if policy.is_none() => "none (no face or fingerprint required)".to_owned(),
+        Lang::En => spec,
+        Lang::Vi if policy.is_none() => "không (không bắt buộc ảnh hay vân tay)".to_owned(),
+        Lang::Vi => {
+            let mut parts: Vec<String> = Vec::new();
+            if policy.face {
+                parts.push("ảnh chân dung".to_owned());
+            }
+            let fingers = policy.fingers();
+            if fingers.len() == Finger::ALL.len() {
+                parts.push("vân tay 10 ngón".to_owned());
+            } else if !fingers.is_empty() {
+                let names: Vec<&str> = fingers.iter().map(|f| f.label_vi()).collect();
+                parts.push(format!("vân tay {}", names.join(", ")));
+            }
+            format!("{} ({spec})", parts.join(", "))
+        }
+    }
+}
+
+/// A byte count for people, in decimal units: `6.6 MB` (`6,6 MB` in Vietnamese).
+pub fn human_bytes(n: u64, lang: Lang) -> String {
+    let text = if n < 1_000 {
+        format!("{n} B")
+    } else {
+        let (value, unit) = [(1e3, "kB"), (1e6, "MB"), (1e9, "GB")]
+            .into_iter()
+            .rev()
+            .find(|(size, _)| n as f64 >= *size)
+            .unwrap_or((1e3, "kB"));
+        format!("{:.1} {unit}", n as f64 / value)
+    };
+    match lang {
+        Lang::Vi => text.replace('.', ","),
+        Lang::En => text,
+    }
 }
 
 pub fn check(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
@@ -439,5 +570,36 @@ pub fn check(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
             "kho dữ liệu có lỗi (xem trên); không xóa tệp",
             "the store has problems (see above); do not delete it"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_in_both_languages() {
+        assert_eq!(human_bytes(0, Lang::En), "0 B");
+        assert_eq!(human_bytes(999, Lang::En), "999 B");
+        assert_eq!(human_bytes(6_600_000, Lang::En), "6.6 MB");
+        assert_eq!(human_bytes(6_600_000, Lang::Vi), "6,6 MB");
+        assert_eq!(human_bytes(25_000, Lang::En), "25.0 kB");
+        assert_eq!(human_bytes(1_550_000_000, Lang::En), "1.6 GB");
+    }
+
+    #[test]
+    fn policies_read_in_both_languages() {
+        let full = BiometricPolicy::FULL;
+        assert_eq!(policy_text(full, Lang::En), "face,all");
+        assert_eq!(
+            policy_text(full, Lang::Vi),
+            "ảnh chân dung, vân tay 10 ngón (face,all)"
+        );
+        let two = BiometricPolicy::new(false, &[Finger::RightIndex, Finger::LeftIndex]);
+        assert_eq!(
+            policy_text(two, Lang::Vi),
+            "vân tay ngón trỏ phải, ngón trỏ trái (right_index,left_index)"
+        );
+        assert!(policy_text(BiometricPolicy::NONE, Lang::En).starts_with("none"));
     }
 }

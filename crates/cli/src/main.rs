@@ -9,6 +9,7 @@ mod central_store;
 mod cli;
 mod demo;
 mod enroll;
+mod enroll_files;
 mod field;
 mod gen_cmd;
 mod input;
@@ -103,6 +104,7 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::Passphrase(args) => field::change_passphrase(args, lang),
             FieldCommand::Purge(args) => field::purge(args, lang),
             FieldCommand::Status(args) => field::status(args, lang),
+            FieldCommand::Biometrics(args) => field::biometrics(args, lang),
             FieldCommand::Check(args) => field::check(args, lang),
             FieldCommand::Sync(args) => sync_cmd::run(args, lang),
             FieldCommand::SyncLog(args) => sync_cmd::log(args, lang),
