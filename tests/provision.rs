@@ -106,7 +106,9 @@ fn laptops_register_with_one_time_tokens_and_can_be_revoked() {
     later.assert_success();
     // A mistyped token is refused too.
     let third = provision(&central_dir, "Tổ 3");
-    let wrong = format!("{}X", &third[..third.len() - 1]);
+    // The last character changed (to X, or to Y when it already was X).
+    let last = if third.ends_with('X') { 'Y' } else { 'X' };
+    let wrong = format!("{}{last}", &third[..third.len() - 1]);
     let c = tmp.path().join("c");
     let mistyped = init(&c, &central.url, &wrong);
     mistyped.assert_code(2);
@@ -192,4 +194,87 @@ fn provisioning_refuses_unknown_units_and_bad_durations() {
         "0"
     ]);
     out.assert_code(2);
+}
+
+#[test]
+fn a_campaigns_biometric_policy_reaches_the_laptop_and_is_enforced_there() {
+    let tmp = temp_dir();
+    let central_dir = tmp.path().join("central");
+    let central = Server::central_secure(&central_dir, 0);
+    let out = run(args![
+        "--lang",
+        "en",
+        "central",
+        "provision",
+        "--data-dir",
+        &central_dir,
+        "--unit",
+        "74",
+        "--name",
+        "Tổ 4",
+        "--biometrics",
+        "face,right_index",
+        "--json"
+    ]);
+    out.assert_success();
+    let issued = out.json();
+    assert_eq!(issued["biometrics"], "face,right_index", "{issued}");
+    let laptop = tmp.path().join("laptop");
+    init(&laptop, &central.url, issued["token"].as_str().unwrap()).assert_success();
+    let status = run(args!["field", "status", "--data-dir", &laptop, "--json"]).json();
+    assert_eq!(status["biometrics"], "face,right_index", "{status}");
+    let devices = run(args![
+        "central",
+        "devices",
+        "--data-dir",
+        &central_dir,
+        "--json"
+    ])
+    .json();
+    assert_eq!(devices["devices"][0]["biometrics"], "face,right_index", "{devices}");
+
+    // A card application without them is refused on the laptop already.
+    let input = tmp.path().join("card.json");
+    let records = doorstep_tests::Store::new().records(40, 7);
+    let card = records
+        .iter()
+        .find(|r| r["kind"] == "id_card_application")
+        .expect("a card application among 40 generated records");
+    std::fs::write(&input, card.to_string()).unwrap();
+    let out = run(args![
+        "--lang",
+        "en",
+        "field",
+        "enroll",
+        "--data-dir",
+        &laptop,
+        &input,
+        "--json"
+    ]);
+    out.assert_code(2);
+    assert!(
+        out.stdout.contains("attachment.face_required"),
+        "{}",
+        out.stdout
+    );
+
+    // A station token takes no policy.
+    let out = run(args![
+        "--lang",
+        "en",
+        "central",
+        "provision",
+        "--data-dir",
+        &central_dir,
+        "--unit",
+        "74",
+        "--name",
+        "Trạm",
+        "--role",
+        "station",
+        "--biometrics",
+        "face"
+    ]);
+    out.assert_code(2);
+    out.assert_stderr_contains("--biometrics is for laptops");
 }

@@ -30,6 +30,8 @@ pub struct NodeGrant {
     /// For a laptop: the station it is registered under.
     pub station_id: Option<Uuid>,
     pub revoked: bool,
+    /// What the device's card applications must carry.
+    pub biometrics: doorstep_core::record::BiometricPolicy,
 }
 
 /// Who may submit what: the registered nodes a batch involves, and
@@ -242,6 +244,11 @@ pub fn check_one(
         && let Err((code, reason, reason_vi)) = in_scope(rec, ctx, sender)
     {
         return Incoming::Invalid(refused(record, None, code, reason, reason_vi, Vec::new()));
+    }
+    if let Ok(rec) = &result
+        && let Some(refusal) = lacks_biometrics(record, rec, sender)
+    {
+        return Incoming::Invalid(refusal);
     }
     match result {
         Ok(rec) => Incoming::Valid(CheckedRecord {
@@ -591,6 +598,53 @@ fn in_scope(
         ));
     }
     Ok(())
+}
+
+/// A card application without the biometrics its device's policy
+/// requires (`proto/attachments-v1.md` 3.1). The laptop checks first; this
+/// is the check that counts, since a laptop's copy of the policy can be old
+/// or altered. Refused like any invalid record: its sequence is seen and
+/// the officer enrolls a correction.
+fn lacks_biometrics(
+    record: &BatchRecord,
+    rec: &doorstep_core::Record,
+    sender: &Sender<'_>,
+) -> Option<Refused> {
+    if rec.body.kind != doorstep_core::RecordKind::IdCardApplication {
+        return None;
+    }
+    let grant = sender.policy.grants.get(&rec.device_id)?;
+    let kinds: Vec<_> = rec.body.attachments.iter().map(|a| a.kind).collect();
+    let missing = doorstep_core::validate::missing_biometrics(
+        &kinds,
+        &rec.body.biometric_exemptions,
+        grant.biometrics,
+    );
+    if missing.is_empty() {
+        return None;
+    }
+    let join = |f: &dyn Fn(&doorstep_core::Violation) -> String| {
+        missing.iter().map(f).collect::<Vec<_>>().join("; ")
+    };
+    let reason = join(&|v| format!("{}: {}", v.path, v.message));
+    let reason_vi = join(&|v| format!("{}: {}", v.path, v.message_vi));
+    let violations = missing
+        .iter()
+        .map(|v| WireViolation {
+            path: v.path.clone(),
+            code: v.code.to_owned(),
+            message: v.message.clone(),
+            message_vi: v.message_vi.clone(),
+        })
+        .collect();
+    Some(refused(
+        record,
+        Some(true),
+        "record.invalid",
+        reason,
+        reason_vi,
+        violations,
+    ))
 }
 
 /// A refusal, with the IDs read from the bytes when they decode.

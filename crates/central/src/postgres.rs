@@ -534,12 +534,14 @@ impl CentralStore for PgCentral {
         let head = stored_head(&**client, self.node_id, None)
             .await?
             .ok_or_else(|| CentralError::Inconsistent("the log has no signed head".into()))?;
+        let biometrics = crate::sqlite::biometrics_of(&node);
         Ok(RegisterAnswer {
             node_id: node.node_id,
             role: node.role,
             unit_code: node.unit_code,
             name: node.name,
             station_id: node.station_id,
+            biometrics,
             registered_at: node.registered_at,
             central_id: self.node_id,
             log: TreeHeadAnswer {
@@ -557,6 +559,7 @@ impl CentralStore for PgCentral {
         unit_code: &str,
         name: &str,
         station_id: Option<Uuid>,
+        biometrics: doorstep_core::record::BiometricPolicy,
         valid_for: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, RegistryError> {
@@ -570,6 +573,7 @@ impl CentralStore for PgCentral {
             unit_code,
             name,
             station_id,
+            biometrics,
             valid_for,
             now,
         )

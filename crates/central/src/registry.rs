@@ -2,6 +2,7 @@
 //! node keys, revocation, and why a request was refused. The SQLite
 //! implementation is in `sqlite/registry.rs`.
 
+use doorstep_core::record::BiometricPolicy;
 use doorstep_wire::NodeRole;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -20,6 +21,8 @@ pub struct IssuedToken {
     pub unit_code: String,
     pub name: String,
     pub station_id: Option<Uuid>,
+    /// What the laptop's card applications must carry.
+    pub biometrics: BiometricPolicy,
     pub expires_at: String,
 }
 
@@ -33,6 +36,8 @@ pub struct RegisteredNode {
     pub unit_code: String,
     pub name: String,
     pub station_id: Option<Uuid>,
+    /// What its card applications must carry (`none` for a station).
+    pub biometrics: BiometricPolicy,
     pub registered_at: String,
     pub revoked_at: Option<String>,
     pub revoked_reason: Option<String>,
@@ -164,4 +169,10 @@ pub(crate) fn already_registered(other: Uuid, node_id: Uuid) -> RegistryError {
     } else {
         RegistryError::KeyInUse(other)
     }
+}
+
+/// A policy as stored (its spelling); an unreadable one requires
+/// everything rather than nothing.
+pub(crate) fn parse_biometrics(spec: &str) -> BiometricPolicy {
+    BiometricPolicy::parse(spec).unwrap_or(BiometricPolicy::FULL)
 }

@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_progress.sql"),
     include_str!("../migrations/0009_attachments.sql"),
     include_str!("../migrations/0010_station_blobs.sql"),
+    include_str!("../migrations/0011_biometric_policy.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -688,12 +689,14 @@ impl CentralStore for SqliteCentral {
             let head = log::latest_head(conn, central_id)
                 .map_err(|e| CentralError::sqlite(path, e))?
                 .ok_or_else(|| CentralError::Inconsistent("the log has no signed head".into()))?;
+            let biometrics = biometrics_of(&node);
             Ok(Ok(doorstep_wire::register::RegisterAnswer {
                 node_id: node.node_id,
                 role: node.role,
                 unit_code: node.unit_code,
                 name: node.name,
                 station_id: node.station_id,
+                biometrics,
                 registered_at: node.registered_at,
                 central_id,
                 log: TreeHeadAnswer {
@@ -713,10 +716,13 @@ impl CentralStore for SqliteCentral {
         unit_code: &str,
         name: &str,
         station_id: Option<Uuid>,
+        biometrics: doorstep_core::record::BiometricPolicy,
         valid_for: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<crate::registry::IssuedToken, crate::registry::RegistryError> {
-        self.provision(role, unit_code, name, station_id, valid_for, now)
+        self.provision(
+            role, unit_code, name, station_id, biometrics, valid_for, now,
+        )
     }
 
     async fn list_nodes(
@@ -1171,4 +1177,9 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), CentralError> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
     }
     Ok(())
+}
+
+/// The policy a registration answer tells a laptop (none for a station).
+pub(crate) fn biometrics_of(node: &crate::registry::RegisteredNode) -> Option<String> {
+    (node.role == NodeRole::Field).then(|| node.biometrics.spec())
 }

@@ -209,12 +209,14 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Issues a one-time enrollment token for a laptop or station of
     /// `unit_code` (`central provision`).
+    #[allow(clippy::too_many_arguments)] // one per property of the token
     async fn issue_token(
         &self,
         role: doorstep_wire::NodeRole,
         unit_code: &str,
         name: &str,
         station_id: Option<Uuid>,
+        biometrics: doorstep_core::record::BiometricPolicy,
         valid_for: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<crate::registry::IssuedToken, RegistryError>;

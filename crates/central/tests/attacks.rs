@@ -13,6 +13,7 @@ use doorstep_central::sqlite::SqliteCentral;
 use doorstep_central::{AppState, router};
 use doorstep_core::ContentHash;
 use doorstep_core::canonical::record_signing_bytes;
+use doorstep_core::record::BiometricPolicy;
 use doorstep_wire::register::RegisterRequest;
 use doorstep_wire::{Batch, BatchRecord, NodeRole, PROTOCOL_VERSION, Sender};
 
@@ -23,7 +24,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 mod support;
-use support::{now, record, record_in, sealed};
+use support::{card_application, now, record, record_in, sealed};
 
 /// Central with its router, and helpers to provision and post.
 struct Central {
@@ -63,18 +64,47 @@ impl Central {
     }
 
     fn token(&self, role: NodeRole, unit: &str, station: Option<Uuid>) -> String {
+        self.token_with(role, unit, station, BiometricPolicy::NONE)
+    }
+
+    fn token_with(
+        &self,
+        role: NodeRole,
+        unit: &str,
+        station: Option<Uuid>,
+        biometrics: BiometricPolicy,
+    ) -> String {
         self.store
-            .provision(role, unit, "n", station, Duration::hours(1), Utc::now())
+            .provision(
+                role,
+                unit,
+                "n",
+                station,
+                biometrics,
+                Duration::hours(1),
+                Utc::now(),
+            )
             .unwrap()
             .token
     }
 
     fn register(&self, role: NodeRole, unit: &str, station: Option<Uuid>, seed: u8) -> Node {
+        self.register_with(role, unit, station, BiometricPolicy::NONE, seed)
+    }
+
+    fn register_with(
+        &self,
+        role: NodeRole,
+        unit: &str,
+        station: Option<Uuid>,
+        biometrics: BiometricPolicy,
+        seed: u8,
+    ) -> Node {
         let key = SigningKey::from_bytes(&[seed; 32]);
         let id = Uuid::now_v7();
         self.store
             .register_node(
-                &self.token(role, unit, station),
+                &self.token_with(role, unit, station, biometrics),
                 id,
                 role,
                 &hex::encode(key.verifying_key().to_bytes()),
@@ -442,6 +472,7 @@ async fn an_expired_token_is_refused() {
             "74",
             "n",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             Utc::now() - Duration::hours(2),
         )
@@ -622,4 +653,58 @@ async fn a_record_sealed_to_another_central_is_refused() {
     let line = sealed(plain_line(&bytes, Some(&laptop.key)), other.public());
     let lines = c.send(&laptop, NodeRole::Field, vec![line]).await;
     refused_with(&lines, "record.sealed_to_other_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_application_without_the_biometrics_its_laptop_must_take_is_refused() {
+    // The laptop's own check can be old or switched off: central checks
+    // against the policy the laptop was provisioned with.
+    let c = Central::new();
+    let policy = BiometricPolicy::parse("face,right_index").unwrap();
+    let laptop = c.register_with(NodeRole::Field, "74", None, policy, 1);
+    let face = serde_json::json!({"kind": "face", "media_type": "image/jpeg",
+                                  "sha256": "11".repeat(32), "size": 60000});
+    let thumb = serde_json::json!({"kind": "fingerprint_right_index", "media_type": "image/x-wsq",
+                                   "sha256": "22".repeat(32), "size": 25000});
+    let only_face = card_application(laptop.id, 1, serde_json::json!([face.clone()]));
+    let lines = c
+        .send(
+            &laptop,
+            NodeRole::Field,
+            vec![c.line(&only_face, Some(&laptop.key))],
+        )
+        .await;
+    refused_with(&lines, "record.invalid");
+    assert_eq!(
+        lines[0]["violations"][0]["code"], "attachment.fingerprint_required",
+        "{}",
+        lines[0]
+    );
+    // Both: accepted (central now waits for the two images).
+    let both = card_application(laptop.id, 2, serde_json::json!([face, thumb]));
+    let lines = c
+        .send(
+            &laptop,
+            NodeRole::Field,
+            vec![c.line(&both, Some(&laptop.key))],
+        )
+        .await;
+    assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
+    assert_eq!(
+        lines[0]["missing_attachments"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        lines[0]
+    );
+    // Another laptop with no policy may send a card application without any.
+    let other = c.register(NodeRole::Field, "74", None, 2);
+    let bare = card_application(other.id, 1, serde_json::json!([]));
+    let lines = c
+        .send(
+            &other,
+            NodeRole::Field,
+            vec![c.line(&bare, Some(&other.key))],
+        )
+        .await;
+    assert_eq!(lines[0]["outcome"], "accepted", "{}", lines[0]);
 }

@@ -366,7 +366,8 @@ fn postgres_backend_conforms() {
         let b = PgBlobs::new(pool(&db.url));
         conform(Arc::new(a), Arc::new(b)).await;
     });
-    assert_eq!(db.count("SELECT version::int8 FROM doorstep_schema"), 3);
+    // 0003_blobs (or later) applied.
+    assert!(db.count("SELECT version::int8 FROM doorstep_schema") >= 3);
     assert_eq!(db.count("SELECT count(*) FROM blob_data"), 4);
     assert_eq!(
         db.count("SELECT count(*) FROM blob_chunks WHERE length(data) > 1024 * 1024"),

@@ -445,12 +445,28 @@ async fn registry_suite(store: &dyn CentralStore) {
         };
     assert!(matches!(
         store
-            .issue_token(NodeRole::Field, "99", "Tổ lạ", None, day, now())
+            .issue_token(
+                NodeRole::Field,
+                "99",
+                "Tổ lạ",
+                None,
+                doorstep_core::record::BiometricPolicy::NONE,
+                day,
+                now()
+            )
             .await,
         Err(RegistryError::UnknownUnit(_))
     ));
     let station_token = store
-        .issue_token(NodeRole::Station, "74", "CA Thuận Giao", None, day, now())
+        .issue_token(
+            NodeRole::Station,
+            "74",
+            "CA Thuận Giao",
+            None,
+            doorstep_core::record::BiometricPolicy::NONE,
+            day,
+            now(),
+        )
         .await
         .unwrap();
     let station = Uuid::now_v7();
@@ -467,7 +483,15 @@ async fn registry_suite(store: &dyn CentralStore) {
         "stations never get the sealing key"
     );
     let token = store
-        .issue_token(NodeRole::Field, "74", "Tổ 3", Some(station), day, now())
+        .issue_token(
+            NodeRole::Field,
+            "74",
+            "Tổ 3",
+            Some(station),
+            doorstep_core::record::BiometricPolicy::NONE,
+            day,
+            now(),
+        )
         .await
         .unwrap();
     // Typed by hand: lower case, spaces.
@@ -510,6 +534,7 @@ async fn registry_suite(store: &dyn CentralStore) {
             "74",
             "Tổ 4",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             chrono::Duration::hours(1),
             now(),
         )
@@ -526,7 +551,15 @@ async fn registry_suite(store: &dyn CentralStore) {
         Err(RegistryError::TokenExpired { .. })
     ));
     let other = store
-        .issue_token(NodeRole::Field, "74", "Tổ 5", None, day, now())
+        .issue_token(
+            NodeRole::Field,
+            "74",
+            "Tổ 5",
+            None,
+            doorstep_core::record::BiometricPolicy::NONE,
+            day,
+            now(),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -588,7 +621,15 @@ async fn registry_suite(store: &dyn CentralStore) {
     store.revoke_node(station, "đóng", now()).await.unwrap();
     assert!(matches!(
         store
-            .issue_token(NodeRole::Field, "74", "Tổ 6", Some(station), day, now())
+            .issue_token(
+                NodeRole::Field,
+                "74",
+                "Tổ 6",
+                Some(station),
+                doorstep_core::record::BiometricPolicy::NONE,
+                day,
+                now()
+            )
             .await,
         Err(RegistryError::UnknownStation(_))
     ));

@@ -34,6 +34,7 @@ fn a_token_registers_one_key_once() {
             "74",
             "Tổ 1",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(24),
             now(),
         )
@@ -80,6 +81,7 @@ fn expired_unknown_and_mismatched_tokens_are_refused() {
             "74",
             "Tổ 1",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -111,7 +113,15 @@ fn expired_unknown_and_mismatched_tokens_are_refused() {
 fn a_key_or_node_registers_once_and_units_and_stations_must_exist() {
     let (_dir, central) = store();
     let e = central
-        .provision(NodeRole::Field, "99", "x", None, Duration::hours(1), now())
+        .provision(
+            NodeRole::Field,
+            "99",
+            "x",
+            None,
+            doorstep_core::record::BiometricPolicy::NONE,
+            Duration::hours(1),
+            now(),
+        )
         .unwrap_err();
     assert_eq!(e.code(), "unit.unknown");
     let e = central
@@ -120,6 +130,7 @@ fn a_key_or_node_registers_once_and_units_and_stations_must_exist() {
             "74",
             "x",
             Some(Uuid::now_v7()),
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -132,6 +143,7 @@ fn a_key_or_node_registers_once_and_units_and_stations_must_exist() {
             "74",
             "Trạm Thuận Giao",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -145,6 +157,7 @@ fn a_key_or_node_registers_once_and_units_and_stations_must_exist() {
             "74",
             "Tổ 1",
             Some(station),
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -155,6 +168,7 @@ fn a_key_or_node_registers_once_and_units_and_stations_must_exist() {
             "74",
             "Tổ 2",
             Some(station),
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -183,6 +197,7 @@ fn revoked_nodes_stay_listed_and_cannot_be_revoked_twice() {
             "74",
             "Tổ 1",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )
@@ -217,6 +232,7 @@ async fn registration_through_the_store_trait_answers_the_log_head() {
             "74",
             "Tổ 1",
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             Duration::hours(1),
             now(),
         )

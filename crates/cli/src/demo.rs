@@ -298,6 +298,7 @@ fn provision(
             unit,
             name,
             None,
+            doorstep_core::record::BiometricPolicy::NONE,
             chrono::Duration::hours(1),
             Utc::now(),
         )

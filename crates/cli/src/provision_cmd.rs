@@ -85,6 +85,17 @@ pub fn provision(args: ProvisionArgs, lang: Lang) -> anyhow::Result<Outcome> {
         )
         .into());
     }
+    if role == NodeRole::Station && args.biometrics != doorstep_core::record::BiometricPolicy::NONE
+    {
+        return Err(UserError(
+            lang.pick(
+                "--biometrics chỉ dùng cho máy trạm (--role field)",
+                "--biometrics is for laptops (--role field)",
+            )
+            .into(),
+        )
+        .into());
+    }
     let rt = crate::central_store::runtime()?;
     let central = rt.block_on(Central::open(&args.dir))?;
     let issued = rt
@@ -93,6 +104,7 @@ pub fn provision(args: ProvisionArgs, lang: Lang) -> anyhow::Result<Outcome> {
             args.unit.trim(),
             &name,
             args.station,
+            args.biometrics,
             chrono::Duration::hours(i64::from(args.valid_hours)),
             Utc::now(),
         ))
@@ -120,6 +132,16 @@ pub fn provision(args: ProvisionArgs, lang: Lang) -> anyhow::Result<Outcome> {
             .quiet_zone(true)
             .build();
         println!("{image}");
+    }
+    if args.biometrics != doorstep_core::record::BiometricPolicy::NONE {
+        println!(
+            "{}: {}",
+            lang.pick(
+                "Hồ sơ cấp căn cước phải có",
+                "ID card applications must carry"
+            ),
+            args.biometrics.spec()
+        );
     }
     println!(
         "{} {} — {}",
@@ -163,7 +185,7 @@ pub fn devices(args: DevicesArgs, lang: Lang) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Ok);
     }
-    let rows: Vec<[String; 7]> = nodes.iter().map(|n| node_row(n, lang)).collect();
+    let rows: Vec<[String; 8]> = nodes.iter().map(|n| node_row(n, lang)).collect();
     let headers = match lang {
         Lang::Vi => [
             "mã thiết bị",
@@ -171,6 +193,7 @@ pub fn devices(args: DevicesArgs, lang: Lang) -> anyhow::Result<Outcome> {
             "tên",
             "đơn vị",
             "trạm",
+            "sinh trắc bắt buộc",
             "đăng ký lúc",
             "trạng thái",
         ],
@@ -180,6 +203,7 @@ pub fn devices(args: DevicesArgs, lang: Lang) -> anyhow::Result<Outcome> {
             "name",
             "unit",
             "station",
+            "biometrics",
             "registered",
             "status",
         ],
@@ -188,7 +212,7 @@ pub fn devices(args: DevicesArgs, lang: Lang) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn node_row(n: &RegisteredNode, lang: Lang) -> [String; 7] {
+fn node_row(n: &RegisteredNode, lang: Lang) -> [String; 8] {
     [
         n.node_id.to_string(),
         n.role.as_str().to_owned(),
@@ -197,6 +221,7 @@ fn node_row(n: &RegisteredNode, lang: Lang) -> [String; 7] {
         n.station_id
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into()),
+        n.biometrics.spec(),
         n.registered_at.clone(),
         match &n.revoked_at {
             Some(at) => format!("{} {at}", lang.pick("thu hồi", "revoked")),

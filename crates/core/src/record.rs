@@ -418,6 +418,14 @@ impl BiometricPolicy {
         fingers: 0x3ff,
     };
 
+    /// Everything either policy requires.
+    pub fn union(self, other: BiometricPolicy) -> BiometricPolicy {
+        BiometricPolicy {
+            face: self.face || other.face,
+            fingers: self.fingers | other.fingers,
+        }
+    }
+
     pub fn new(face: bool, fingers: &[Finger]) -> BiometricPolicy {
         BiometricPolicy {
             face,

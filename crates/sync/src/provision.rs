@@ -49,6 +49,15 @@ pub async fn register_laptop(
             ProvisionError::BadAnswer(format!("seal_key `{text}` is not 64 lowercase hex digits"))
         })?),
     };
+    // Central checks every record against this policy: the laptop checks
+    // it first, with anything more its officer chose to require.
+    let biometrics = match answer.biometrics.as_deref() {
+        None => None,
+        Some(spec) => Some(
+            doorstep_core::record::BiometricPolicy::parse(spec)
+                .map_err(|e| ProvisionError::BadAnswer(format!("biometrics `{spec}`: {e}")))?,
+        ),
+    };
     store.record_registration(&Registration {
         central_id: answer.central_id,
         server: client.server().to_owned(),
@@ -58,6 +67,10 @@ pub async fn register_laptop(
         log_head,
         seal_key,
     })?;
+    if let Some(policy) = biometrics {
+        let kept = policy.union(store.biometrics());
+        store.set_biometrics(kept)?;
+    }
     Ok(answer)
 }
 

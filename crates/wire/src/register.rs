@@ -37,6 +37,11 @@ pub struct RegisterAnswer {
     /// For a laptop: the station it syncs through, if it was provisioned for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub station_id: Option<Uuid>,
+    /// For a laptop: which biometrics its card applications must carry
+    /// (`proto/attachments-v1.md` 3.1; e.g. `none`, `face,all`). Central
+    /// checks every record against it; the laptop keeps it and checks first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biometrics: Option<String>,
     pub registered_at: String,
     /// Central's ID and its audit log's current signed head and key: the
     /// node pins this key from now on.

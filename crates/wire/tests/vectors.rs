@@ -1582,6 +1582,7 @@ fn make_register_vectors() {
         unit_code: "25972".into(),
         name: "Tổ 3 - CA Thuận Giao".into(),
         station_id: Some(station),
+        biometrics: None,
         registered_at: registered_at.into(),
         central_id: central,
         log: head_0,

@@ -11,6 +11,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations-pg/0001_central.sql"),
     include_str!("../../migrations-pg/0002_progress.sql"),
     include_str!("../../migrations-pg/0003_blobs.sql"),
+    include_str!("../../migrations-pg/0004_biometric_policy.sql"),
 ];
 
 /// Key of the advisory lock taken while migrating ("doorstep" in ASCII).

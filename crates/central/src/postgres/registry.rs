@@ -14,10 +14,11 @@ use crate::check::NodeGrant;
 use crate::error::CentralError;
 use crate::registry::{
     IssuedToken, RegisteredNode, RegistryError, already_registered, check_token, new_token,
-    parse_public_key, parse_role, role_str, token_hash,
+    parse_biometrics, parse_public_key, parse_role, role_str, token_hash,
 };
+use doorstep_core::record::BiometricPolicy;
 
-const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason";
+const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason, k.biometrics";
 
 fn node_from_row(r: &Row) -> RegisteredNode {
     RegisteredNode {
@@ -30,6 +31,7 @@ fn node_from_row(r: &Row) -> RegisteredNode {
         registered_at: r.get(6),
         revoked_at: r.get(7),
         revoked_reason: r.get(8),
+        biometrics: parse_biometrics(r.get(9)),
     }
 }
 
@@ -37,12 +39,14 @@ fn pg(e: tokio_postgres::Error) -> RegistryError {
     RegistryError::Store(CentralError::pg(e))
 }
 
+#[allow(clippy::too_many_arguments)] // one per property of the token
 pub(crate) async fn provision(
     client: &mut tokio_postgres::Client,
     role: NodeRole,
     unit_code: &str,
     name: &str,
     station_id: Option<Uuid>,
+    biometrics: BiometricPolicy,
     valid_for: Duration,
     now: DateTime<Utc>,
 ) -> Result<IssuedToken, RegistryError> {
@@ -63,8 +67,8 @@ pub(crate) async fn provision(
     let token = new_token()?;
     let expires_at = format_utc_millis(&(now + valid_for));
     tx.execute(
-        "INSERT INTO enrollment_tokens (token_hash, role, unit_code, name, station_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO enrollment_tokens (token_hash, role, unit_code, name, station_id, created_at, expires_at, biometrics)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &token_hash(&token),
             &role_str(role),
@@ -73,6 +77,7 @@ pub(crate) async fn provision(
             &station_id,
             &format_utc_millis(&now),
             &expires_at,
+            &biometrics.spec(),
         ],
     )
     .await
@@ -84,6 +89,7 @@ pub(crate) async fn provision(
         unit_code: unit_code.to_owned(),
         name: name.to_owned(),
         station_id,
+        biometrics,
         expires_at,
     })
 }
@@ -152,7 +158,7 @@ pub(crate) async fn register(
     let hash = token_hash(token);
     let Some(found) = tx
         .query_opt(
-            "SELECT role, unit_code, name, station_id, expires_at, used_at
+            "SELECT role, unit_code, name, station_id, expires_at, used_at, biometrics
              FROM enrollment_tokens WHERE token_hash = $1 FOR UPDATE",
             &[&hash],
         )
@@ -167,6 +173,7 @@ pub(crate) async fn register(
     let station_id: Option<Uuid> = found.get(3);
     let expires_at: String = found.get(4);
     let used_at: Option<String> = found.get(5);
+    let biometrics: String = found.get(6);
     if let Some(at) = used_at {
         // The same node presenting the same key again (its first answer was
         // lost): it is registered, say so again rather than lock it out.
@@ -199,8 +206,8 @@ pub(crate) async fn register(
     }
     let at = format_utc_millis(&now);
     tx.execute(
-        "INSERT INTO node_keys (node_id, role, public_key, unit_code, name, station_id, registered_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO node_keys (node_id, role, public_key, unit_code, name, station_id, registered_at, biometrics)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &node_id,
             &role_str(role),
@@ -209,6 +216,7 @@ pub(crate) async fn register(
             &name,
             &station_id,
             &at,
+            &biometrics,
         ],
     )
     .await
@@ -227,6 +235,7 @@ pub(crate) async fn register(
         unit_code,
         name,
         station_id,
+        biometrics: parse_biometrics(&biometrics),
         registered_at: at,
         revoked_at: None,
         revoked_reason: None,
@@ -240,7 +249,7 @@ pub(crate) async fn grants<C: GenericClient>(
 ) -> Result<HashMap<Uuid, NodeGrant>, CentralError> {
     let rows = client
         .query(
-            "SELECT node_id, role, public_key, unit_code, station_id, revoked_at IS NOT NULL
+            "SELECT node_id, role, public_key, unit_code, station_id, revoked_at IS NOT NULL, biometrics
              FROM node_keys WHERE node_id = ANY($1)",
             &[&nodes],
         )
@@ -260,6 +269,7 @@ pub(crate) async fn grants<C: GenericClient>(
                 unit_code: r.get(3),
                 station_id: r.get(4),
                 revoked: r.get(5),
+                biometrics: parse_biometrics(r.get(6)),
             },
         );
     }

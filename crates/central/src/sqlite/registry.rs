@@ -11,8 +11,9 @@ use super::SqliteCentral;
 use crate::error::CentralError;
 use crate::registry::{
     IssuedToken, RegisteredNode, RegistryError, already_registered, check_token, new_token,
-    parse_public_key, parse_role, role_str, token_hash,
+    parse_biometrics, parse_public_key, parse_role, role_str, token_hash,
 };
+use doorstep_core::record::BiometricPolicy;
 
 fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredNode> {
     let id: String = r.get(0)?;
@@ -27,20 +28,23 @@ fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredNode> {
         registered_at: r.get(6)?,
         revoked_at: r.get(7)?,
         revoked_reason: r.get(8)?,
+        biometrics: parse_biometrics(&r.get::<_, String>(9)?),
     })
 }
 
-const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason";
+const NODE_COLUMNS: &str = "k.node_id, k.role, k.public_key, k.unit_code, k.name, k.station_id, k.registered_at, k.revoked_at, k.revoked_reason, k.biometrics";
 
 impl SqliteCentral {
     /// Issues a one-time token for a laptop or station of `unit_code`,
     /// valid for `valid_for`.
+    #[allow(clippy::too_many_arguments)] // one per property of the token
     pub fn provision(
         &self,
         role: NodeRole,
         unit_code: &str,
         name: &str,
         station_id: Option<Uuid>,
+        biometrics: BiometricPolicy,
         valid_for: Duration,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, RegistryError> {
@@ -68,8 +72,8 @@ impl SqliteCentral {
         let token = new_token()?;
         let expires_at = format_utc_millis(&(now + valid_for));
         tx.execute(
-            "INSERT INTO enrollment_tokens (token_hash, role, unit_code, name, station_id, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO enrollment_tokens (token_hash, role, unit_code, name, station_id, created_at, expires_at, biometrics)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 token_hash(&token),
                 role_str(role),
@@ -77,7 +81,8 @@ impl SqliteCentral {
                 name,
                 station_id.map(|s| s.to_string()),
                 format_utc_millis(&now),
-                expires_at
+                expires_at,
+                biometrics.spec()
             ],
         )
         .map_err(err)?;
@@ -88,6 +93,7 @@ impl SqliteCentral {
             unit_code: unit_code.to_owned(),
             name: name.to_owned(),
             station_id,
+            biometrics,
             expires_at,
         })
     }
@@ -171,6 +177,7 @@ type TokenRow = (
     Option<String>,
     String,
     Option<String>,
+    String,
 );
 
 /// [`SqliteCentral::register_node`] on a connection.
@@ -191,7 +198,7 @@ pub(crate) fn register_in(
     let hash = token_hash(token);
     let found: Option<TokenRow> = tx
         .query_row(
-            "SELECT role, unit_code, name, station_id, expires_at, used_at
+            "SELECT role, unit_code, name, station_id, expires_at, used_at, biometrics
                  FROM enrollment_tokens WHERE token_hash = ?1",
             [&hash],
             |r| {
@@ -202,12 +209,14 @@ pub(crate) fn register_in(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()
         .map_err(err)?;
-    let Some((token_role, unit_code, name, station_id, expires_at, used_at)) = found else {
+    let Some((token_role, unit_code, name, station_id, expires_at, used_at, biometrics)) = found
+    else {
         return Err(RegistryError::UnknownToken);
     };
     if let Some(at) = used_at {
@@ -244,9 +253,9 @@ pub(crate) fn register_in(
     }
     let at = format_utc_millis(&now);
     tx.execute(
-            "INSERT INTO node_keys (node_id, role, public_key, unit_code, name, station_id, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![node_id.to_string(), role_str(role), &key[..], unit_code, name, station_id, at],
+            "INSERT INTO node_keys (node_id, role, public_key, unit_code, name, station_id, registered_at, biometrics)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![node_id.to_string(), role_str(role), &key[..], unit_code, name, station_id, at, biometrics],
         )
         .map_err(err)?;
     tx.execute(
@@ -262,6 +271,7 @@ pub(crate) fn register_in(
         unit_code,
         name,
         station_id: station_id.and_then(|s| Uuid::parse_str(&s).ok()),
+        biometrics: parse_biometrics(&biometrics),
         registered_at: at,
         revoked_at: None,
         revoked_reason: None,
@@ -269,7 +279,14 @@ pub(crate) fn register_in(
 }
 
 /// A node's row: role, key, unit, station, revocation.
-type GrantRow = (String, Vec<u8>, String, Option<String>, Option<String>);
+type GrantRow = (
+    String,
+    Vec<u8>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 /// Grants of the registered nodes among `nodes`.
 pub(crate) fn grants_in(
@@ -280,18 +297,25 @@ pub(crate) fn grants_in(
     let err = |e| CentralError::sqlite(path, e);
     let mut stmt = conn
         .prepare_cached(
-            "SELECT role, public_key, unit_code, station_id, revoked_at FROM node_keys WHERE node_id = ?1",
+            "SELECT role, public_key, unit_code, station_id, revoked_at, biometrics FROM node_keys WHERE node_id = ?1",
         )
         .map_err(err)?;
     let mut out = std::collections::HashMap::new();
     for node in nodes {
         let row: Option<GrantRow> = stmt
             .query_row([node.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .optional()
             .map_err(err)?;
-        let Some((role, key, unit_code, station, revoked)) = row else {
+        let Some((role, key, unit_code, station, revoked, biometrics)) = row else {
             continue;
         };
         let public_key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| {
@@ -305,6 +329,7 @@ pub(crate) fn grants_in(
                 unit_code,
                 station_id: station.and_then(|s| Uuid::parse_str(&s).ok()),
                 revoked: revoked.is_some(),
+                biometrics: parse_biometrics(&biometrics),
             },
         );
     }

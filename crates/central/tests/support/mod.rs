@@ -68,6 +68,28 @@ pub fn record_with(
     (id, encode_record(&rec))
 }
 
+/// An ID card application of `device` naming `attachments` (reference
+/// form: kind, media_type, sha256, size).
+pub fn card_application(device: Uuid, seq: u64, attachments: serde_json::Value) -> Vec<u8> {
+    let input = json!({
+        "kind": "id_card_application",
+        "citizen": {"personal_id": "074303001234", "full_name": "Trần Văn Bình", "date_of_birth": "2003-05-14",
+                    "sex": "female", "permanent_address": {"unit_code": "74", "detail": "Tổ 3"}},
+        "visit": {"place": "hospital", "reason": "bedridden", "unit_code": "74", "at": "2025-09-25T09:30:00+07:00"},
+        "officer_id": "CA-74-0012",
+        "attachments": attachments
+    });
+    let units = Units::builtin_provinces();
+    let body = validate(&input, &ValidationContext::new(&units, now())).unwrap();
+    encode_record(&Record {
+        record_id: Uuid::now_v7(),
+        device_id: device,
+        device_seq: seq,
+        enrolled_at: now(),
+        body,
+    })
+}
+
 pub fn batch(sender: Uuid, records: &[&[u8]], hashes: Option<&[&str]>) -> IncomingBatch {
     let records = records
         .iter()
