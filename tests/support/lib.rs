@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub use tempfile::TempDir;
 
 pub mod pg;
+pub mod proxy;
 pub mod server;
 pub use server::{Server, free_port};
 

@@ -297,6 +297,9 @@ async fn upload_and_confirm(
 
 /// Final counts and the session's last sync log event.
 fn finish(store: &mut FieldStore, mut report: SyncReport) -> Result<SyncReport, StoreError> {
+    // Blobs of records now confirmed (directly, or through a station):
+    // their hashes leave the upload queue.
+    store.forget_settled_blob_hashes()?;
     let session_id = report.session_id;
     let server = report.server.clone();
     let st = store.status()?;

@@ -265,10 +265,21 @@ async fn patch_inner<S: CentralStore>(
     let blobs = blobs_of(state)?;
     let (parts, body) = req.into_parts();
     let chunk = read_chunk(body).await?;
+    let h = chunk_headers(&parts.headers)?;
+    // The checksum comes before the signature (which also covers the
+    // body): a chunk damaged on the way is then answered "send it again"
+    // rather than refused as a forgery. Nothing is stored either way.
+    if <[u8; 32]>::from(Sha256::digest(&chunk)) != h.checksum {
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "chunk.bad_checksum",
+            "The chunk does not match its checksum; nothing of it was stored: send it again",
+            format!("{} bytes at offset {}", chunk.len(), h.offset),
+        ));
+    }
     let path = format!("/v1/blobs/{sha256}");
     let sender = auth::authenticate(state, &parts.headers, "PATCH", &path, &chunk).await?;
     let key = upload_key(sha256, &parts.headers)?;
-    let h = chunk_headers(&parts.headers)?;
     if h.length > MAX_SEALED_LEN {
         return Err(problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -313,14 +324,6 @@ async fn patch_inner<S: CentralStore>(
                 ),
             ));
         }
-    }
-    if <[u8; 32]>::from(Sha256::digest(&chunk)) != h.checksum {
-        return Err(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "chunk.bad_checksum",
-            "The chunk does not match its checksum; nothing of it was stored: send it again",
-            format!("{} bytes at offset {}", chunk.len(), h.offset),
-        ));
     }
     let now = Utc::now();
     let offset = match blobs.append(&key, h.length, h.offset, &chunk, now).await {

@@ -245,6 +245,25 @@ impl FieldStore {
             .map_err(|e| StoreError::sqlite(&self.path, e))
     }
 
+    /// Drops the plaintext hash of every blob no unsettled record names
+    /// any more (each record naming it is confirmed — central holds it
+    /// whole — or rejected): the upload queue needs it no longer, and the
+    /// hash of a biometric image is not kept in the clear longer than
+    /// needed. Returns how many were dropped.
+    pub fn forget_settled_blob_hashes(&mut self) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE blobs SET sha256 = NULL
+                 WHERE sha256 IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM record_blobs rb JOIN records r ON r.device_seq = rb.device_seq
+                                   WHERE rb.name = blobs.name
+                                     AND r.status IN ('pending', 'held', 'incomplete'))",
+                [],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| StoreError::sqlite(&self.path, e))
+    }
+
     /// An upload of the blob was refused for good (a problem code): it is
     /// not retried automatically; `field status` shows it.
     pub fn mark_blob_refused(&mut self, name: &[u8; 32], code: &str) -> Result<(), StoreError> {
