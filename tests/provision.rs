@@ -231,7 +231,10 @@ fn a_campaigns_biometric_policy_reaches_the_laptop_and_is_enforced_there() {
         "--json"
     ])
     .json();
-    assert_eq!(devices["devices"][0]["biometrics"], "face,right_index", "{devices}");
+    assert_eq!(
+        devices["devices"][0]["biometrics"], "face,right_index",
+        "{devices}"
+    );
 
     // A card application without them is refused on the laptop already.
     let input = tmp.path().join("card.json");

@@ -159,6 +159,33 @@ fn raw_rate(bytes: u64) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
+/// Seconds to store each file of `dir` durably the way central stores a
+/// blob, with nothing else: write to a temporary file, fsync, rename,
+/// fsync the directory. The floor a node that stores every image durably
+/// cannot go below; returns the seconds and the bytes.
+fn raw_durable(dir: &Path, into: &Path) -> (f64, u64) {
+    std::fs::create_dir_all(into).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let contents: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let started = Instant::now();
+    let mut bytes = 0u64;
+    let dir_handle = std::fs::File::open(into).unwrap();
+    for (i, data) in contents.iter().enumerate() {
+        let tmp = into.join(format!("{i}.tmp"));
+        let mut f = std::fs::File::create(&tmp).unwrap();
+        f.write_all(data).unwrap();
+        f.sync_all().unwrap();
+        std::fs::rename(&tmp, into.join(i.to_string())).unwrap();
+        dir_handle.sync_all().unwrap();
+        bytes += data.len() as u64;
+    }
+    (started.elapsed().as_secs_f64(), bytes)
+}
+
 fn main() {
     let n = env_u64("BENCH_RECORDS", 200);
     let tmp = tempfile::tempdir().unwrap();
@@ -350,6 +377,8 @@ fn main() {
     let direct_batches = report["bytes_sent"].as_u64().unwrap_or(0);
     let direct_chunks = report["blob_bytes_sent"].as_u64().unwrap_or(0);
     let raw_s = raw_rate(direct_wire);
+    let (durable_s, durable_bytes) =
+        raw_durable(&t.join("direct-input/att"), &t.join("raw-durable"));
 
     // Laptop → station → central: until central holds every blob.
     let (dir2, blobs2, blob_bytes2) = &laptops[1];
@@ -398,6 +427,12 @@ fn main() {
         mb(direct_wire),
         mb(direct_wire) / raw_s,
         (mb(*blob_bytes) / direct_s) / (mb(direct_wire) / raw_s)
+    );
+    println!(
+        "raw durable storage of the same {blobs} files on this disk (write, fsync, rename, fsync dir; nothing else): {durable_s:.2} s = {:.1} MB/s, {:.2} ms per file (our sync / raw durable = {:.2})",
+        mb(durable_bytes) / durable_s,
+        durable_s * 1000.0 / *blobs as f64,
+        (mb(*blob_bytes) / direct_s) / (mb(durable_bytes) / durable_s)
     );
     println!(
         "laptop -> station: sync {hop1_s:.2} s = {:.1} MB/s; wire {:.1} MB = {:.4} bytes per blob byte",
