@@ -647,7 +647,10 @@ async fn post_records(
     let units = Arc::clone(&app.units);
     let results = app
         .with_store(lang, move |store| {
-            let ctx = ValidationContext::new(&units, Utc::now());
+            // The laptop's biometric policy applies here too; images come
+            // by `field enroll` (this API takes records in reference form).
+            let ctx =
+                ValidationContext::new(&units, Utc::now()).with_biometrics(store.biometrics());
             let mut bodies = Vec::new();
             let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
             for value in &values {
