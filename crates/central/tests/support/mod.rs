@@ -11,6 +11,8 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+pub mod blob_http;
+
 /// The runtime a PostgreSQL test runs in, started after its schema is
 /// made (blocking).
 pub fn pg_runtime() -> tokio::runtime::Runtime {
