@@ -38,7 +38,7 @@ fn found_in(db: &Path, who: &[(String, String)]) -> Vec<String> {
         }
     }
     assert!(!bytes.is_empty(), "{} holds nothing", db.display());
-    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let has = |needle: &str| memchr::memmem::find(&bytes, needle.as_bytes()).is_some();
     who.iter()
         .flat_map(|(name, id)| [name.clone(), id.clone()])
         .filter(|s| has(s))
