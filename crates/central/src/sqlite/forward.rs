@@ -43,6 +43,14 @@ pub enum UpstreamAck {
     },
 }
 
+/// The (device, sequence) key a page of station records starts after, as
+/// bound in SQL (`("", -1)`: from the first).
+pub(super) fn page_after(after: Option<(Uuid, u64)>) -> (String, i64) {
+    after.map_or((String::new(), -1), |(d, s)| {
+        (d.to_string(), i64::try_from(s).unwrap_or(i64::MAX))
+    })
+}
+
 impl SqliteCentral {
     /// Up to `limit` records not yet answered by upstream, in (device,
     /// sequence) order after `after`.
@@ -53,9 +61,7 @@ impl SqliteCentral {
     ) -> Result<Vec<ForwardItem>, CentralError> {
         let conn = self.lock()?;
         let err = |e| CentralError::sqlite(&self.path, e);
-        let (dev, seq) = after.map_or((String::new(), -1), |(d, s)| {
-            (d.to_string(), i64::try_from(s).unwrap_or(i64::MAX))
-        });
+        let (dev, seq) = page_after(after);
         let mut stmt = conn
             .prepare_cached(
                 "SELECT record_id, device_id, device_seq, content_hash, canonical, signature, sealed FROM records
@@ -282,12 +288,9 @@ pub(super) fn custody(
                         // Central holds it, lacking attachments: its list, as it gave it.
                         (NodeRole::Station, None) if upstream_missing.is_some() => {
                             let mut l = line(CustodyState::Incomplete, None, None, None);
-                            l.missing_attachments = upstream_missing
-                                .as_deref()
-                                .unwrap_or_default()
-                                .split_ascii_whitespace()
-                                .map(str::to_owned)
-                                .collect();
+                            l.missing_attachments = super::relay::split_missing(
+                                upstream_missing.as_deref().unwrap_or_default(),
+                            );
                             l
                         }
                         (NodeRole::Station, None) => line(CustodyState::Held, None, None, None),

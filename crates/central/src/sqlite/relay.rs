@@ -63,7 +63,7 @@ pub(super) fn join_missing(missing: &[String]) -> String {
     missing.join(" ")
 }
 
-fn split_missing(text: &str) -> Vec<String> {
+pub(super) fn split_missing(text: &str) -> Vec<String> {
     text.split_ascii_whitespace().map(str::to_owned).collect()
 }
 
@@ -77,9 +77,7 @@ impl SqliteCentral {
     ) -> Result<Vec<IncompleteUpstream>, CentralError> {
         let conn = self.lock()?;
         let err = |e| CentralError::sqlite(&self.path, e);
-        let (dev, seq) = after.map_or((String::new(), -1), |(d, s)| {
-            (d.to_string(), i64::try_from(s).unwrap_or(i64::MAX))
-        });
+        let (dev, seq) = super::forward::page_after(after);
         let mut stmt = conn
             .prepare_cached(
                 "SELECT record_id, device_id, device_seq, content_hash, upstream_missing FROM records
