@@ -413,6 +413,29 @@ fn valid_cases() -> Vec<ValidCase> {
                 ..Env::new(15, "2026-07-07T00:08:00.678999Z")
             },
         },
+        ValidCase {
+            file: "16-visit-outcome-living-elsewhere",
+            description: "visit_outcome: the resident lives in another unit and is referred there; outcome members in JCS order (detail, note, result, unit_code), unit_code and result trimmed, detail and note cleaned; record_id absent (only for enrolled)",
+            input: json!({
+                "kind": "visit_outcome",
+                "citizen": {
+                    "personal_id": "074190001357",
+                    "full_name": "Trần Thị Mai",
+                    "date_of_birth": "1990-03-08",
+                    "sex": "female",
+                    "permanent_address": {"unit_code": "25972", "detail": "Tổ 5, khu phố 1"}
+                },
+                "visit": {"place": "home", "unit_code": "25972", "at": "2026-08-15T09:00:00+07:00"},
+                "officer_id": "CA-74-0012",
+                "outcome": {
+                    "result": " living_elsewhere ",
+                    "unit_code": " 26734 ",
+                    "detail": "  Số 12   đường Lê Lợi ",
+                    "note": "Theo lời\n người nhà, đi làm\tở TP.HCM"
+                }
+            }),
+            env: Env::new(16, "2026-08-15T02:01:00.000Z"),
+        },
     ]
 }
 

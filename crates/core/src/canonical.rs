@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::record::{
     Address, Attachment, AttachmentKind, BiometricExemption, Citizen, Correction, CorrectionField,
-    DriverLicense, EidLevel, ExemptionReason, Finger, MediaType, Record, RecordBody, RecordKind,
-    Sex, Visit, VisitPlace, VisitReason,
+    DriverLicense, EidLevel, ExemptionReason, Finger, MediaType, OutcomeKind, Record, RecordBody,
+    RecordKind, Sex, Visit, VisitOutcome, VisitPlace, VisitReason,
 };
 
 /// Version of the canonical document shape (the `v` field).
@@ -262,6 +262,10 @@ pub fn encode_body_into(out: &mut Vec<u8>, body: &RecordBody) {
     w.string(body.kind.as_str());
     w.key("officer_id");
     w.string(&body.officer_id);
+    if let Some(o) = &body.outcome {
+        w.key("outcome");
+        w.outcome(o);
+    }
     if let Some(sup) = &body.supersedes {
         w.key("supersedes");
         w.string(&sup.hyphenated().to_string());
@@ -361,6 +365,37 @@ impl Writer {
     fn key(&mut self, k: &str) {
         self.0.push(b',');
         self.key_first(k);
+    }
+
+    /// Keys `detail`, `note`, `record_id`, `result`, `unit_code`: every
+    /// optional member before `result` ends with a comma.
+    fn outcome(&mut self, o: &VisitOutcome) {
+        self.0.push(b'{');
+        if let Some(detail) = &o.detail {
+            self.key_first("detail");
+            self.string(detail);
+            self.0.push(b',');
+        }
+        if let Some(note) = &o.note {
+            self.key_first("note");
+            self.string(note);
+            self.0.push(b',');
+        }
+        if let Some(id) = &o.record_id {
+            let mut buf = [0u8; 36];
+            self.key_first("record_id");
+            self.0.push(b'"');
+            self.0
+                .extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            self.0.extend_from_slice(b"\",");
+        }
+        self.key_first("result");
+        self.string(o.result.as_str());
+        if let Some(unit) = &o.unit_code {
+            self.key("unit_code");
+            self.string(unit);
+        }
+        self.0.push(b'}');
     }
 
     fn address(&mut self, a: &Address) {
@@ -489,6 +524,8 @@ struct BodyDoc {
     driver_license: Option<LicenseDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     correction: Option<CorrectionDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<OutcomeDoc>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -534,6 +571,44 @@ struct LicenseDoc {
 struct CorrectionDoc {
     fields: Vec<CorrectionField>,
     note: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeDoc {
+    result: OutcomeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record_id: Option<Uuid>,
+}
+
+impl From<&VisitOutcome> for OutcomeDoc {
+    fn from(o: &VisitOutcome) -> Self {
+        OutcomeDoc {
+            result: o.result,
+            unit_code: o.unit_code.clone(),
+            detail: o.detail.clone(),
+            note: o.note.clone(),
+            record_id: o.record_id,
+        }
+    }
+}
+
+impl OutcomeDoc {
+    fn into_outcome(self) -> VisitOutcome {
+        VisitOutcome {
+            result: self.result,
+            unit_code: self.unit_code,
+            detail: self.detail,
+            note: self.note,
+            record_id: self.record_id,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -631,6 +706,7 @@ impl From<&RecordBody> for BodyDoc {
                 fields: c.fields.clone(),
                 note: c.note.clone(),
             }),
+            outcome: b.outcome.as_ref().map(OutcomeDoc::from),
             attachments: b
                 .attachments
                 .iter()
@@ -738,6 +814,7 @@ impl RecordDoc {
                     fields: c.fields,
                     note: c.note,
                 }),
+                outcome: b.outcome.map(OutcomeDoc::into_outcome),
                 attachments: b
                     .attachments
                     .into_iter()

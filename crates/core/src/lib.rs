@@ -1,8 +1,9 @@
 #![forbid(unsafe_code)]
 //! Doorstep's domain core: enrollment records, validation ("correct,
 //! complete, clean, live"), administrative units, the personal ID number,
-//! Vietnamese text handling and the canonical encoding with its content
-//! hash. Pure functions only: no I/O, no clocks, no async.
+//! Vietnamese text handling, the canonical encoding with its content
+//! hash, the resident roster and who on it is left to reach. Pure
+//! functions only: no I/O, no clocks, no async.
 
 pub mod campaign;
 pub mod canonical;
@@ -11,10 +12,12 @@ pub mod personal_id;
 pub mod progress;
 pub mod recheck;
 pub mod record;
+pub mod roster;
 pub mod text;
 pub mod units;
 pub mod validate;
 pub mod violation;
+pub mod worklist;
 
 pub use canonical::{ContentHash, decode_record, encode_body, encode_record};
 pub use recheck::{RecheckError, recheck};

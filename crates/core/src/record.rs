@@ -59,6 +59,7 @@ string_enum!(
         EidActivation => "eid_activation",
         DriverLicenseLink => "driver_license_link",
         InfoCorrection => "info_correction",
+        VisitOutcome => "visit_outcome",
     }
 );
 
@@ -114,6 +115,7 @@ impl RecordKind {
             RecordKind::EidActivation => "kích hoạt tài khoản định danh điện tử",
             RecordKind::DriverLicenseLink => "tích hợp giấy phép lái xe",
             RecordKind::InfoCorrection => "điều chỉnh thông tin sai",
+            RecordKind::VisitOutcome => "kết quả tiếp xúc",
         }
     }
 }
@@ -161,6 +163,65 @@ pub struct Correction {
     pub note: String,
 }
 
+string_enum!(
+    /// What came of a visit to a resident on the roster (a `visit_outcome`
+    /// record's `outcome.result`).
+    OutcomeKind {
+        Enrolled => "enrolled",
+        NotHome => "not_home",
+        Moved => "moved",
+        LivingElsewhere => "living_elsewhere",
+        Deceased => "deceased",
+        Refused => "refused",
+        CannotTravel => "cannot_travel",
+        DoneElsewhere => "done_elsewhere",
+    }
+);
+
+impl OutcomeKind {
+    /// Vietnamese label for officers.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            OutcomeKind::Enrolled => "đã thu nhận",
+            OutcomeKind::NotHome => "vắng nhà",
+            OutcomeKind::Moved => "đã chuyển đi",
+            OutcomeKind::LivingElsewhere => "đang sinh sống nơi khác",
+            OutcomeKind::Deceased => "đã mất",
+            OutcomeKind::Refused => "từ chối",
+            OutcomeKind::CannotTravel => "không thể di chuyển",
+            OutcomeKind::DoneElsewhere => "đã làm ở nơi khác",
+        }
+    }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            OutcomeKind::Enrolled => "enrolled",
+            OutcomeKind::NotHome => "not at home",
+            OutcomeKind::Moved => "moved away",
+            OutcomeKind::LivingElsewhere => "living elsewhere",
+            OutcomeKind::Deceased => "deceased",
+            OutcomeKind::Refused => "refused",
+            OutcomeKind::CannotTravel => "cannot travel",
+            OutcomeKind::DoneElsewhere => "done elsewhere",
+        }
+    }
+}
+
+/// What came of a visit: the `outcome` block of a `visit_outcome` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitOutcome {
+    pub result: OutcomeKind,
+    /// The unit the person is referred to (`living_elsewhere`, required)
+    /// or the unit of the new address (`moved`, optional).
+    pub unit_code: Option<String>,
+    /// The address within `unit_code`; only with `unit_code`.
+    pub detail: Option<String>,
+    pub note: Option<String>,
+    /// The enrollment record this outcome stands for (`enrolled` only).
+    pub record_id: Option<Uuid>,
+}
+
 /// e-ID account level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EidLevel {
@@ -181,6 +242,8 @@ pub struct RecordBody {
     pub supersedes: Option<Uuid>,
     pub driver_license: Option<DriverLicense>,
     pub correction: Option<Correction>,
+    /// What came of the visit; only on `visit_outcome`.
+    pub outcome: Option<VisitOutcome>,
     /// Files the record names (face, fingerprints, documents), in
     /// canonical order ([`Attachment::canonical_cmp`]).
     pub attachments: Vec<Attachment>,

@@ -18,6 +18,7 @@ use crate::units::Units;
 use crate::violation::Violation;
 
 mod attachments;
+mod outcome;
 pub use attachments::missing_biometrics;
 
 /// Age from which an identity card is mandatory (Identity Law 26/2023/QH15).
@@ -27,7 +28,7 @@ pub const LICENSE_MIN_AGE: u32 = 18;
 /// How far in the future a visit time may lie (clocks of laptop and tablet
 /// differ a little); anything later is refused as a future date.
 pub const FUTURE_TOLERANCE_SECS: i64 = 300;
-/// Longest free-text field (address detail, correction note), in characters.
+/// Longest free-text field (address detail, correction and outcome note), in characters.
 pub const MAX_TEXT_CHARS: usize = 300;
 /// Vietnam's offset, used when a date has no offset of its own.
 pub fn vietnam_offset() -> FixedOffset {
@@ -127,6 +128,7 @@ const RECORD_KEYS: &[&str] = &[
     "supersedes",
     "driver_license",
     "correction",
+    "outcome",
 ];
 const CITIZEN_KEYS: &[&str] = &[
     "personal_id",
@@ -615,6 +617,10 @@ impl Validator<'_, '_> {
         let supersedes = self.supersedes(&rec);
         let driver_license = self.driver_license(&rec, kind);
         let correction = self.correction(&rec, kind);
+        let home_unit = citizen
+            .as_ref()
+            .map(|c| c.permanent_address.unit_code.as_str());
+        let outcome = self.outcome(&rec, kind, home_unit);
         let exemptions = self.exemptions(&rec, kind);
         let attachments = self.attachments(&rec, kind, exemptions.as_deref().ok());
         Some(RecordBody {
@@ -627,6 +633,7 @@ impl Validator<'_, '_> {
             supersedes: supersedes.ok()?,
             driver_license: driver_license.ok()?,
             correction: correction.ok()?,
+            outcome: outcome.ok()?,
             attachments: attachments.ok()?,
             biometric_exemptions: exemptions.ok()?,
         })
@@ -1098,7 +1105,8 @@ impl Validator<'_, '_> {
     }
 
     /// An object that belongs to one record kind (`driver_license` to
-    /// driver_license_link, `correction` to info_correction): required
+    /// driver_license_link, `correction` to info_correction, `outcome` to
+    /// visit_outcome): required
     /// there, refused elsewhere. `Ok(None)` when absent and not required.
     fn kind_specific<'v, V: Json + 'v>(
         &mut self,
@@ -1217,7 +1225,7 @@ impl Validator<'_, '_> {
 }
 
 /// Parses exactly `YYYY-MM-DD` (a real calendar date).
-fn parse_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SubsecRound, TimeZone, 
 use doorstep_core::canonical::{
     ContentHash, encode_body, encode_body_generic, format_visit_time, write_jcs,
 };
-use doorstep_core::record::{CorrectionField, RecordKind};
+use doorstep_core::record::{CorrectionField, OutcomeKind, RecordKind, VisitOutcome};
 use doorstep_core::text::fold_key;
 use doorstep_core::{Record, Units, ValidationContext, decode_record, encode_record, validate};
 use proptest::collection::{btree_map, vec};
@@ -149,6 +149,7 @@ const KINDS: &[RecordKind] = &[
     RecordKind::EidActivation,
     RecordKind::DriverLicenseLink,
     RecordKind::InfoCorrection,
+    RecordKind::VisitOutcome,
 ];
 
 /// Words joined by random whitespace, padded: the raw text and what
@@ -247,6 +248,7 @@ struct Case {
     visit_at: DateTime<FixedOffset>,
     dob: NaiveDate,
     fields: Option<Vec<CorrectionField>>,
+    outcome: Option<VisitOutcome>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +265,29 @@ struct Extras {
     license: u64,
     fields: Vec<usize>,
     note: Text,
+    outcome: OutcomeParts,
+}
+
+/// The raw pieces of a `visit_outcome` block; which are used depends on
+/// the result (only valid combinations are built).
+#[derive(Debug, Clone)]
+struct OutcomeParts {
+    result: usize,
+    unit: usize,
+    with_unit: bool,
+    detail: Option<Text>,
+    note: Option<Text>,
+    record_id: (u128, usize),
+    pad: &'static str,
+}
+
+prop_compose! {
+    fn outcome_parts()(result in 0..OutcomeKind::ALL.len(), unit in 0..UNIT_CODES.len(),
+                       with_unit in any::<bool>(), detail in proptest::option::of(free_text()),
+                       note in proptest::option::of(free_text()),
+                       record_id in (any::<u128>(), 0..5usize), pad in select(PADS)) -> OutcomeParts {
+        OutcomeParts { result, unit, with_unit, detail, note, record_id, pad }
+    }
 }
 
 prop_compose! {
@@ -273,9 +298,9 @@ prop_compose! {
                 nulls in any::<bool>(), explicit_false in any::<bool>(),
                 supersedes in proptest::option::of((any::<u128>(), 0..5usize)),
                 license in 0u64..1_000_000_000_000, fields in vec(0..7usize, 1..10),
-                note in free_text()) -> Extras {
+                note in free_text(), outcome in outcome_parts()) -> Extras {
         Extras { sex_female, province, serial, age_days, phone, eid_level, nulls, explicit_false,
-                 supersedes, license, fields, note }
+                 supersedes, license, fields, note, outcome }
     }
 }
 
@@ -405,6 +430,8 @@ fn build_case(
             json!({"fields": fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "note": x.note.raw})
         }),
     );
+    let outcome = (kind == RecordKind::VisitOutcome).then(|| outcome_input(&x, units.0));
+    put(&mut rec, "outcome", outcome.as_ref().map(|o| o.0.clone()));
     let mut expected_fields = fields;
     expected_fields.sort();
     expected_fields.dedup();
@@ -415,7 +442,64 @@ fn build_case(
         visit_at,
         dob,
         fields: (kind == RecordKind::InfoCorrection).then_some(expected_fields),
+        outcome: outcome.map(|o| o.1),
     }
+}
+
+/// A valid `outcome` input for a citizen whose home unit is `home`, and
+/// what validation must make of it.
+fn outcome_input(x: &Extras, home: &str) -> (Value, VisitOutcome) {
+    let o = &x.outcome;
+    let result = OutcomeKind::ALL[o.result];
+    let unit = match result {
+        // A referral must leave the home unit.
+        OutcomeKind::LivingElsewhere => Some(
+            UNIT_CODES
+                .iter()
+                .cycle()
+                .skip(o.unit)
+                .find(|u| **u != home)
+                .unwrap(),
+        ),
+        OutcomeKind::Moved if o.with_unit => Some(&UNIT_CODES[o.unit]),
+        _ => None,
+    };
+    let detail = o.detail.as_ref().filter(|_| unit.is_some());
+    let record_id = (result == OutcomeKind::Enrolled).then(|| Uuid::from_u128(o.record_id.0));
+    let mut m = Map::new();
+    let put = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| match v {
+        Some(v) => {
+            m.insert(k.to_owned(), v);
+        }
+        None if x.nulls => {
+            m.insert(k.to_owned(), Value::Null);
+        }
+        None => {}
+    };
+    m.insert(
+        "result".into(),
+        json!(format!("{}{}{}", o.pad, result.as_str(), o.pad)),
+    );
+    put(
+        &mut m,
+        "unit_code",
+        unit.map(|u| json!(format!("{}{u}", o.pad))),
+    );
+    put(&mut m, "detail", detail.map(|d| json!(d.raw)));
+    put(&mut m, "note", o.note.as_ref().map(|n| json!(n.raw)));
+    put(
+        &mut m,
+        "record_id",
+        record_id.map(|id| json!(uuid_spelling(id, o.record_id.1))),
+    );
+    let expected = VisitOutcome {
+        result,
+        unit_code: unit.map(|u| (*u).to_owned()),
+        detail: detail.map(|d| d.clean.clone()),
+        note: o.note.as_ref().map(|n| n.clean.clone()),
+        record_id,
+    };
+    (Value::Object(m), expected)
 }
 
 prop_compose! {
@@ -566,6 +650,7 @@ proptest! {
         prop_assert_eq!(body.visit.at, case.visit_at);
         prop_assert_eq!(body.visit.at.offset(), case.visit_at.offset());
         prop_assert_eq!(body.correction.as_ref().map(|c| c.fields.clone()), case.fields.clone());
+        prop_assert_eq!(&body.outcome, &case.outcome);
 
         let body_bytes = encode_body(body);
         // The hand-written body encoder agrees with the generic JCS path.

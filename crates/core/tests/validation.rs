@@ -455,7 +455,7 @@ fn all_violations_are_reported_at_once_in_both_languages() {
 }
 
 #[test]
-fn record_kinds_are_the_five_of_the_brief() {
+fn record_kinds_are_the_five_of_the_brief_and_visit_outcome() {
     let names: Vec<_> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(
         names,
@@ -464,7 +464,8 @@ fn record_kinds_are_the_five_of_the_brief() {
             "eid_registration",
             "eid_activation",
             "driver_license_link",
-            "info_correction"
+            "info_correction",
+            "visit_outcome"
         ]
     );
 }
