@@ -262,6 +262,7 @@ pub fn check_one(
             sealed: false,
             signature: record.signature.as_deref().and_then(parse_signature),
             visit: Some(crate::store::VisitFacts::of(&rec)),
+            person: crate::store::PersonFacts::of(&rec),
             attachments: rec
                 .body
                 .attachments
@@ -380,6 +381,7 @@ fn relay_sealed(
         sealed: true,
         signature: record.signature.as_deref().and_then(parse_signature),
         visit: None,
+        person: None,
         attachments: Vec::new(),
     })
 }

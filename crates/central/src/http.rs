@@ -30,6 +30,7 @@ mod blobs;
 mod log;
 mod register;
 mod reports;
+mod worklist;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -97,6 +98,11 @@ pub fn router<S: CentralStore>(state: AppState<S>) -> Router {
         .route(reports::ACTIVITY_PATH, get(reports::activity::<S>))
         .route(reports::REVIEW_PATH, get(reports::review::<S>))
         .route(reports::AUDIT_PATH, get(reports::audit::<S>))
+        .route(
+            doorstep_wire::worklist::WORKLIST_PATH,
+            post(worklist::post_worklist::<S>),
+        )
+        .route(worklist::COVERAGE_PATH, get(worklist::coverage::<S>))
         .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -400,7 +406,7 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ProblemRespo
     }
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ProblemResponse> {
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, ProblemResponse> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|e| {
@@ -432,7 +438,7 @@ mod http_body_util_limit {
 }
 
 /// Undoes `Content-Encoding: zstd` with a bound on the decoded size.
-fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, ProblemResponse> {
+pub(crate) fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, ProblemResponse> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -21,6 +21,7 @@ pub mod signing;
 pub mod sqlite;
 pub mod store;
 pub mod tls;
+pub mod worklist;
 
 pub use error::CentralError;
 pub use http::{AppState, router};

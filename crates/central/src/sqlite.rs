@@ -41,8 +41,14 @@ mod registry;
 mod relay;
 mod reports;
 mod witness;
+mod worklist;
+mod worklist_node;
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 pub use relay::{IncompleteUpstream, SealedToRelay};
+pub use worklist::{
+    AssignMode, AssignmentLine, CoverageReport, RemainingPerson, ReviewOutcome, ReviewPerson,
+    RosterImport, UpstreamApplied,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
@@ -56,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_attachments.sql"),
     include_str!("../migrations/0010_station_blobs.sql"),
     include_str!("../migrations/0011_biometric_policy.sql"),
+    include_str!("../migrations/0012_worklist.sql"),
 ];
 
 /// The unit list to create a central store with.
@@ -108,7 +115,7 @@ impl UnitSource {
 }
 
 /// Central on SQLite.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SqliteCentral {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
@@ -848,6 +855,38 @@ impl CentralStore for SqliteCentral {
             .map_err(|e| CentralError::Task(e.to_string()))?
     }
 
+    async fn worklist_page(
+        &self,
+        device: Uuid,
+        request: doorstep_wire::worklist::WorklistRequest,
+    ) -> Result<doorstep_wire::worklist::WorklistPage, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.worklist_page_blocking(device, &request))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn station_device_key(
+        &self,
+        device: Uuid,
+    ) -> Result<Option<([u8; 32], bool)>, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.station_device_key_blocking(device))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn coverage(
+        &self,
+        under: Option<String>,
+        remaining: bool,
+    ) -> Result<worklist::CoverageReport, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.coverage_blocking(under.as_deref(), remaining))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
     async fn status(&self) -> Result<CentralStatus, CentralError> {
         let node_id = self.node_id;
         let source = self.units_source.clone();
@@ -980,6 +1019,9 @@ fn apply_valid(
         count_visit(tx, rec, &id, v)?;
     }
     attachments::insert(tx, &id, &rec.attachments)?;
+    if let Some(person) = &rec.person {
+        worklist::record_event(tx, &id, &device, seq, rec.kind, person)?;
+    }
     Ok((Outcome::Accepted, None))
 }
 

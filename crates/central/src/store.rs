@@ -72,6 +72,38 @@ pub struct CheckedRecord {
     /// The attachments the record names: SHA-256 (hex) and size; empty
     /// for a record kept sealed (a station cannot read them).
     pub attachments: Vec<(String, u64)>,
+    /// Who the record is about, for worklists; `None` for a record kept
+    /// sealed or of a kind worklists do not follow.
+    pub person: Option<PersonFacts>,
+}
+
+/// What a record tells a worklist about a person (`proto/worklist-v1.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonFacts {
+    pub personal_id: String,
+    /// The visit time as written (RFC 3339 with offset).
+    pub at: String,
+    /// For a `visit_outcome`: what the team found.
+    pub result: Option<doorstep_core::record::OutcomeKind>,
+    /// For a referral or a move: the unit the person is to be reached in.
+    pub unit_code: Option<String>,
+    pub supersedes: Option<Uuid>,
+}
+
+impl PersonFacts {
+    /// The facts of `rec`, when worklists follow its kind.
+    pub fn of(rec: &doorstep_core::Record) -> Option<PersonFacts> {
+        let b = &rec.body;
+        let follows = b.kind == RecordKind::VisitOutcome
+            || doorstep_core::roster::Need::covered_by(b.kind).is_some();
+        follows.then(|| PersonFacts {
+            personal_id: b.citizen.personal_id.clone(),
+            at: doorstep_core::canonical::format_visit_time(&b.visit.at),
+            result: b.outcome.as_ref().map(|o| o.result),
+            unit_code: b.outcome.as_ref().and_then(|o| o.unit_code.clone()),
+            supersedes: b.supersedes,
+        })
+    }
 }
 
 /// Where and when a record's visit took place, and the record it corrects:
@@ -277,6 +309,35 @@ pub trait CentralStore: Send + Sync + 'static {
 
     /// Checks the audit log as `doorstep audit verify` does.
     async fn verify_log(&self) -> Result<AuditReport, CentralError>;
+
+    /// One page of `device`'s worklist feed (`proto/worklist-v1.md`).
+    /// Backends without worklists answer [`CentralError::Unsupported`].
+    async fn worklist_page(
+        &self,
+        _device: uuid::Uuid,
+        _request: doorstep_wire::worklist::WorklistRequest,
+    ) -> Result<doorstep_wire::worklist::WorklistPage, CentralError> {
+        Err(CentralError::Unsupported("worklists"))
+    }
+
+    /// A laptop registered under this station, as central reported it:
+    /// its key and whether it was revoked. Only stations know any.
+    async fn station_device_key(
+        &self,
+        _device: uuid::Uuid,
+    ) -> Result<Option<([u8; 32], bool)>, CentralError> {
+        Ok(None)
+    }
+
+    /// The coverage report (`GET /v1/reports/coverage`): aggregates per
+    /// unit; with `people`, also who is flagged and who is left.
+    async fn coverage(
+        &self,
+        _under: Option<String>,
+        _people: bool,
+    ) -> Result<crate::sqlite::CoverageReport, CentralError> {
+        Err(CentralError::Unsupported("worklists"))
+    }
 }
 
 /// What a node knows of one blob.

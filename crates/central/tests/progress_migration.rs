@@ -87,6 +87,9 @@ async fn sqlite_migration_counts_the_records_already_held() {
          ALTER TABLE records DROP COLUMN upstream_missing; DROP TABLE sealed_blobs;
          ALTER TABLE enrollment_tokens DROP COLUMN biometrics;
          ALTER TABLE node_keys DROP COLUMN biometrics;
+         DROP TABLE roster; DROP TABLE person_events; DROP TABLE worklist_moves;
+         DROP TABLE assignments; DROP TABLE worklist_counter; DROP TABLE station_devices;
+         DROP TABLE worklist_upstream;
          PRAGMA user_version = 7;",
     )
     .unwrap();

@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod log;
 pub mod register;
 pub mod sealed;
+pub mod worklist;
 
 pub use sealed::{SealedParts, SealedRecord};
 

@@ -68,6 +68,15 @@
       load_error: 'Không tải được dữ liệu',
       network: 'không kết nối được với máy chủ',
       not_json: 'câu trả lời không phải JSON',
+      coverage: 'Ai còn lại (danh sách cư dân)',
+      cov_eligible: 'Cần làm',
+      cov_reached: 'Đã tiếp xúc',
+      cov_enrolled: 'Đã thu nhận',
+      cov_closed: 'Khép lại',
+      cov_referred: 'Chuyển đi / đến',
+      cov_review: 'Cần xem lại',
+      cov_remaining: 'Còn lại',
+      no_roster: 'Chưa có danh sách cư dân. Nhập bằng lệnh:',
       loading: 'Đang tải…',
     },
     en: {
@@ -140,6 +149,15 @@
       network: 'cannot reach the server',
       not_json: 'the answer is not JSON',
       loading: 'Loading…',
+      coverage: 'Who is left (resident roster)',
+      cov_eligible: 'Eligible',
+      cov_reached: 'Reached',
+      cov_enrolled: 'Enrolled',
+      cov_closed: 'Closed',
+      cov_referred: 'Referred out / in',
+      cov_review: 'Review',
+      cov_remaining: 'Remaining',
+      no_roster: 'No resident roster yet. Import one with:',
     },
   };
   const METRICS = {
@@ -434,6 +452,15 @@
       guarded('activity', api('/v1/reports/activity', { hours: ACTIVITY_HOURS })),
       guarded('review', api('/v1/reports/review', { limit: 50 })),
       guarded('audit', api('/v1/reports/audit')),
+      // A central without worklists (PostgreSQL for now) answers 501: no card.
+      (async () => {
+        try {
+          data.coverage = await api('/v1/reports/coverage', { unit: state.unit });
+        } catch (e) {
+          data.coverage = null;
+          if (e.status !== 501) errors.push(e);
+        }
+      })(),
     ];
     if (state.campaign) {
       jobs.push(guarded('progress', (async () => {
@@ -493,6 +520,7 @@
     renderAudit();
     renderReview();
     renderActivity();
+    renderCoverage();
   }
 
   function renderBanner() {
@@ -741,6 +769,43 @@
     }
     if (conflicts.length > 20) cl.append(h('li', { text: t('more', { n: conflicts.length - 20 }) }));
     if (conflicts.length) box.append(cl);
+  }
+
+  function renderCoverage() {
+    const box = $('coverage');
+    box.replaceChildren();
+    const c = state.data.coverage;
+    $('coverage-card').hidden = !c;
+    if (!c) return;
+    const rows = c.rows || [];
+    if (!rows.length) {
+      box.append(h('p', { class: 'empty', text: t('no_roster') }),
+        h('pre', { class: 'cmd', text: 'doorstep central roster import --data-dir DIR FILE.csv' }));
+      return;
+    }
+    const table = h('table', { class: 'units' });
+    const head = h('tr', {}, h('th', { text: t('unit') }));
+    for (const k of ['cov_eligible', 'cov_reached', 'cov_enrolled', 'cov_closed', 'cov_referred', 'cov_review', 'cov_remaining']) {
+      head.append(h('th', { class: 'num', text: t(k) }));
+    }
+    table.append(h('thead', {}, head));
+    const body = h('tbody', {});
+    for (const r of rows) {
+      const total = r.unit_code === 'total';
+      const reasons = Object.entries(r.remaining_by_reason || {})
+        .filter(([, n]) => n > 0).map(([k, n]) => k + ' ' + fmtInt(n)).join(', ');
+      body.append(h('tr', { 'data-testid': 'coverage-row', 'data-unit': r.unit_code, 'data-remaining': r.remaining, class: total ? 'total' : '' },
+        h('td', { text: total ? r.unit_name : r.unit_name + ' (' + r.unit_code + ')' }),
+        h('td', { class: 'num', text: fmtInt(r.eligible) }),
+        h('td', { class: 'num', text: fmtInt(r.reached) }),
+        h('td', { class: 'num', text: fmtInt(r.enrolled) }),
+        h('td', { class: 'num', text: fmtInt(r.closed) }),
+        h('td', { class: 'num', text: fmtInt(r.referred_out) + ' / ' + fmtInt(r.referred_in) }),
+        h('td', { class: 'num', text: fmtInt(r.review) }),
+        h('td', { class: 'num', title: reasons, text: fmtInt(r.remaining) })));
+    }
+    table.append(body);
+    box.append(table);
   }
 
   function renderActivity() {
