@@ -305,6 +305,19 @@ pub enum CentralCommand {
     /// Campaigns: targets per unit that progress reports measure against.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+
+    /// The roster of residents still to reach, that worklists are made of.
+    #[command(subcommand)]
+    Roster(crate::worklist_args::RosterCommand),
+
+    /// Assign a laptop (or station) the units or households whose residents it is to reach.
+    ///
+    /// The device downloads exactly its assignment at its next sync (`field sync`, or the
+    /// background sync of `field serve`); people no longer assigned leave it. By default the
+    /// given units and households replace the device's assignment; --add and --remove change
+    /// it. A station without an assignment gets its registered unit. --list shows every
+    /// device's assignment and how many people it covers.
+    Assign(crate::worklist_args::AssignArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,6 +354,10 @@ pub enum StationCommand {
     /// central, still waiting, duplicates, sequence gaps; and records about the same citizen
     /// (personal ID and kind) from two laptops, flagged for review (never dropped).
     Report(StationReportArgs),
+
+    /// Sub-assign a laptop of this station units or households within what central assigned
+    /// the station (the laptop keeps what central assigned it, too).
+    Assign(crate::worklist_args::AssignArgs),
 }
 
 #[derive(Debug, Args)]
@@ -672,6 +689,29 @@ pub enum FieldCommand {
     /// --max-backoff). A failed sync never stops the API: it shows in `/api/status` and in
     /// `field sync-log`. Ctrl-C or SIGTERM stops it gracefully.
     Serve(ServeArgs),
+
+    /// The residents this laptop is to reach (its worklist, downloaded by `field sync`), with
+    /// what central knows of them and what was done here since (asks for the passphrase:
+    /// names and ID numbers are stored encrypted).
+    ///
+    /// One line per person: unit, household, name, personal ID, the needs still open (card,
+    /// e-ID registration, e-ID activation), why central still lists them and how many visits
+    /// it knows of, and this laptop's own records about them (enrollments and visit
+    /// outcomes, not yet reflected by central). --remaining hides the people those records
+    /// already settle.
+    Worklist(crate::worklist_cmd::WorklistArgs),
+
+    /// Record what came of a visit to a person on the worklist (a `visit_outcome` record,
+    /// validated, stored and synced like any other record).
+    ///
+    /// The citizen's data comes from the worklist entry; the visit is at home in the
+    /// person's worklist unit now, unless --place and --at say otherwise. Outcomes: enrolled
+    /// (links the enrollment record, by default this laptop's newest one for the person),
+    /// not_home, moved (--unit: the new address's unit, optional), living_elsewhere (--unit:
+    /// the unit the person is referred to, required), deceased, refused, cannot_travel,
+    /// done_elsewhere. Prints the new record's ID; exit 2 when the person is not on this
+    /// laptop's worklist or the record breaks a rule.
+    Visit(crate::worklist_cmd::VisitArgs),
 
     /// Write every unconfirmed record into one bundle file, to carry to the commune station.
     ///
@@ -1132,6 +1172,14 @@ pub enum ReportCommand {
     /// --csv writes CSV that opens in Excel with Vietnamese intact (UTF-8 with BOM);
     /// --json the report as the API answers it.
     Progress(ReportProgressArgs),
+
+    /// Who is left: per unit, residents eligible, reached, enrolled, closed (deceased, done
+    /// elsewhere), referred in and out, flagged for review, and still to reach by reason.
+    ///
+    /// From a server (`GET /v1/reports/coverage`, aggregates only) or straight from central's
+    /// or a station's store with --data-dir, which adds the people flagged for review and,
+    /// with --remaining, the list of who is left per unit for the next day's planning.
+    Coverage(crate::worklist_args::ReportCoverageArgs),
 }
 
 #[derive(Debug, Args)]

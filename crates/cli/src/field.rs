@@ -333,6 +333,7 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let store = FieldStore::open(&args.dir.data_dir)?;
     let report = store.status()?;
     let blobs = store.blob_status()?;
+    let worklist = store.worklist_state()?;
     if args.json {
         let by_status: serde_json::Map<_, _> = report
             .by_status
@@ -351,7 +352,7 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 "outbox": report.outbox, "last_enrolled_at": report.last_enrolled_at,
                 "schema_version": report.schema_version, "units_source": report.units_source,
                 "units_count": report.units_count, "biometrics": report.device.biometrics,
-                "blobs": blobs,
+                "blobs": blobs, "worklist": worklist,
             })
         );
         return Ok(Outcome::Ok);
@@ -433,7 +434,71 @@ pub fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<Outcome> {
             )?,
         }
     }
+    worklist_lines(&mut out, &worklist, lang)?;
     Ok(Outcome::Ok)
+}
+
+/// The worklist in `field status`: people held, the last complete download,
+/// the checkpoint, and a download cut short (resumed by the next sync).
+fn worklist_lines(
+    out: &mut impl Write,
+    w: &doorstep_store::WorklistState,
+    lang: Lang,
+) -> std::io::Result<()> {
+    if w.checkpoint.is_none() && w.pending.is_none() && w.people == 0 {
+        return writeln!(
+            out,
+            "{}",
+            lang.pick(
+                "Danh sách cần tiếp cận: chưa tải về",
+                "Worklist: not downloaded yet"
+            )
+        );
+    }
+    let last = match &w.last_download {
+        Some(d) => {
+            let kind = match (d.full, lang) {
+                (true, Lang::Vi) => "toàn bộ",
+                (false, Lang::Vi) => "thay đổi",
+                (true, Lang::En) => "full",
+                (false, Lang::En) => "changes",
+            };
+            format!("{} ({kind}, {})", d.at, human_bytes(d.bytes, lang))
+        }
+        None => "-".to_owned(),
+    };
+    let checkpoint = w
+        .checkpoint
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |c| c.rev.to_string());
+    match lang {
+        Lang::Vi => writeln!(
+            out,
+            "Danh sách cần tiếp cận: {} người   tải về lần cuối: {last}   mốc: {checkpoint}",
+            w.people
+        )?,
+        Lang::En => writeln!(
+            out,
+            "Worklist: {} {}   last download: {last}   checkpoint: {checkpoint}",
+            w.people,
+            if w.people == 1 { "person" } else { "people" }
+        )?,
+    }
+    if let Some(p) = &w.pending {
+        match lang {
+            Lang::Vi => writeln!(
+                out,
+                "  đang tải dở: {} trang, {} thay đổi (đến {}); lần đồng bộ sau tải tiếp",
+                p.pages, p.changes, p.after
+            )?,
+            Lang::En => writeln!(
+                out,
+                "  download under way: {} pages, {} changes (up to {}); the next sync resumes it",
+                p.pages, p.changes, p.after
+            )?,
+        }
+    }
+    Ok(())
 }
 
 /// `field biometrics`: sets which biometrics an id_card_application must

@@ -19,10 +19,14 @@ mod messages;
 mod passphrase;
 mod provision_cmd;
 mod report_cmd;
+mod roster_cmd;
 mod serve;
 mod station_cmd;
 mod sync_cmd;
 mod table;
+mod worklist_args;
+mod worklist_cmd;
+mod worklist_sync;
 
 use std::process::ExitCode;
 
@@ -110,6 +114,8 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             FieldCommand::SyncLog(args) => sync_cmd::log(args, lang),
             FieldCommand::Serve(args) => serve::run(args, lang),
             FieldCommand::Export(args) => bundle_cmd::export(args, lang),
+            FieldCommand::Worklist(args) => worklist_cmd::list(args, lang),
+            FieldCommand::Visit(args) => worklist_cmd::visit(args, lang),
         },
         Command::Gen(args) => gen_cmd::run(args),
         Command::Central(cmd) => match cmd {
@@ -124,14 +130,20 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             CentralCommand::Campaign(CampaignCommand::List(args)) => {
                 report_cmd::campaign_list(args, lang)
             }
+            CentralCommand::Roster(worklist_args::RosterCommand::Import(args)) => {
+                roster_cmd::import(args, lang)
+            }
+            CentralCommand::Assign(args) => roster_cmd::assign(args, lang),
         },
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
             StationCommand::Import(args) => bundle_cmd::import(args, lang),
             StationCommand::Report(args) => station_cmd::report(args, lang),
             StationCommand::Register(args) => provision_cmd::register_station(args, lang),
+            StationCommand::Assign(args) => roster_cmd::assign(args, lang),
         },
         Command::Report(ReportCommand::Progress(args)) => report_cmd::progress(args, lang),
+        Command::Report(ReportCommand::Coverage(args)) => roster_cmd::coverage(args, lang),
         Command::Audit(cmd) => match cmd {
             AuditCommand::Verify(args) => audit_cmd::verify(args, lang),
             AuditCommand::Log(args) => audit_cmd::log(args, lang),

@@ -62,6 +62,8 @@ fn locked_vi(what: &str) -> &'static str {
             "gửi hồ sơ chưa được niêm phong cho trung tâm"
         }
         "changing the passphrase" => "đổi mật khẩu",
+        "saving the worklist" => "lưu danh sách cần tiếp cận",
+        "reading the worklist" => "xem danh sách cần tiếp cận",
         _ => "thao tác này",
     }
 }

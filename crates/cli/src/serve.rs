@@ -31,7 +31,9 @@ use doorstep_core::{Units, ValidationContext, validate};
 use doorstep_store::{
     EnrollOutcome, FieldStore, ListFilter, PreparedBody, RecordStatus, StatusReport, StoreError,
 };
-use doorstep_sync::{Client, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
+use doorstep_sync::{
+    Client, PullError, PullReport, RetryPolicy, SyncOptions, SyncReport, pull_worklist, sync_outbox,
+};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -236,6 +238,13 @@ struct SyncState {
     /// Failed checks or runs in a row; the wait between checks doubles with each.
     consecutive_failures: u32,
     last_report: Option<SyncReport>,
+    /// The last worklist download (after a push that went through, and at
+    /// each check while nothing is queued).
+    last_worklist: Option<PullReport>,
+    last_worklist_at: Option<String>,
+    /// Why the last worklist download stopped, if it did (it never counts
+    /// against a push that went through, except for a revoked laptop).
+    worklist_error: Option<String>,
 }
 
 impl Syncer {
@@ -274,6 +283,11 @@ impl Syncer {
                 .map(|_| report),
             Err(e) => Err(e),
         };
+        // The worklist comes down in the same run, once the records went up.
+        let revoked = match &result {
+            Ok(report) if report.error.is_none() => !self.pull_worklist(&mut store).await,
+            _ => false,
+        };
         drop(store);
         self.update(|s| s.running = false);
         match &result {
@@ -291,7 +305,36 @@ impl Syncer {
             },
             Err(e) => self.failed(format!("local store: {e}")),
         }
+        if revoked {
+            // A revoked laptop is a failure whatever the push did: the
+            // loop backs off, and `/api/status` says why.
+            if let Some(e) = self.snapshot().worklist_error {
+                self.failed(e);
+            }
+        }
         result
+    }
+
+    /// Downloads the worklist with the sync store (held by the caller);
+    /// what happened goes into the state. False only when the server
+    /// refused this laptop as revoked.
+    async fn pull_worklist(&self, store: &mut FieldStore) -> bool {
+        let pulled = pull_worklist(&self.client, store, None, &self.opts.retry).await;
+        let revoked = pulled.as_ref().err().is_some_and(PullError::is_revoked);
+        self.update(|s| {
+            s.last_worklist_at = Some(now_text());
+            match pulled {
+                Ok(report) => {
+                    s.last_worklist = Some(report);
+                    s.worklist_error = None;
+                }
+                Err(e) => s.worklist_error = Some(e.to_string()),
+            }
+        });
+        if let Some(e) = self.snapshot().worklist_error {
+            tracing::info!(error = %e, "worklist not downloaded");
+        }
+        !revoked
     }
 
     /// Asks central whether it is there; when it is and records are
@@ -315,8 +358,16 @@ impl Syncer {
         };
         match queued {
             Ok(0) => {
-                self.update(|s| s.consecutive_failures = 0);
-                true
+                // Nothing to send: the worklist may still have changed.
+                let mut store = self.store.lock().await;
+                if self.pull_worklist(&mut store).await {
+                    self.update(|s| s.consecutive_failures = 0);
+                    true
+                } else {
+                    let e = self.snapshot().worklist_error.unwrap_or_default();
+                    self.failed(e);
+                    false
+                }
             }
             Ok(_) => matches!(self.run_sync().await, Ok(r) if r.error.is_none()),
             Err(e) => {
@@ -646,45 +697,7 @@ async fn post_records(
     let values = read_records(body, lang).await?;
     let units = Arc::clone(&app.units);
     let results = app
-        .with_store(lang, move |store| {
-            // The laptop's biometric policy applies here too; images come
-            // by `field enroll` (this API takes records in reference form).
-            let ctx =
-                ValidationContext::new(&units, Utc::now()).with_biometrics(store.biometrics());
-            let mut bodies = Vec::new();
-            let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
-            for value in &values {
-                match validate(value, &ctx) {
-                    Ok(body) => {
-                        bodies.push(PreparedBody::new(body));
-                        invalid.push(None);
-                    }
-                    Err(vs) => invalid.push(Some(vs)),
-                }
-            }
-            drop(values);
-            let mut outcomes = if bodies.is_empty() {
-                Vec::new()
-            } else {
-                store.enroll(&bodies, Utc::now())?
-            }
-            .into_iter();
-            let results: Vec<Result<EnrollOutcome, Vec<Violation>>> = invalid
-                .into_iter()
-                .map(|slot| match slot {
-                    Some(vs) => Err(vs),
-                    None => outcomes.next().ok_or_else(|| {
-                        vec![Violation::new(
-                            "$",
-                            "internal",
-                            "internal error: no outcome for this record",
-                            "lỗi nội bộ: không có kết quả cho hồ sơ này",
-                        )]
-                    }),
-                })
-                .collect();
-            Ok(results)
-        })
+        .with_store(lang, move |store| enroll_values(store, &units, values))
         .await?;
     let mut counts: HashMap<&str, u64> = HashMap::new();
     let mut items = Vec::with_capacity(results.len());
@@ -715,6 +728,51 @@ async fn post_records(
         "invalid": count("invalid"), "refused": count("refused"), "results": items,
     });
     Ok((status, axum::Json(doc)).into_response())
+}
+
+/// Validates records given as JSON values and stores the valid ones, as
+/// `POST /api/records` does (and `field visit`, for its one record): each
+/// value's outcome, in order.
+pub(crate) fn enroll_values(
+    store: &mut FieldStore,
+    units: &Units,
+    values: Vec<Value>,
+) -> Result<Vec<Result<EnrollOutcome, Vec<Violation>>>, StoreError> {
+    // The laptop's biometric policy applies here too; images come by
+    // `field enroll` (this path takes records in reference form).
+    let ctx = ValidationContext::new(units, Utc::now()).with_biometrics(store.biometrics());
+    let mut bodies = Vec::new();
+    let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
+    for value in &values {
+        match validate(value, &ctx) {
+            Ok(body) => {
+                bodies.push(PreparedBody::new(body));
+                invalid.push(None);
+            }
+            Err(vs) => invalid.push(Some(vs)),
+        }
+    }
+    drop(values);
+    let mut outcomes = if bodies.is_empty() {
+        Vec::new()
+    } else {
+        store.enroll(&bodies, Utc::now())?
+    }
+    .into_iter();
+    Ok(invalid
+        .into_iter()
+        .map(|slot| match slot {
+            Some(vs) => Err(vs),
+            None => outcomes.next().ok_or_else(|| {
+                vec![Violation::new(
+                    "$",
+                    "internal",
+                    "internal error: no outcome for this record",
+                    "lỗi nội bộ: không có kết quả cho hồ sơ này",
+                )]
+            }),
+        })
+        .collect())
 }
 
 /// The body of `POST /api/records`: one record object or an array of them.
@@ -845,9 +903,12 @@ async fn get_status(
     State(app): State<Arc<App>>,
     ReqLang(lang): ReqLang,
 ) -> Result<Response, ProblemResponse> {
-    let report = app.with_store(lang, |s| s.status()).await?;
+    let (report, worklist) = app
+        .with_store(lang, |s| Ok((s.status()?, s.worklist_state()?)))
+        .await?;
     let mut doc = status_json(&report);
     doc["sync"] = json!(app.syncer.snapshot());
+    doc["worklist"] = json!(worklist);
     Ok(axum::Json(doc).into_response())
 }
 

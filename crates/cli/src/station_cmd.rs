@@ -137,6 +137,21 @@ async fn forward_loop(
                 Duration::from_secs(30)
             }
         };
+        // The commune's worklist comes down in the same round.
+        match doorstep_sync::station_worklist::pull_station_worklist(&store, &client, None).await {
+            Ok(w) if w.put + w.removed + w.dropped + w.devices > 0 => tracing::info!(
+                people = w.put,
+                removed = w.removed + w.dropped,
+                devices = w.devices,
+                bytes = w.bytes,
+                full = w.full,
+                "worklist downloaded from central"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "worklist download from central failed; will retry")
+            }
+        }
         tokio::select! {
             _ = stop.changed() => return,
             () = tokio::time::sleep(pause) => {}

@@ -21,6 +21,8 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
     // A sync reads each page once: a small cache keeps memory flat.
     store.limit_page_cache(doorstep_sync::SYNC_PAGE_CACHE_KIB)?;
     crate::passphrase::unlock_if_needed(&mut store, lang)?;
+    // The worklist comes down after the push and is stored encrypted.
+    let locked = crate::worklist_sync::unlock_for_pull(&mut store, lang);
     let opts = SyncOptions {
         batch_records: args.batch_size.max(1),
         retry: RetryPolicy {
@@ -72,10 +74,25 @@ pub fn run(args: SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
             )
         );
     }
-    print_report(&report, args.json, lang);
+    // Then the worklist comes down, unless the push could not get through.
+    let pulled = match &report.error {
+        None => crate::worklist_sync::pull(&rt, &client, &mut store, &opts.retry, locked),
+        Some(_) => {
+            crate::worklist_sync::Pulled::NotTried(crate::worklist_sync::PUSH_STOPPED.to_owned())
+        }
+    };
+    if args.json {
+        let mut doc = json!(report);
+        doc["worklist"] = crate::worklist_sync::json(&pulled);
+        println!("{doc}");
+    } else {
+        print_report(&report, lang);
+        crate::worklist_sync::print(&pulled, lang);
+    }
     // Done when nothing is left unacknowledged: records a station holds
-    // are in its custody and reach central through it.
-    if report.pending_after == 0 && report.error.is_none() {
+    // are in its custody and reach central through it. A worklist that did
+    // not come down is reported, not counted, unless the laptop is revoked.
+    if report.pending_after == 0 && report.error.is_none() && !pulled.revoked() {
         Ok(Outcome::Ok)
     } else {
         Ok(Outcome::Failed)
@@ -119,11 +136,7 @@ pub fn check_server_url(raw: &str, lang: Lang) -> Result<String, UserError> {
     }
 }
 
-fn print_report(r: &SyncReport, as_json: bool, lang: Lang) {
-    if as_json {
-        println!("{}", json!(r));
-        return;
-    }
+fn print_report(r: &SyncReport, lang: Lang) {
     let l = |vi, en| lang.pick(vi, en);
     println!(
         "{} {} ({} {}, {} {})",

@@ -97,6 +97,19 @@ pub enum StoreError {
         source: doorstep_crypto::CryptoError,
     },
 
+    /// A worklist entry's ciphertext does not decrypt under the store's key.
+    #[error("worklist entry {person_id} in the store cannot be decrypted: {source}")]
+    WorklistUndecryptable {
+        person_id: u64,
+        #[source]
+        source: doorstep_crypto::CryptoError,
+    },
+
+    /// A worklist page that does not follow the protocol: nothing of it
+    /// was applied.
+    #[error("the worklist page from the server was not applied: {0}")]
+    WorklistPage(String),
+
     #[error("cannot protect citizen data: {0}")]
     Crypto(#[source] doorstep_crypto::CryptoError),
 

@@ -24,12 +24,14 @@ pub(crate) mod journal;
 mod protect;
 mod sync;
 mod witness;
+mod worklist;
 pub use blobs::{BlobStatus, BlobToSend, PreparedBlob};
 pub use identity::{DeviceIdentity, KEY_FILE, Registration};
 pub use journal::{JournalCheck, JournalEntry, JournalHead, JournalProblem, record_digest};
 pub use protect::{Protection, PurgeReport, SealFacts, UnlockReport};
 pub use sync::{Ack, AckCounts, ReceiptToStore, SyncEvent, SyncEventKind, SyncLogEntry};
 pub use witness::RecordKey;
+pub use worklist::{LastDownload, LocalVisit, PageApplied, PendingDownload, WorklistState};
 
 /// File name of the store inside a data directory.
 pub const DB_FILE: &str = "field.sqlite3";

@@ -21,4 +21,5 @@ pub use field::{
 pub use field::{
     DeviceIdentity, Protection, PurgeReport, RecordKey, Registration, SealFacts, UnlockReport,
 };
+pub use field::{LastDownload, LocalVisit, PageApplied, PendingDownload, WorklistState};
 pub use witness::{LogAlarm, StoredLogHead};

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_signatures.sql"),
     include_str!("../migrations/0008_protection.sql"),
     include_str!("../migrations/0009_attachments.sql"),
+    include_str!("../migrations/0010_worklist.sql"),
 ];
 
 /// Schema version this build writes.

@@ -459,12 +459,31 @@ impl Client {
         self.post_json(REGISTER_PATH, request).await
     }
 
+    /// `POST /v1/worklist`: one page of this device's worklist, and the
+    /// size of the response body (for the download's figures).
+    pub async fn worklist(
+        &self,
+        request: &doorstep_wire::worklist::WorklistRequest,
+    ) -> Result<(doorstep_wire::worklist::WorklistPage, u64), SendError> {
+        self.post_json_sized(doorstep_wire::worklist::WORKLIST_PATH, request)
+            .await
+    }
+
     /// `POST path` with a JSON body, answered with a JSON body of type `R`.
     async fn post_json<T: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
     ) -> Result<R, SendError> {
+        self.post_json_sized(path, body).await.map(|(r, _)| r)
+    }
+
+    /// [`Client::post_json`], also giving the size of the answer's body.
+    async fn post_json_sized<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<(R, u64), SendError> {
         let body = serde_json::to_vec(body).map_err(|e| SendError::Unexpected {
             server: self.base.clone(),
             status: 0,
@@ -484,7 +503,7 @@ impl Client {
             .send()
             .await
             .map_err(|source| self.network(source))?;
-        self.answer(resp).await
+        self.answer_sized(resp).await
     }
 
     /// A JSON answer of type `T`, or the problem the server answered.
@@ -492,14 +511,24 @@ impl Client {
         &self,
         resp: reqwest::Response,
     ) -> Result<T, SendError> {
+        self.answer_sized(resp).await.map(|(t, _)| t)
+    }
+
+    /// [`Client::answer`], with the size of the body read.
+    async fn answer_sized<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<(T, u64), SendError> {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(|source| self.network(source))?;
         if status == 200 {
-            return serde_json::from_slice(&bytes).map_err(|e| SendError::Unexpected {
-                server: self.base.clone(),
-                status,
-                detail: e.to_string(),
-            });
+            return serde_json::from_slice(&bytes)
+                .map(|t| (t, bytes.len() as u64))
+                .map_err(|e| SendError::Unexpected {
+                    server: self.base.clone(),
+                    status,
+                    detail: e.to_string(),
+                });
         }
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(SendError::Problem {
@@ -601,6 +630,14 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<doorstep_core::progress::ProgressReport, SendError> {
         self.get_json("/v1/reports/progress", query).await
+    }
+
+    /// `GET /v1/reports/coverage`: who is left, per unit (aggregates).
+    pub async fn coverage_report(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<doorstep_central::sqlite::CoverageReport, SendError> {
+        self.get_json("/v1/reports/coverage", query).await
     }
 
     /// `GET /v1/devices`.

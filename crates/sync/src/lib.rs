@@ -15,10 +15,13 @@ pub mod forward;
 pub mod provision;
 pub mod push;
 pub mod relay;
+pub mod station_worklist;
 pub mod upload;
 pub mod witness;
+pub mod worklist;
 
 pub use backoff::RetryPolicy;
 pub use client::{Client, ClientSetupError, ClientTls, SendError};
 pub use forward::{ForwardReport, forward_all};
 pub use push::{Progress, SYNC_PAGE_CACHE_KIB, SyncError, SyncOptions, SyncReport, sync_outbox};
+pub use worklist::{PullError, PullReport, pull_worklist};

@@ -141,6 +141,49 @@ impl Protection {
             .decrypt(&hash.0, stored)
             .map_err(|source| StoreError::Undecryptable { seq, source })
     }
+
+    /// A worklist entry (the person's JSON) encrypted for this store,
+    /// bound to central's roster ID: a row's ciphertext moved to another
+    /// row, or taken for a record's or a blob's, does not decrypt.
+    pub(crate) fn encrypt_worklist_item(
+        &self,
+        person_id: u64,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.records
+            .encrypt(&worklist_item_binding(person_id), bytes)
+            .map_err(StoreError::Crypto)
+    }
+
+    pub(crate) fn decrypt_worklist_item(
+        &self,
+        person_id: u64,
+        stored: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.records
+            .decrypt(&worklist_item_binding(person_id), stored)
+            .map_err(|source| StoreError::WorklistUndecryptable { person_id, source })
+    }
+
+    /// The keyed index of a personal ID in the worklist: finds a person
+    /// without decrypting every row, and tells a thief nothing.
+    pub(crate) fn worklist_person_key(&self, personal_id: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"doorstep-worklist-pid-v1\n");
+        h.update(personal_id.as_bytes());
+        self.records.index(&<[u8; 32]>::from(h.finalize()))
+    }
+}
+
+/// What a worklist entry's encryption binds to: a context string and the
+/// roster ID, hashed, so it can never equal a record's content hash.
+fn worklist_item_binding(person_id: u64) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"doorstep-worklist-item-v1\n");
+    h.update(person_id.to_be_bytes());
+    h.finalize().into()
 }
 
 /// What blob names and blob encryption bind to: a context prefix and the
