@@ -51,7 +51,10 @@ fn day(s: &str) -> NaiveDate {
 // Schemas
 
 /// The answer schemas of the reports.
-const REPORT_SCHEMAS: [&str; 5] = [
+const REPORT_SCHEMAS: [&str; 8] = [
+    "coverage-report.schema.json",
+    "worklist-page.schema.json",
+    "worklist-request.schema.json",
     "campaigns.schema.json",
     "progress-report.schema.json",
     "activity.schema.json",
@@ -847,4 +850,176 @@ fn refusals(schemas: &Schemas, campaigns: &Value, top: &Value, review: &Value, a
     assert!(schemas.errors("problem.schema.json", &p).is_empty());
     p.as_object_mut().unwrap().remove("code");
     schemas.assert_refused("problem.schema.json", "a problem without code", &p);
+}
+
+/// The coverage report and the worklist feed match their schemas (closed:
+/// nothing undocumented), with people put, removed, referred and flagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worklist_pages_and_the_coverage_report_match_their_schemas() {
+    let schemas = Schemas::load();
+    let tmp = tempfile::tempdir().unwrap();
+    let (source, units) = units_2023();
+    let now = Utc::now();
+    let store = Arc::new(SqliteCentral::open_or_create(tmp.path(), Some(source), now).unwrap());
+    let mut csv =
+        "personal_id,full_name,date_of_birth,sex,unit_code,address_detail,household,needs\n"
+            .to_owned();
+    for i in 0..6 {
+        let unit = if i < 4 { "25747" } else { "25750" };
+        csv.push_str(&format!(
+            "074303{i:06},Trần Thị Lan,2003-05-14,female,{unit},Tổ 3,HK{},card;eid_registration\n",
+            i / 2
+        ));
+    }
+    let residents =
+        doorstep_core::roster::parse_roster(csv.as_bytes(), &units, now.date_naive()).unwrap();
+    store.import_roster(&residents, now).unwrap();
+    let issued = store
+        .provision(
+            NodeRole::Field,
+            "74",
+            "Tổ",
+            None,
+            doorstep_core::record::BiometricPolicy::NONE,
+            chrono::Duration::hours(1),
+            now,
+        )
+        .unwrap();
+    let laptop = Uuid::now_v7();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    store
+        .register_node(
+            &issued.token,
+            laptop,
+            NodeRole::Field,
+            &hex::encode(key.verifying_key().to_bytes()),
+            now,
+        )
+        .unwrap();
+    store
+        .assign(
+            laptop,
+            doorstep_central::sqlite::AssignMode::Replace,
+            &["25747".into()],
+            &["HK2".into()],
+            now,
+        )
+        .unwrap();
+    let request = doorstep_wire::worklist::WorklistRequest {
+        protocol: PROTOCOL_VERSION,
+        since: None,
+        after: None,
+        limit: Some(100),
+    };
+    schemas.assert_valid(
+        "worklist-request.schema.json",
+        "a first request",
+        &serde_json::to_value(&request).unwrap(),
+    );
+    let first = store.worklist_page(laptop, request).await.unwrap();
+    assert_eq!(first.changes.len(), 6);
+    schemas.assert_valid(
+        "worklist-page.schema.json",
+        "a full page",
+        &serde_json::to_value(&first).unwrap(),
+    );
+    // Outcomes: one enrolled in part, one referred, one refused by one
+    // team and dead to another.
+    let record = |seq: u64, i: usize, outcome: Option<Value>, device: Uuid| {
+        let mut input = json!({
+            "kind": "id_card_application",
+            "citizen": {"personal_id": format!("074303{i:06}"), "full_name": "Trần Thị Lan",
+                        "date_of_birth": "2003-05-14", "sex": "female",
+                        "permanent_address": {"unit_code": "25747", "detail": "Tổ 3"}},
+            "visit": {"place": "home", "unit_code": "25747", "at": "2025-09-25T09:30:00+07:00"},
+            "officer_id": "CA-74-0012"
+        });
+        if let Some(o) = outcome {
+            input["kind"] = json!("visit_outcome");
+            input["outcome"] = o;
+        }
+        let body = validate(&input, &ValidationContext::new(&units, now)).unwrap();
+        encode_record(&Record {
+            record_id: Uuid::now_v7(),
+            device_id: device,
+            device_seq: seq,
+            enrolled_at: now,
+            body,
+        })
+    };
+    let other = Uuid::now_v7();
+    let mine = [
+        record(1, 0, None, laptop),
+        record(
+            2,
+            1,
+            Some(json!({"result": "living_elsewhere", "unit_code": "25750", "note": "ở trọ"})),
+            laptop,
+        ),
+        record(3, 2, Some(json!({"result": "refused"})), laptop),
+    ];
+    let theirs = [record(1, 2, Some(json!({"result": "deceased"})), other)];
+    for (device, records) in [(laptop, &mine[..]), (other, &theirs[..])] {
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let b = laptop_batch(&units, now, device, Uuid::now_v7(), &refs);
+        store.apply(b).await.unwrap();
+    }
+    let checkpoint = doorstep_wire::worklist::WorklistCheckpoint {
+        rev: first.cursor,
+        scope: first.scope.clone(),
+    };
+    let next = store
+        .worklist_page(
+            laptop,
+            doorstep_wire::worklist::WorklistRequest {
+                protocol: PROTOCOL_VERSION,
+                since: Some(checkpoint),
+                after: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&next).unwrap();
+    assert!(!next.full && !next.changes.is_empty(), "{v:#}");
+    assert!(
+        next.changes
+            .iter()
+            .any(|c| matches!(c, doorstep_wire::worklist::WorklistChange::Remove { .. })),
+        "{v:#}"
+    );
+    schemas.assert_valid("worklist-page.schema.json", "an incremental page", &v);
+    let app = router(AppState::new(Arc::clone(&store)));
+    let report = get_ok(
+        &app,
+        &schemas,
+        "/v1/reports/coverage",
+        "coverage-report.schema.json",
+    )
+    .await;
+    let total = report["rows"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(total["unit_code"], "total", "{report:#}");
+    assert_eq!(
+        (total["eligible"].as_u64(), total["review"].as_u64()),
+        (Some(6), Some(1)),
+        "{report:#}"
+    );
+    get_ok(
+        &app,
+        &schemas,
+        "/v1/reports/coverage?unit=25750",
+        "coverage-report.schema.json",
+    )
+    .await;
+    problem(
+        &app,
+        &schemas,
+        "GET",
+        "/v1/reports/coverage?unit=99999",
+        400,
+        "query.invalid",
+    )
+    .await;
+    // The people lists are never served.
+    assert!(report.get("remaining").is_none() && report.get("review").is_none());
 }
