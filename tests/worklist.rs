@@ -549,7 +549,7 @@ fn teams_download_their_worklists_record_outcomes_and_coverage_adds_up() {
         "incremental download, 10 changed residents: {bytes} bytes (first download {first_bytes} bytes)"
     );
     assert!(
-        bytes * 50 < first_bytes,
+        bytes * 20 < first_bytes,
         "{bytes} bytes for 10 people vs {first_bytes} for all"
     );
 

@@ -461,12 +461,50 @@ impl Client {
 
     /// `POST /v1/worklist`: one page of this device's worklist, and the
     /// size of the response body (for the download's figures).
+    /// Asks for a zstd-compressed answer; the size is of the body as it
+    /// came over the wire.
     pub async fn worklist(
         &self,
         request: &doorstep_wire::worklist::WorklistRequest,
     ) -> Result<(doorstep_wire::worklist::WorklistPage, u64), SendError> {
-        self.post_json_sized(doorstep_wire::worklist::WORKLIST_PATH, request)
+        let path = doorstep_wire::worklist::WORKLIST_PATH;
+        let body = serde_json::to_vec(request).map_err(|e| SendError::Unexpected {
+            server: self.base.clone(),
+            status: 0,
+            detail: e.to_string(),
+        })?;
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT_ENCODING, "zstd")
+            .header(
+                CLIENT_HEADER,
+                concat!("doorstep/", env!("CARGO_PKG_VERSION")),
+            );
+        let resp = self
+            .sign(req, path, &body)
+            .body(body)
+            .send()
             .await
+            .map_err(|source| self.network(source))?;
+        let zstd = resp
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes() == b"zstd");
+        if resp.status().as_u16() != 200 || !zstd {
+            return self.answer_sized(resp).await;
+        }
+        let packed = resp.bytes().await.map_err(|source| self.network(source))?;
+        let unexpected = |detail: String| SendError::Unexpected {
+            server: self.base.clone(),
+            status: 200,
+            detail,
+        };
+        let json = unzstd_bounded(&packed, doorstep_wire::MAX_DECODED_BODY_BYTES)
+            .map_err(|e| unexpected(format!("the compressed worklist page is damaged: {e}")))?;
+        let page = serde_json::from_slice(&json).map_err(|e| unexpected(e.to_string()))?;
+        Ok((page, packed.len() as u64))
     }
 
     /// `POST path` with a JSON body, answered with a JSON body of type `R`.
@@ -680,11 +718,37 @@ impl Client {
     }
 }
 
+/// Decompresses a zstd body, refusing one that would grow beyond `limit`
+/// bytes (a small answer must not expand into gigabytes).
+fn unzstd_bounded(packed: &[u8], limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(packed)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)?;
+    if out.len() > limit {
+        return Err(std::io::Error::other(format!(
+            "it decompresses to more than {limit} bytes"
+        )));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    #[test]
+    fn a_compressed_answer_is_refused_beyond_its_limit() {
+        let json = vec![b' '; 1_000_000];
+        let packed = zstd::bulk::compress(&json, 3).unwrap();
+        assert!(packed.len() < 1_000);
+        assert_eq!(unzstd_bounded(&packed, 1_000_000).unwrap(), json);
+        assert!(unzstd_bounded(&packed, 999_999).is_err());
+        assert!(unzstd_bounded(b"not zstd", 1_000).is_err());
+    }
 
     #[test]
     fn an_untrusted_certificate_is_not_retried() {
