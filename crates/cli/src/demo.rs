@@ -1,7 +1,9 @@
 //! `doorstep demo`: the whole flow on one machine. Central starts on a
 //! loopback port with its embedded SQLite store; three field laptops (home
 //! visits, hospital beds, a factory) enroll generated records while central
-//! is still down, fail to sync, then sync once it is up.
+//! is still down, fail to sync, then sync once it is up and download their
+//! worklists: central's roster holds everyone they enrolled and a quarter
+//! as many again still to reach, and the demo ends with who is left.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,11 +11,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use doorstep_central::sqlite::UnitSource;
+use doorstep_central::sqlite::{AssignMode, UnitSource};
 use doorstep_central::{AppState, CentralStore, SqliteCentral, router};
+use doorstep_core::record::RecordBody;
+use doorstep_core::roster::{Need, parse_roster};
+use doorstep_core::worklist::TOTAL_ROW;
 use doorstep_core::{Units, ValidationContext, validate};
 use doorstep_gen::Generator;
 use doorstep_store::{EnrollOutcome, FieldStore, InitOptions, PreparedBody};
+use doorstep_sync::worklist::{PullReport, pull_worklist};
 use doorstep_sync::{Client, RetryPolicy, SyncOptions, SyncReport, sync_outbox};
 use serde_json::{Value, json};
 
@@ -84,6 +90,8 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
 
     // 1. Three laptops, offline: records are validated, signed and stored locally.
     let mut stores = Vec::new();
+    let mut enrolled = Vec::new();
+    let mut still_to_reach = Vec::new();
     for (i, team) in TEAMS.iter().enumerate() {
         let dir = root.join(team.dir);
         let mut store = FieldStore::init(
@@ -98,7 +106,26 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
             Utc::now(),
         )?;
         provision(&central, &mut store, team.unit, team.name)?;
-        let stored = enroll_generated(&mut store, &units, team, args.records, i as u64 + 1)?;
+        let (stored, bodies) =
+            enroll_generated(&mut store, &units, team, args.records, i as u64 + 1)?;
+        enrolled.extend(bodies);
+        still_to_reach.extend(generated_bodies(
+            &units,
+            team,
+            args.records / 4,
+            i as u64 + 101,
+            Utc::now(),
+        )?);
+        // The team reaches the residents of its unit (and the units under it).
+        central
+            .assign(
+                store.device().device_id,
+                AssignMode::Replace,
+                &[team.unit.to_owned()],
+                &[],
+                Utc::now(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         say(format!(
             "{}: {} {} ({})",
             team.name,
@@ -118,6 +145,32 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
     }
 
+    // The roster of residents still to reach, as the population database
+    // gives it to central: the teams download their part at their sync.
+    let roster = roster_csv(&enrolled, &still_to_reach)?;
+    let residents = parse_roster(
+        &roster,
+        &units,
+        doorstep_central::reports::today_in_vietnam(Utc::now()),
+    )
+    .map_err(|errors| {
+        anyhow::anyhow!(
+            "the demo roster is invalid: {}",
+            errors.first().map(ToString::to_string).unwrap_or_default()
+        )
+    })?;
+    std::fs::write(root.join("roster.csv"), &roster)
+        .with_context(|| format!("cannot write {}", root.join("roster.csv").display()))?;
+    let imported = central.import_roster(&residents, Utc::now())?;
+    say(format!(
+        "{}: {} {}",
+        l(
+            "Danh sách cư dân cần tiếp cận",
+            "Roster of residents to reach"
+        ),
+        imported.residents,
+        l("người (roster.csv)", "people (roster.csv)")
+    ));
     drop(central);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -177,13 +230,24 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 let t = Instant::now();
                 let report =
                     sync_outbox(&mut store, &client, &SyncOptions::default(), &mut ()).await;
-                (store, report, t.elapsed())
+                // Then each downloads its worklist: who is still to reach.
+                let worklist = match &report {
+                    Ok(_) => Some(
+                        pull_worklist(&client, &mut store, None, &RetryPolicy::default()).await,
+                    ),
+                    Err(_) => None,
+                };
+                (store, report, worklist, t.elapsed())
             }));
         }
         let mut summaries = Vec::new();
         for (team, task) in TEAMS.iter().zip(tasks) {
-            let (store, report, took) = task.await.context("a sync task stopped")?;
+            let (store, report, worklist, took) = task.await.context("a sync task stopped")?;
             let report: SyncReport = report?;
+            let worklist = match worklist {
+                Some(w) => w?,
+                None => PullReport::default(),
+            };
             let st = store.status()?;
             summaries.push(json!({
                 "device": team.name, "device_id": store.device().device_id,
@@ -191,11 +255,12 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 "duplicate": report.duplicate, "rejected": report.rejected,
                 "confirmed": st.by_status.iter().find(|s| s.0 == "confirmed").map_or(0, |s| s.1),
                 "pending": st.outbox, "batches": report.batches, "bytes_sent": report.bytes_sent,
-                "seconds": took.as_secs_f64(),
+                "seconds": took.as_secs_f64(), "worklist": worklist.people,
             }));
         }
         let elapsed = started.elapsed();
         let status = central.status().await?;
+        let coverage = central.coverage(None, false).await?;
         let _ = stop_tx.send(());
         let _ = server_task.await;
         // Central's audit log, recomputed from its store as an auditor would.
@@ -207,12 +272,13 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
             println!(
                 "{}",
                 json!({"dir": root, "server": server, "devices": summaries, "central": status,
-                       "sync_seconds": elapsed.as_secs_f64(), "audit": audit})
+                       "sync_seconds": elapsed.as_secs_f64(), "audit": audit,
+                       "coverage": coverage.rows})
             );
             return anyhow::Ok(());
         }
         println!();
-        let rows: Vec<[String; 6]> = summaries
+        let rows: Vec<[String; 7]> = summaries
             .iter()
             .map(|s| {
                 [
@@ -221,6 +287,7 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                     s["accepted"].to_string(),
                     s["confirmed"].to_string(),
                     s["pending"].to_string(),
+                    s["worklist"].to_string(),
                     format!("{:.2}", s["seconds"].as_f64().unwrap_or_default()),
                 ]
             })
@@ -234,6 +301,7 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 l("tiếp nhận", "accepted"),
                 l("đã xác nhận", "confirmed"),
                 l("còn chờ", "pending"),
+                l("cần tiếp cận", "to reach"),
                 l("giây", "seconds"),
             ],
             &rows,
@@ -272,7 +340,25 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<Outcome> {
                 l("KHÔNG KHỚP", "MISMATCH")
             }
         );
+        if let Some(total) = coverage.rows.iter().find(|r| r.unit_code == TOTAL_ROW) {
+            println!(
+                "{}: {} {}, {} {}, {} {}",
+                l("Danh sách cư dân", "Roster"),
+                total.eligible,
+                l("người cần làm", "eligible"),
+                total.enrolled,
+                l("đã thu nhận đủ", "enrolled"),
+                total.remaining,
+                l("còn phải tiếp cận", "still to reach")
+            );
+        }
         let central_dir = root.join("central");
+        println!(
+            "{more} doorstep report coverage --data-dir {dir} --remaining; doorstep field worklist --data-dir {laptop}",
+            more = l("Ai còn lại:", "Who is left:"),
+            dir = central_dir.display(),
+            laptop = root.join(TEAMS[0].dir).display()
+        );
         println!(
             "{more} doorstep central status --data-dir {dir}; doorstep audit verify --data-dir {dir}",
             more = l("Xem thêm:", "More:"),
@@ -374,20 +460,37 @@ fn demo_dir(dir: Option<&Path>, lang: Lang) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Generates `count` records for a team's kind of visits and enrolls them.
+/// Generates `count` records for a team's kind of visits and enrolls them;
+/// returns how many were stored and the bodies, for the roster.
 fn enroll_generated(
     store: &mut FieldStore,
     units: &Units,
     team: &Team,
     count: u64,
     seed: u64,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<RecordBody>)> {
+    let now = Utc::now();
+    let bodies = generated_bodies(units, team, count, seed, now)?;
+    let mut stored = 0;
+    for chunk in bodies.chunks(1_000) {
+        let batch: Vec<PreparedBody> = chunk.iter().cloned().map(PreparedBody::new).collect();
+        stored += count_stored(&store.enroll(&batch, now)?);
+    }
+    Ok((stored, bodies))
+}
+
+/// `count` generated records of a team's kind of visits, validated.
+fn generated_bodies(
+    units: &Units,
+    team: &Team,
+    count: u64,
+    seed: u64,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<RecordBody>> {
     let opts = crate::gen_cmd::options_for(units, team.unit, seed);
     let generator = Generator::new(opts).map_err(|e| anyhow::anyhow!("cannot generate: {e}"))?;
-    let now = Utc::now();
     let ctx = ValidationContext::new(units, now);
-    let mut stored = 0;
-    let mut batch = Vec::new();
+    let mut out = Vec::new();
     for (i, mut record) in generator
         .take(usize::try_from(count).unwrap_or(usize::MAX))
         .enumerate()
@@ -398,14 +501,58 @@ fn enroll_generated(
         }
         // The generator makes valid records; one that is not is skipped, not stored.
         if let Ok(body) = validate(&record, &ctx) {
-            batch.push(PreparedBody::new(body));
-        }
-        if batch.len() == 1_000 {
-            stored += count_stored(&store.enroll(&std::mem::take(&mut batch), now)?);
+            out.push(body);
         }
     }
-    stored += count_stored(&store.enroll(&batch, now)?);
-    Ok(stored)
+    Ok(out)
+}
+
+/// The commune's roster as the police's population database would give
+/// it: everyone the teams enrolled (with the need their record meets)
+/// and, for each team, a quarter as many again still to reach.
+fn roster_csv(enrolled: &[RecordBody], still_to_reach: &[RecordBody]) -> anyhow::Result<Vec<u8>> {
+    let mut seen = std::collections::HashMap::<String, Vec<&'static str>>::new();
+    let mut rows: Vec<&RecordBody> = Vec::new();
+    let people = enrolled
+        .iter()
+        .filter_map(|b| Need::covered_by(b.kind).map(|n| (b, vec![n.as_str()])))
+        .chain(
+            still_to_reach
+                .iter()
+                .map(|b| (b, vec![Need::Card.as_str(), Need::EidRegistration.as_str()])),
+        );
+    for (body, needs) in people {
+        let entry = seen.entry(body.citizen.personal_id.clone()).or_default();
+        if entry.is_empty() {
+            rows.push(body);
+        }
+        for n in needs {
+            if !entry.contains(&n) {
+                entry.push(n);
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(doorstep_core::roster::roster_csv_header().split(','))?;
+    for body in rows {
+        let c = &body.citizen;
+        let needs = seen
+            .get(&c.personal_id)
+            .map(|n| n.join(";"))
+            .unwrap_or_default();
+        w.write_record([
+            c.personal_id.as_str(),
+            c.full_name.as_str(),
+            &c.date_of_birth.format("%Y-%m-%d").to_string(),
+            c.sex.as_str(),
+            c.permanent_address.unit_code.as_str(),
+            c.permanent_address.detail.as_deref().unwrap_or(""),
+            "",
+            &needs,
+        ])?;
+    }
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write the roster: {e}"))
 }
 
 fn count_stored(outcomes: &[EnrollOutcome]) -> u64 {
