@@ -257,6 +257,7 @@ async fn read_page(c: &Client) -> Value {
             conflicts: all('[data-testid="conflict"]').map(r => [r.dataset.record, r.dataset.code]),
             gaps_total: Number(document.querySelector('[data-testid="gaps-total"]').dataset.count),
             conflicts_total: Number(document.querySelector('[data-testid="conflicts-total"]').dataset.count),
+            coverage: all('[data-testid="coverage-row"]').map(r => [r.dataset.unit, Number(r.dataset.remaining)]),
             audit: document.querySelector('[data-testid="audit-state"]').dataset.state,
             audit_class: document.querySelector('[data-testid="audit-state"]').className,
             metric_shown: !document.getElementById('metric-wrap').hidden,
@@ -700,6 +701,7 @@ struct Api {
     activity: Value,
     review: Value,
     audit: Value,
+    coverage: Value,
 }
 
 fn ask_api(base: &str) -> Api {
@@ -727,6 +729,7 @@ fn ask_api(base: &str) -> Api {
         activity: get_json(&format!("{base}/v1/reports/activity?hours=48")),
         review: get_json(&format!("{base}/v1/reports/review?limit=50")),
         audit,
+        coverage: get_json(&format!("{base}/v1/reports/coverage")),
     }
 }
 
@@ -806,6 +809,27 @@ fn the_dashboard_shows_what_the_reports_api_answers() {
     generate(&dir2, &extra, 3, 15, "25750", "id_card_application");
     records.push(make_gap_and_conflict(&dir2, &device2, &central.url, &extra));
 
+    // A roster of three residents of 25747, one of whom is enrolled below
+    // by neither laptop: the dashboard shows who is left.
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "personal_id,full_name,date_of_birth,sex,unit_code,address_detail,household,needs\n\
+         074303000001,Nguyễn Thị Lan,2003-05-14,female,25747,Tổ 1,HK1,card\n\
+         074303000002,Trần Thị Hoa,2003-05-14,female,25747,Tổ 1,HK1,card\n\
+         074303000003,Lê Thị Mai,2003-05-14,female,25750,Tổ 2,HK2,card\n",
+    )
+    .unwrap();
+    cli(args![
+        "central",
+        "roster",
+        "import",
+        "--data-dir",
+        &central_dir,
+        &roster
+    ])
+    .assert_success();
+
     let api = ask_api(&central.url);
     // The API counts what was synced (the page is then compared with it).
     let activations = count_by_unit(&records, "eid_activation");
@@ -860,6 +884,15 @@ async fn browse(driver: &Driver, chromium: &Path, profile: &Path, base: &str, ap
     assert_eq!(page["lang"], "vi");
     assert_eq!(page["banner"], Value::Null, "no error: {page}");
     assert_eq!(page["heading"], "Tiến độ chiến dịch");
+    // Who is left, as the coverage report answers.
+    let coverage: Vec<Value> = api.coverage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!([r["unit_code"], r["remaining"]]))
+        .collect();
+    assert_eq!(coverage.len(), 3, "{}", api.coverage);
+    assert_eq!(page["coverage"], json!(coverage), "{page}");
     let campaigns = api.campaigns["campaigns"].as_array().unwrap();
     let names: Vec<&Value> = campaigns.iter().map(|c| &c["campaign"]).collect();
     assert_eq!(page["campaigns"], json!(names), "{}", api.campaigns);

@@ -4,7 +4,10 @@
 //! concurrently, each round to the other node; at the end every record is
 //! held exactly once, every device is gap-free, both nodes show the same
 //! signed log, laptops (witnesses of the log through both nodes) raised no
-//! alarm, and `audit verify --database` accepts the whole log.
+//! alarm, and `audit verify --database` accepts the whole log. Worklists
+//! too: a roster imported and a laptop assigned against the database, the
+//! laptop's `field sync` brings its worklist down from either node, and the
+//! coverage report adds up, from a node and from the database.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -196,4 +199,190 @@ fn a_central_in_postgres_refuses_the_wrong_key_files() {
     ]);
     out.assert_code(2);
     out.assert_stderr_contains("no central in the PostgreSQL database");
+}
+
+const ROSTER: &str = "\
+personal_id,full_name,date_of_birth,sex,unit_code,address_detail,household,needs
+074190001357,Trần Thị Mai,1990-03-08,female,25972,\"Tổ 5, khu phố 1\",HK-01,card;eid_registration
+074085001234,Nguyễn Văn Hùng,1985-06-01,male,25972,Tổ 6,HK-02,eid_activation
+074185004321,Lê Thị Hoa,1985-09-09,female,25975,Tổ 1,HK-07,card
+";
+
+/// `doorstep ARGS… --data-dir KEYS --database URL`.
+fn on_database(a: &[&str], keys: &Path, url: &str) -> doorstep_tests::Output {
+    let mut full: Vec<OsString> = a.iter().map(Into::into).collect();
+    full.extend(["--data-dir".into(), keys.into(), "--database".into()]);
+    full.push(url.into());
+    cli(full)
+}
+
+fn worklist_sync(laptop: &Path, url: &str) -> Value {
+    let out = cli(args![
+        "field",
+        "sync",
+        "--data-dir",
+        laptop,
+        "--server",
+        url,
+        "--json",
+        "--no-progress"
+    ]);
+    doorstep_tests::assert_no_panic(&out);
+    out.assert_success();
+    out.json()
+}
+
+#[test]
+fn a_roster_in_postgres_comes_down_to_the_assigned_laptop() {
+    let Some(db) = PgSchema::create("worklists_on_postgres") else {
+        return;
+    };
+    let tmp = temp_dir();
+    let keys = tmp.path().join("keys");
+    let a = Server::central_postgres(&keys, &db.url, 0);
+    let b = Server::central_postgres(&keys, &db.url, 0);
+    let token = central_cmd(
+        "provision",
+        &keys,
+        &db.url,
+        &["--unit", "74", "--name", "Tổ 1", "--json"],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let laptop = tmp.path().join("laptop");
+    let device = init_laptop(&laptop, Some((&a.url, &token)));
+
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(&roster, ROSTER).unwrap();
+    let out = on_database(
+        &[
+            "central",
+            "roster",
+            "import",
+            roster.to_str().unwrap(),
+            "--json",
+        ],
+        &keys,
+        &db.url,
+    );
+    out.assert_success();
+    let imported = out.json();
+    assert_eq!(
+        (imported["residents"].as_u64(), imported["added"].as_u64()),
+        (Some(3), Some(3)),
+        "{imported}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM roster"), 3);
+
+    // The same checks as the embedded store: a unit outside the one the
+    // laptop was provisioned for is refused (exit 2), and nothing changes.
+    let out = on_database(
+        &["central", "assign", "--device", &device, "--units", "79"],
+        &keys,
+        &db.url,
+    );
+    out.assert_code(2)
+        .assert_stderr_contains("outside the unit");
+    let out = on_database(
+        &[
+            "central", "assign", "--device", &device, "--units", "25972", "--json",
+        ],
+        &keys,
+        &db.url,
+    );
+    out.assert_success();
+    assert_eq!(out.json()["units"], serde_json::json!(["25972"]));
+    let out = on_database(&["central", "assign", "--list", "--json"], &keys, &db.url);
+    out.assert_success();
+    let lines = out.json();
+    assert_eq!(lines[0]["device_id"], device.as_str(), "{lines}");
+    assert_eq!(lines[0]["people"], 2, "{lines}");
+
+    // The assigned unit's two people come down, through node A.
+    let synced = worklist_sync(&laptop, &a.url);
+    let w = &synced["worklist"];
+    assert_eq!(
+        (w["people"].as_u64(), w["full"].as_bool()),
+        (Some(2), Some(true)),
+        "{synced}"
+    );
+
+    // A visit's outcome goes up through node B; central's view comes back.
+    cli(args![
+        "field",
+        "visit",
+        "--data-dir",
+        &laptop,
+        "--person",
+        "074190001357",
+        "--outcome",
+        "not_home",
+        "--officer",
+        "CA-74-0012"
+    ])
+    .assert_success();
+    let synced = worklist_sync(&laptop, &b.url);
+    assert_eq!(synced["accepted"], 1, "{synced}");
+    assert_eq!(synced["worklist"]["full"], false, "{synced}");
+    let out = cli(args!["field", "worklist", "--data-dir", &laptop, "--json"]);
+    out.assert_success();
+    let list = out.json();
+    let mai = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["personal_id"] == "074190001357")
+        .unwrap();
+    assert_eq!(
+        (mai["reason"].as_str(), mai["visits"].as_u64()),
+        (Some("not_home"), Some(1)),
+        "{mai}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM person_events"), 1);
+
+    // Coverage from a node (aggregates) and from the database (people).
+    let out = cli(args!["report", "coverage", "--server", &a.url, "--json"]);
+    out.assert_success();
+    let report = out.json();
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unit_code"] == "25972")
+        .unwrap_or_else(|| panic!("no row for 25972: {report}"));
+    assert_eq!(
+        (
+            row["eligible"].as_u64(),
+            row["reached"].as_u64(),
+            row["remaining"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2)),
+        "{row}"
+    );
+    assert_eq!(row["remaining_by_reason"]["not_home"], 1, "{row}");
+    assert!(
+        report.get("remaining").is_none(),
+        "people never go over HTTP"
+    );
+    let out = on_database(
+        &[
+            "report",
+            "coverage",
+            "--unit",
+            "25972",
+            "--remaining",
+            "--json",
+        ],
+        &keys,
+        &db.url,
+    );
+    out.assert_success();
+    let report = out.json();
+    let remaining = report["remaining"].as_array().unwrap();
+    assert_eq!(remaining.len(), 2, "{report}");
+    assert_eq!(
+        remaining[0]["full_name"], "Trần Thị Mai",
+        "sorted by household: {report}"
+    );
 }

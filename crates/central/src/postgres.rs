@@ -3,7 +3,8 @@
 //! `central serve` processes may share one database: each batch is applied
 //! in one transaction that locks the log's single state row first, so log
 //! order is commit order and duplicate checks see every committed record,
-//! whichever node a batch lands on.
+//! whichever node a batch lands on. Worklists (`worklist.rs`) take their
+//! revisions under the same lock, so they follow commit order too.
 //!
 //! The secret keys stay files in a data directory (`log-signing.key`,
 //! `seal.key`), as with SQLite; every ingest node is given a copy, and the
@@ -20,6 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use doorstep_core::campaign::Target;
 use doorstep_core::merkle::{self, Hash, MerkleError, MissingNode, NodeMap};
 use doorstep_core::progress::VisitCount;
+use doorstep_core::roster::Resident;
 use doorstep_core::{RecordKind, Units};
 use doorstep_wire::NodeRole;
 use doorstep_wire::log::{
@@ -27,6 +29,7 @@ use doorstep_wire::log::{
     SignedTreeHead, TreeHeadAnswer,
 };
 use doorstep_wire::register::{RegisterAnswer, RegisterRequest};
+use doorstep_wire::worklist::{Assignment, WorklistPage, WorklistRequest};
 use doorstep_wire::{CustodyKey, CustodyLine};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -40,6 +43,7 @@ use crate::sqlite::UnitSource;
 use crate::store::{
     Applied, BlobCompletion, BlobFacts, CentralStatus, CentralStore, IncomingBatch, SessionQuery,
 };
+use crate::worklist::{AssignError, AssignMode, AssignmentLine, CoverageReport, RosterImport};
 
 mod apply;
 mod attachments;
@@ -50,6 +54,7 @@ mod progress;
 mod query;
 mod registry;
 mod status;
+mod worklist;
 
 /// Connections per ingest node. Applying a batch holds the log lock, so
 /// more connections than a few only queue behind it; reads (proofs,
@@ -663,5 +668,63 @@ impl CentralStore for PgCentral {
     async fn verify_log(&self) -> Result<crate::audit::AuditReport, CentralError> {
         let mut client = self.client().await?;
         audit::verify_on(&mut client, &self.target, &mut |_, _, _| {}).await
+    }
+
+    async fn worklist_page(
+        &self,
+        device: Uuid,
+        request: WorklistRequest,
+    ) -> Result<WorklistPage, CentralError> {
+        let mut client = self.client().await?;
+        worklist::page(&mut client, &self.units, self.node_id, device, &request).await
+    }
+
+    async fn coverage(
+        &self,
+        under: Option<String>,
+        people: bool,
+    ) -> Result<CoverageReport, CentralError> {
+        let client = self.client().await?;
+        worklist::coverage(&client, &self.units, under.as_deref(), people).await
+    }
+
+    async fn import_roster(
+        &self,
+        residents: Vec<Resident>,
+        now: DateTime<Utc>,
+    ) -> Result<RosterImport, CentralError> {
+        let mut client = self.client().await?;
+        worklist::import_roster(&mut client, &residents, now).await
+    }
+
+    async fn assign(
+        &self,
+        device: Uuid,
+        mode: AssignMode,
+        units: Vec<String>,
+        households: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Assignment, AssignError> {
+        let mut client = self.client().await?;
+        worklist::assign(
+            &mut client,
+            &self.units,
+            device,
+            mode,
+            &units,
+            &households,
+            now,
+        )
+        .await
+    }
+
+    async fn assignments(&self) -> Result<Vec<AssignmentLine>, CentralError> {
+        let client = self.client().await?;
+        worklist::assignments(&client, &self.units).await
+    }
+
+    async fn roster_counts(&self) -> Result<HashMap<&'static str, u64>, CentralError> {
+        let client = self.client().await?;
+        worklist::roster_counts(&client).await
     }
 }

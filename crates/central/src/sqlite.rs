@@ -43,12 +43,13 @@ mod reports;
 mod witness;
 mod worklist;
 mod worklist_node;
+pub use crate::worklist::{
+    AssignMode, AssignmentLine, CoverageReport, RemainingPerson, ReviewOutcome, ReviewPerson,
+    RosterImport,
+};
 pub use forward::{ForwardItem, SameCitizen, StationDeviceReport, StationReport, UpstreamAck};
 pub use relay::{IncompleteUpstream, SealedToRelay};
-pub use worklist::{
-    AssignMode, AssignmentLine, CoverageReport, RemainingPerson, ReviewOutcome, ReviewPerson,
-    RosterImport, UpstreamApplied,
-};
+pub use worklist::UpstreamApplied;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
@@ -880,9 +881,52 @@ impl CentralStore for SqliteCentral {
         &self,
         under: Option<String>,
         remaining: bool,
-    ) -> Result<worklist::CoverageReport, CentralError> {
+    ) -> Result<CoverageReport, CentralError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.coverage_blocking(under.as_deref(), remaining))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn import_roster(
+        &self,
+        residents: Vec<doorstep_core::roster::Resident>,
+        now: DateTime<Utc>,
+    ) -> Result<RosterImport, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || SqliteCentral::import_roster(&this, &residents, now))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn assign(
+        &self,
+        device: Uuid,
+        mode: AssignMode,
+        units: Vec<String>,
+        households: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<doorstep_wire::worklist::Assignment, crate::worklist::AssignError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            SqliteCentral::assign(&this, device, mode, &units, &households, now)
+        })
+        .await
+        .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn assignments(&self) -> Result<Vec<AssignmentLine>, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || SqliteCentral::assignments(&this))
+            .await
+            .map_err(|e| CentralError::Task(e.to_string()))?
+    }
+
+    async fn roster_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<&'static str, u64>, CentralError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || SqliteCentral::roster_counts(&this))
             .await
             .map_err(|e| CentralError::Task(e.to_string()))?
     }

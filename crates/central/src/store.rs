@@ -335,7 +335,47 @@ pub trait CentralStore: Send + Sync + 'static {
         &self,
         _under: Option<String>,
         _people: bool,
-    ) -> Result<crate::sqlite::CoverageReport, CentralError> {
+    ) -> Result<crate::worklist::CoverageReport, CentralError> {
+        Err(CentralError::Unsupported("worklists"))
+    }
+
+    /// Loads a roster extract in one transaction (`central roster
+    /// import`): new residents added, changed ones updated, people of the
+    /// file's units it no longer lists taken off the worklists.
+    async fn import_roster(
+        &self,
+        _residents: Vec<doorstep_core::roster::Resident>,
+        _now: DateTime<Utc>,
+    ) -> Result<crate::worklist::RosterImport, CentralError> {
+        Err(CentralError::Unsupported("worklists"))
+    }
+
+    /// Changes what `device` is assigned (`central assign`): a registered,
+    /// unrevoked node, units of the unit list within the unit it was
+    /// provisioned for (on a station: a laptop central registered under
+    /// it, units within what central assigned the station). Answers the
+    /// device's whole assignment.
+    async fn assign(
+        &self,
+        _device: Uuid,
+        _mode: crate::worklist::AssignMode,
+        _units: Vec<String>,
+        _households: Vec<String>,
+        _now: DateTime<Utc>,
+    ) -> Result<doorstep_wire::worklist::Assignment, crate::worklist::AssignError> {
+        Err(CentralError::Unsupported("worklists").into())
+    }
+
+    /// Every device's assignment and how many people it covers now.
+    async fn assignments(&self) -> Result<Vec<crate::worklist::AssignmentLine>, CentralError> {
+        Err(CentralError::Unsupported("worklists"))
+    }
+
+    /// Roster size (`people`), people still to reach (`remaining`), people
+    /// flagged (`review`) and the feed's head (`rev`).
+    async fn roster_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<&'static str, u64>, CentralError> {
         Err(CentralError::Unsupported("worklists"))
     }
 }

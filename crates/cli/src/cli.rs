@@ -317,7 +317,7 @@ pub enum CentralCommand {
     /// given units and households replace the device's assignment; --add and --remove change
     /// it. A station without an assignment gets its registered unit. --list shows every
     /// device's assignment and how many people it covers.
-    Assign(crate::worklist_args::AssignArgs),
+    Assign(crate::worklist_args::CentralAssignArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,7 +357,7 @@ pub enum StationCommand {
 
     /// Sub-assign a laptop of this station units or households within what central assigned
     /// the station (the laptop keeps what central assigned it, too).
-    Assign(crate::worklist_args::AssignArgs),
+    Assign(crate::worklist_args::StationAssignArgs),
 }
 
 #[derive(Debug, Args)]
@@ -1177,8 +1177,9 @@ pub enum ReportCommand {
     /// elsewhere), referred in and out, flagged for review, and still to reach by reason.
     ///
     /// From a server (`GET /v1/reports/coverage`, aggregates only) or straight from central's
-    /// or a station's store with --data-dir, which adds the people flagged for review and,
-    /// with --remaining, the list of who is left per unit for the next day's planning.
+    /// or a station's store with --data-dir (and --database for central on PostgreSQL), which
+    /// adds the people flagged for review and, with --remaining, the list of who is left per
+    /// unit for the next day's planning.
     Coverage(crate::worklist_args::ReportCoverageArgs),
 }
 

@@ -133,14 +133,14 @@ fn run(cli: Cli, lang: Lang) -> anyhow::Result<Outcome> {
             CentralCommand::Roster(worklist_args::RosterCommand::Import(args)) => {
                 roster_cmd::import(args, lang)
             }
-            CentralCommand::Assign(args) => roster_cmd::assign(args, lang),
+            CentralCommand::Assign(args) => roster_cmd::central_assign(args, lang),
         },
         Command::Station(cmd) => match cmd {
             StationCommand::Serve(args) => station_cmd::serve(args, lang),
             StationCommand::Import(args) => bundle_cmd::import(args, lang),
             StationCommand::Report(args) => station_cmd::report(args, lang),
             StationCommand::Register(args) => provision_cmd::register_station(args, lang),
-            StationCommand::Assign(args) => roster_cmd::assign(args, lang),
+            StationCommand::Assign(args) => roster_cmd::station_assign(args, lang),
         },
         Command::Report(ReportCommand::Progress(args)) => report_cmd::progress(args, lang),
         Command::Report(ReportCommand::Coverage(args)) => roster_cmd::coverage(args, lang),

@@ -7,31 +7,23 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use doorstep_central::SqliteCentral;
 use doorstep_central::sqlite::{AssignMode, CoverageReport};
 use doorstep_central::worklist::AssignError;
+use doorstep_central::{CentralStore, SqliteCentral};
 use doorstep_core::roster::parse_roster;
 use doorstep_core::worklist::{CoverageRow, Reason};
 use doorstep_sync::client::SendError;
 
 use crate::central_store::{Central, runtime};
+use crate::cli::CentralDataDir;
 use crate::lang::{Lang, Pick};
-use crate::worklist_args::{AssignArgs, ReportCoverageArgs, RosterImportArgs};
+use crate::worklist_args::{
+    AssignArgs, CentralAssignArgs, ReportCoverageArgs, RosterImportArgs, StationAssignArgs,
+};
 use crate::{Outcome, UserError};
 
 /// Bad lines listed before "… and N more".
 const MAX_LISTED_ERRORS: usize = 50;
-
-/// Worklists live in the embedded store for now (docs/adr/0013).
-fn embedded(central: Central, lang: Lang) -> anyhow::Result<SqliteCentral> {
-    match central {
-        Central::Sqlite(s) => Ok(s),
-        Central::Postgres(_) => Err(anyhow::anyhow!(lang.pick(
-            "danh sách công việc hiện chỉ có ở kho SQLite nhúng của trung tâm, chưa có trên PostgreSQL (xem docs/adr/0013)",
-            "worklists are kept in central's embedded SQLite store only, not yet on PostgreSQL (see docs/adr/0013)",
-        ))),
-    }
-}
 
 pub fn import(args: RosterImportArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let file = args.file.display().to_string();
@@ -42,8 +34,9 @@ pub fn import(args: RosterImportArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ))
     })?;
     let rt = runtime()?;
-    let store = embedded(rt.block_on(Central::open(&args.dir))?, lang)?;
-    let units = doorstep_central::CentralStore::units(&store);
+    let central = rt.block_on(Central::open(&args.dir))?;
+    let store = central.store();
+    let units = store.units();
     let today = doorstep_central::reports::today_in_vietnam(Utc::now());
     let residents = parse_roster(&bytes, &units, today).map_err(|errors| {
         let mut text = String::new();
@@ -66,7 +59,7 @@ pub fn import(args: RosterImportArgs, lang: Lang) -> anyhow::Result<Outcome> {
         ));
         UserError(text)
     })?;
-    let report = store.import_roster(&residents, Utc::now())?;
+    let report = rt.block_on(store.import_roster(residents, Utc::now()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(Outcome::Ok);
@@ -94,10 +87,28 @@ pub fn import(args: RosterImportArgs, lang: Lang) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn assign(args: AssignArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let store = SqliteCentral::open(&args.data_dir)?;
+/// `central assign`: on central's store, embedded or on PostgreSQL.
+pub fn central_assign(args: CentralAssignArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let rt = runtime()?;
+    let central = rt.block_on(Central::open(&args.dir))?;
+    assign(central.store(), &rt, args.assign, lang)
+}
+
+/// `station assign`: stations keep their embedded store.
+pub fn station_assign(args: StationAssignArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let rt = runtime()?;
+    let station = SqliteCentral::open(&args.data_dir)?;
+    assign(&station, &rt, args.assign, lang)
+}
+
+fn assign(
+    store: &dyn CentralStore,
+    rt: &tokio::runtime::Runtime,
+    args: AssignArgs,
+    lang: Lang,
+) -> anyhow::Result<Outcome> {
     if args.list {
-        let lines = store.assignments()?;
+        let lines = rt.block_on(store.assignments())?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&lines)?);
             return Ok(Outcome::Ok);
@@ -160,7 +171,7 @@ pub fn assign(args: AssignArgs, lang: Lang) -> anyhow::Result<Outcome> {
         )
         .into());
     }
-    let assignment = match store.assign(device, mode, &units, &households, Utc::now()) {
+    let assignment = match rt.block_on(store.assign(device, mode, units, households, Utc::now())) {
         Ok(a) => a,
         Err(e) if e.is_user_error() => {
             return Err(UserError(match lang {
@@ -233,9 +244,14 @@ pub fn coverage(args: ReportCoverageArgs, lang: Lang) -> anyhow::Result<Outcome>
             }
         }
         (None, Some(dir)) => {
-            let store = SqliteCentral::open(dir)?;
+            let rt = runtime()?;
+            let central = rt.block_on(Central::open(&CentralDataDir {
+                data_dir: dir.clone(),
+                database: args.database.clone(),
+            }))?;
+            let store = central.store();
             if let Some(u) = &args.unit
-                && !doorstep_central::CentralStore::units(&store).contains(u)
+                && !store.units().contains(u)
             {
                 return Err(UserError(format!(
                     "--unit `{u}`: {}",
@@ -243,12 +259,7 @@ pub fn coverage(args: ReportCoverageArgs, lang: Lang) -> anyhow::Result<Outcome>
                 ))
                 .into());
             }
-            let rt = runtime()?;
-            let mut r = rt.block_on(doorstep_central::CentralStore::coverage(
-                &store,
-                args.unit.clone(),
-                true,
-            ))?;
+            let mut r = rt.block_on(store.coverage(args.unit.clone(), true))?;
             if !args.remaining {
                 r.remaining = None;
             }
@@ -282,6 +293,18 @@ pub fn coverage(args: ReportCoverageArgs, lang: Lang) -> anyhow::Result<Outcome>
     }
     out.flush().context("cannot write the report")?;
     Ok(Outcome::Ok)
+}
+
+/// Needs as officers read them ("cấp căn cước, đăng ký định danh điện tử").
+fn needs_label(needs: &[String], lang: Lang) -> String {
+    let labels: Vec<&str> = needs
+        .iter()
+        .map(|n| match doorstep_core::roster::Need::parse(n) {
+            Some(need) => lang.pick(need.label_vi(), need.label_en()),
+            None => n.as_str(),
+        })
+        .collect();
+    labels.join(", ")
 }
 
 fn reason_label(reason: &str, lang: Lang) -> String {
@@ -409,7 +432,7 @@ fn write_table(out: &mut dyn Write, report: &CoverageReport, lang: Lang) -> anyh
                     p.household.clone().unwrap_or_else(|| "-".into()),
                     p.full_name.clone(),
                     p.personal_id.clone(),
-                    p.needs.join(","),
+                    needs_label(&p.needs, lang),
                     reason_label(&p.reason, lang),
                     p.visits.to_string(),
                 ]

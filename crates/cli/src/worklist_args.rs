@@ -34,12 +34,29 @@ pub struct RosterImportArgs {
     pub json: bool,
 }
 
+/// `central assign`: central's store, embedded or on PostgreSQL.
+#[derive(Debug, Args)]
+pub struct CentralAssignArgs {
+    #[command(flatten)]
+    pub dir: CentralDataDir,
+    #[command(flatten)]
+    pub assign: AssignArgs,
+}
+
+/// `station assign`: the station's embedded store.
+#[derive(Debug, Args)]
+pub struct StationAssignArgs {
+    /// Directory of the station's store.
+    #[arg(long, env = "DOORSTEP_STATION_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub assign: AssignArgs,
+}
+
+/// What to assign, or --list.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("mode").args(["add", "remove"])))]
 pub struct AssignArgs {
-    /// Directory of central's (or, for `station assign`, the station's) store.
-    #[arg(long, env = "DOORSTEP_CENTRAL_DIR", value_name = "DIR")]
-    pub data_dir: PathBuf,
     /// The laptop (or station) to assign, by its device ID (`central devices` lists them).
     #[arg(long, value_name = "ID")]
     pub device: Option<uuid::Uuid>,
@@ -73,9 +90,13 @@ pub struct ReportCoverageArgs {
     pub server: Option<String>,
     /// Read central's (or a station's) store directly instead: adds who is flagged for
     /// review and, with --remaining, who is left (these name citizens, so they are never
-    /// served over HTTP).
+    /// served over HTTP). With --database, the directory of central's key files.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// With --data-dir: central is kept in PostgreSQL (as `central serve --database`), e.g.
+    /// postgres://doorstep@127.0.0.1/doorstep.
+    #[arg(long, env = "DOORSTEP_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
     /// Only this unit and the units under it.
     #[arg(long, value_name = "CODE")]
     pub unit: Option<String>,

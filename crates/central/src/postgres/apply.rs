@@ -19,7 +19,9 @@ use uuid::Uuid;
 use super::{to_i64, to_u64};
 use crate::error::CentralError;
 use crate::signing::LogSigner;
-use crate::store::{Applied, CheckedRecord, Incoming, IncomingBatch, Refused, VisitFacts};
+use crate::store::{
+    Applied, CheckedRecord, Incoming, IncomingBatch, PersonFacts, Refused, VisitFacts,
+};
 
 /// Sequence numbers read per round when moving a device's contiguous mark.
 const SEQ_WINDOW: i64 = 4096;
@@ -116,9 +118,13 @@ pub(crate) async fn apply_group(
         .iter()
         .flat_map(|(_, d)| d.ask.iter().map(|(_, id)| *id))
         .collect();
-    let (counted, missing) = tokio::try_join!(
+    // And the worklists: the people these records name, their state
+    // derived again and new revisions taken, under the log lock (revisions
+    // in commit order, see worklist.rs).
+    let (counted, missing, ()) = tokio::try_join!(
         super::progress::count_new(&tx, decided.iter().map(|(_, d)| &d.new)),
         super::attachments::missing(&tx, &asked),
+        super::worklist::record_events(&tx, decided.iter().map(|(_, d)| &d.new)),
     )?;
     for (_, d) in &mut decided {
         for (line, id) in std::mem::take(&mut d.ask) {
@@ -365,8 +371,8 @@ async fn held_by_seq(
 #[derive(Default)]
 pub(super) struct NewRecords<'a> {
     pub(super) ids: Vec<Uuid>,
-    devices: Vec<Uuid>,
-    seqs: Vec<i64>,
+    pub(super) devices: Vec<Uuid>,
+    pub(super) seqs: Vec<i64>,
     hashes: Vec<&'a [u8]>,
     pub(super) kinds: Vec<&'static str>,
     canonicals: Vec<&'a [u8]>,
@@ -374,6 +380,8 @@ pub(super) struct NewRecords<'a> {
     signatures: Vec<Option<&'a [u8]>>,
     sealed: Vec<bool>,
     pub(super) visits: Vec<Option<&'a VisitFacts>>,
+    /// Who each record is about, for worklists.
+    pub(super) people: Vec<Option<&'a PersonFacts>>,
     /// The attachments they name (`record_attachments`), one row each.
     attachment_ids: Vec<Uuid>,
     attachment_shas: Vec<&'a str>,
@@ -550,6 +558,7 @@ fn push_record<'a>(new: &mut NewRecords<'a>, rec: &'a CheckedRecord) {
     new.signatures.push(rec.signature.as_ref().map(|s| &s[..]));
     new.sealed.push(rec.sealed);
     new.visits.push(rec.visit.as_ref());
+    new.people.push(rec.person.as_ref());
     for (sha, size) in &rec.attachments {
         new.attachment_ids.push(rec.record_id);
         new.attachment_shas.push(sha);

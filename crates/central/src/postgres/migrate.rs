@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations-pg/0002_progress.sql"),
     include_str!("../../migrations-pg/0003_blobs.sql"),
     include_str!("../../migrations-pg/0004_biometric_policy.sql"),
+    include_str!("../../migrations-pg/0005_worklist.sql"),
 ];
 
 /// Key of the advisory lock taken while migrating ("doorstep" in ASCII).

@@ -11,15 +11,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, FixedOffset};
-use doorstep_core::canonical::format_visit_time;
 use doorstep_core::record::{OutcomeKind, RecordKind};
-use doorstep_core::roster::{Need, Resident};
+use doorstep_core::roster::Resident;
 use doorstep_core::units::Units;
-use doorstep_core::worklist::{
-    CoverageInput, CoverageRow, EventWhat, PersonEvent, PersonState, Reason, Status, coverage,
-    derive,
-};
+use doorstep_core::worklist::{PersonEvent, Reason, derive};
 use doorstep_wire::NodeRole;
 use doorstep_wire::worklist::{
     Assignment, DEFAULT_WORKLIST_PAGE, MAX_WORKLIST_PAGE, StationDevice, WorklistChange,
@@ -27,97 +22,14 @@ use doorstep_wire::worklist::{
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::store::PersonFacts;
-
-/// What a roster import changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct RosterImport {
-    /// Residents in the file.
-    pub residents: u64,
-    pub added: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    /// People of the file's units that the file no longer lists: they
-    /// leave the worklists; their outcomes are kept.
-    pub absent: u64,
-    /// Units the file covers.
-    pub units: Vec<String>,
-}
-
-/// A device's assignment as stored, by source.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AssignmentLine {
-    pub device_id: Uuid,
-    pub units: Vec<String>,
-    pub households: Vec<String>,
-    /// `central` or `station`.
-    pub source: String,
-    /// People the assignment currently puts on the device's worklist.
-    pub people: u64,
-}
-
-/// How `assign` changes a device's assignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssignMode {
-    /// The assignment becomes exactly what is given.
-    Replace,
-    Add,
-    Remove,
-}
-
-/// One person still to reach, for the next day's planning.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct RemainingPerson {
-    pub worklist_unit: String,
-    pub household: Option<String>,
-    pub personal_id: String,
-    pub full_name: String,
-    pub unit_code: String,
-    pub address_detail: Option<String>,
-    pub needs: Vec<String>,
-    pub covered: Vec<String>,
-    pub reason: String,
-    pub visits: u32,
-    pub last_visit_at: Option<String>,
-    pub referred_from: Option<String>,
-}
-
-/// A person whose teams reported contradictory outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ReviewPerson {
-    pub unit_code: String,
-    pub personal_id: String,
-    pub full_name: String,
-    pub status: String,
-    pub flagged: String,
-    pub outcomes: Vec<ReviewOutcome>,
-}
-
-/// One reported outcome of a person under review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ReviewOutcome {
-    pub record_id: String,
-    pub device_id: String,
-    pub at: String,
-    pub kind: String,
-    pub result: Option<String>,
-    pub unit_code: Option<String>,
-}
-
-/// The coverage report's data (`GET /v1/reports/coverage`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct CoverageReport {
-    pub rows: Vec<CoverageRow>,
-    /// The people, only when read from the store itself (they name
-    /// citizens; the HTTP report carries aggregates only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub review: Option<Vec<ReviewPerson>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remaining: Option<Vec<RemainingPerson>>,
-}
+use crate::worklist::{
+    AssignMode, CoverageDraft, CoverageReport, CoverageSource, Derived, Placement, ReviewOutcome,
+    RosterImport, assignment_lines, in_scope, join, needs_of, person_event, placement, scope_of,
+    split,
+};
 
 fn next_rev(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
     tx.prepare_cached("UPDATE worklist_counter SET rev = rev + 1 WHERE id = 1 RETURNING rev")?
@@ -130,75 +42,6 @@ pub(crate) fn current_rev(conn: &Connection) -> rusqlite::Result<i64> {
     })
 }
 
-fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    items
-        .into_iter()
-        .map(|s| s.as_ref().to_owned())
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
-fn split(s: &str) -> Vec<String> {
-    s.split(';')
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The derived columns of a roster row, compared to decide whether a
-/// change is worth a new revision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Derived {
-    status: String,
-    reason: Option<String>,
-    closed_by: Option<String>,
-    worklist_unit: String,
-    referred_to: Option<String>,
-    covered: String,
-    visits: i64,
-    last_visit_at: Option<String>,
-    flagged: Option<String>,
-}
-
-impl Derived {
-    fn of(state: &PersonState) -> Derived {
-        Derived {
-            status: state.status.as_str().to_owned(),
-            reason: state.reason.map(|r| r.as_str().to_owned()),
-            closed_by: state.closed_by.map(|c| c.as_str().to_owned()),
-            worklist_unit: state.worklist_unit.clone(),
-            referred_to: state.referred_to.clone(),
-            covered: join(state.covered.iter().map(|n| n.as_str())),
-            visits: i64::from(state.visits),
-            last_visit_at: state.last_visit_at.as_ref().map(format_visit_time),
-            flagged: state.flagged.clone(),
-        }
-    }
-}
-
-/// Where a row stands on worklists: visible people are on the worklist of
-/// whoever is assigned their worklist unit or household.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Placement {
-    visible: bool,
-    worklist_unit: String,
-    household: Option<String>,
-}
-
-fn placement(
-    in_extract: bool,
-    status: &str,
-    worklist_unit: &str,
-    household: Option<&str>,
-) -> Placement {
-    Placement {
-        visible: in_extract
-            && (status == Status::Open.as_str() || status == Status::Review.as_str()),
-        worklist_unit: worklist_unit.to_owned(),
-        household: household.map(str::to_owned),
-    }
-}
-
 /// Takes the next revision for `person_id` and, when the person left
 /// worklists they were on, notes where they were.
 fn bump(
@@ -209,10 +52,7 @@ fn bump(
 ) -> rusqlite::Result<i64> {
     let rev = next_rev(tx)?;
     if let Some(old) = before
-        && old.visible
-        && (!after.visible
-            || old.worklist_unit != after.worklist_unit
-            || old.household != after.household)
+        && old.left_for(after)
     {
         tx.prepare_cached(
             "INSERT INTO worklist_moves (rev, person_id, old_unit, old_household) VALUES (?1, ?2, ?3, ?4)",
@@ -243,36 +83,22 @@ fn events_of(tx: &Connection, personal_id: &str) -> rusqlite::Result<Vec<PersonE
         let (record_id, device_id, seq, at, kind, result, unit_code) = row?;
         // Rows were written from checked records: anything unreadable is
         // skipped rather than failing every later batch of this person.
-        let (Ok(record_id), Ok(device_id), Ok(at)) = (
-            Uuid::parse_str(&record_id),
-            Uuid::parse_str(&device_id),
-            DateTime::<FixedOffset>::parse_from_rfc3339(&at),
-        ) else {
+        let (Ok(record_id), Ok(device_id)) =
+            (Uuid::parse_str(&record_id), Uuid::parse_str(&device_id))
+        else {
             continue;
         };
-        let what = match (
-            RecordKind::parse(&kind),
-            result.as_deref().and_then(OutcomeKind::parse),
-        ) {
-            (Some(RecordKind::VisitOutcome), Some(result)) => {
-                EventWhat::Outcome { result, unit_code }
-            }
-            (Some(kind), _) if kind != RecordKind::VisitOutcome => EventWhat::Record(kind),
-            _ => continue,
-        };
-        out.push(PersonEvent {
+        out.extend(person_event(
             record_id,
             device_id,
-            device_seq: u64::try_from(seq).unwrap_or(0),
-            at,
-            what,
-        });
+            seq,
+            &at,
+            &kind,
+            result.as_deref(),
+            unit_code,
+        ));
     }
     Ok(out)
-}
-
-fn needs_of(s: &str) -> Vec<Need> {
-    split(s).iter().filter_map(|n| Need::parse(n)).collect()
 }
 
 /// Recomputes a roster row's derived state from its events; a change takes
@@ -610,7 +436,7 @@ pub(crate) fn assign(
 pub(crate) fn assignments(
     conn: &Connection,
     units: &Units,
-) -> rusqlite::Result<Vec<AssignmentLine>> {
+) -> rusqlite::Result<Vec<crate::worklist::AssignmentLine>> {
     let mut stmt = conn.prepare(
         "SELECT device_id, source, kind, value FROM assignments ORDER BY device_id, source, kind, value",
     )?;
@@ -622,42 +448,15 @@ pub(crate) fn assignments(
             r.get::<_, String>(3)?,
         ))
     })?;
-    let mut out: Vec<AssignmentLine> = Vec::new();
+    let mut items = Vec::new();
     for row in rows {
         let (device, source, kind, value) = row?;
         let Ok(device_id) = Uuid::parse_str(&device) else {
             continue;
         };
-        if out
-            .last()
-            .is_none_or(|l| l.device_id != device_id || l.source != source)
-        {
-            out.push(AssignmentLine {
-                device_id,
-                source,
-                ..AssignmentLine::default()
-            });
-        }
-        if let Some(line) = out.last_mut() {
-            if kind == "unit" {
-                line.units.push(value);
-            } else {
-                line.households.push(value);
-            }
-        }
+        items.push((device_id, source, kind, value));
     }
-    let visible = visible_people(conn)?;
-    for line in &mut out {
-        let a = Assignment {
-            units: line.units.clone(),
-            households: line.households.clone(),
-        };
-        line.people = visible
-            .iter()
-            .filter(|(unit, household)| in_scope(units, &a, unit, household.as_deref()))
-            .count() as u64;
-    }
-    Ok(out)
+    Ok(assignment_lines(items, &visible_people(conn)?, units))
 }
 
 fn visible_people(conn: &Connection) -> rusqlite::Result<Vec<(String, Option<String>)>> {
@@ -666,35 +465,6 @@ fn visible_people(conn: &Connection) -> rusqlite::Result<Vec<(String, Option<Str
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
-}
-
-/// Whether a person at `unit` (of `household`) is on a worklist assigned `a`.
-pub(crate) fn in_scope(units: &Units, a: &Assignment, unit: &str, household: Option<&str>) -> bool {
-    a.units.iter().any(|u| units.is_within(unit, u))
-        || household.is_some_and(|h| a.households.iter().any(|x| x == h))
-}
-
-/// The fingerprint of what `issuer` sends a device assigned `a`: a change
-/// of either makes the next download a full one.
-pub(crate) fn scope_of(issuer: Uuid, a: &Assignment) -> String {
-    let mut units = a.units.clone();
-    units.sort();
-    units.dedup();
-    let mut households = a.households.clone();
-    households.sort();
-    households.dedup();
-    let mut h = Sha256::new();
-    h.update(b"doorstep-worklist-scope-v1\n");
-    h.update(issuer.as_bytes());
-    for u in &units {
-        h.update(b"\nu:");
-        h.update(u.as_bytes());
-    }
-    for x in &households {
-        h.update(b"\nh:");
-        h.update(x.as_bytes());
-    }
-    hex::encode(&h.finalize()[..16])
 }
 
 struct FeedRow {
@@ -1088,22 +858,6 @@ fn hide(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<bool> {
     Ok(true)
 }
 
-/// The state a row's derived columns hold (the time of the last visit is
-/// not needed by the coverage counts).
-fn state_of(d: &Derived) -> PersonState {
-    PersonState {
-        status: Status::parse(&d.status).unwrap_or(Status::Open),
-        reason: d.reason.as_deref().and_then(Reason::parse),
-        closed_by: d.closed_by.as_deref().and_then(OutcomeKind::parse),
-        worklist_unit: d.worklist_unit.clone(),
-        referred_to: d.referred_to.clone(),
-        covered: needs_of(&d.covered),
-        visits: u32::try_from(d.visits).unwrap_or(u32::MAX),
-        last_visit_at: None,
-        flagged: d.flagged.clone(),
-    }
-}
-
 /// Coverage per unit under `under` (every unit when `None`) and, when
 /// `with_people`, who is flagged for review and who is left.
 pub(crate) fn coverage_report(
@@ -1117,118 +871,39 @@ pub(crate) fn coverage_report(
                 flagged, personal_id, full_name, household, address_detail, last_visit_at
          FROM roster WHERE in_extract = 1",
     )?;
-    struct Row {
-        home: String,
-        eligible: bool,
-        state: PersonState,
-        personal_id: String,
-        full_name: String,
-        household: Option<String>,
-        detail: Option<String>,
-        needs: String,
-        covered: String,
-        last_visit_at: Option<String>,
-    }
-    let rows: Vec<Row> = stmt
+    let sources: Vec<CoverageSource> = stmt
         .query_map([], |r| {
-            let needs: String = r.get(1)?;
-            let covered: String = r.get(7)?;
-            let derived = Derived {
-                status: r.get(2)?,
-                reason: r.get(3)?,
-                closed_by: r.get(4)?,
-                worklist_unit: r.get(5)?,
-                referred_to: r.get(6)?,
-                covered: covered.clone(),
-                visits: r.get(8)?,
-                last_visit_at: None,
-                flagged: r.get(9)?,
-            };
-            Ok(Row {
+            Ok(CoverageSource {
                 home: r.get(0)?,
-                eligible: !needs.is_empty(),
-                state: state_of(&derived),
+                needs: r.get(1)?,
+                derived: Derived {
+                    status: r.get(2)?,
+                    reason: r.get(3)?,
+                    closed_by: r.get(4)?,
+                    worklist_unit: r.get(5)?,
+                    referred_to: r.get(6)?,
+                    covered: r.get(7)?,
+                    visits: r.get(8)?,
+                    last_visit_at: r.get(14)?,
+                    flagged: r.get(9)?,
+                },
                 personal_id: r.get(10)?,
                 full_name: r.get(11)?,
                 household: r.get(12)?,
                 detail: r.get(13)?,
-                needs,
-                covered,
-                last_visit_at: r.get(14)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let rows_out = coverage(
-        rows.iter().map(|r| CoverageInput {
-            home_unit: &r.home,
-            eligible: r.eligible,
-            state: &r.state,
-        }),
-        units,
-        under,
-    );
-    let within = |code: &str| under.is_none_or(|u| units.is_within(code, u));
+    let draft = CoverageDraft::new(sources, units, under);
     if !with_people {
-        return Ok(CoverageReport {
-            rows: rows_out,
-            review: None,
-            remaining: None,
-        });
+        return Ok(draft.rows_only());
     }
-    let mut review = Vec::new();
-    for r in rows.iter().filter(|r| {
-        r.state.flagged.is_some() && (within(&r.home) || within(&r.state.worklist_unit))
-    }) {
-        review.push(ReviewPerson {
-            unit_code: r.home.clone(),
-            personal_id: r.personal_id.clone(),
-            full_name: r.full_name.clone(),
-            status: r.state.status.as_str().to_owned(),
-            flagged: r.state.flagged.clone().unwrap_or_default(),
-            outcomes: review_outcomes(conn, &r.personal_id)?,
-        });
+    let mut outcomes = HashMap::new();
+    for pid in draft.flagged(units) {
+        let list = review_outcomes(conn, &pid)?;
+        outcomes.insert(pid, list);
     }
-    review.sort_by(|a, b| (&a.unit_code, &a.personal_id).cmp(&(&b.unit_code, &b.personal_id)));
-    let remaining = {
-        let mut list: Vec<RemainingPerson> = rows
-            .iter()
-            .filter(|r| {
-                matches!(r.state.status, Status::Open | Status::Review)
-                    && within(&r.state.worklist_unit)
-            })
-            .map(|r| RemainingPerson {
-                worklist_unit: r.state.worklist_unit.clone(),
-                household: r.household.clone(),
-                personal_id: r.personal_id.clone(),
-                full_name: r.full_name.clone(),
-                unit_code: r.home.clone(),
-                address_detail: r.detail.clone(),
-                needs: split(&r.needs),
-                covered: split(&r.covered),
-                reason: r.state.reason.map_or_else(
-                    || Reason::NotVisited.as_str().to_owned(),
-                    |x| x.as_str().to_owned(),
-                ),
-                visits: r.state.visits,
-                last_visit_at: r.last_visit_at.clone(),
-                referred_from: r.state.referred_to.as_ref().map(|_| r.home.clone()),
-            })
-            .collect();
-        list.sort_by(|a, b| {
-            (&a.worklist_unit, &a.household, &a.full_name, &a.personal_id).cmp(&(
-                &b.worklist_unit,
-                &b.household,
-                &b.full_name,
-                &b.personal_id,
-            ))
-        });
-        list
-    };
-    Ok(CoverageReport {
-        rows: rows_out,
-        review: Some(review),
-        remaining: Some(remaining),
-    })
+    Ok(draft.with_people(units, &mut outcomes))
 }
 
 fn review_outcomes(conn: &Connection, personal_id: &str) -> rusqlite::Result<Vec<ReviewOutcome>> {

@@ -10,12 +10,10 @@ use doorstep_wire::worklist::{Assignment, WorklistPage, WorklistRequest};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::worklist::{
-    self, AssignMode, AssignmentLine, CoverageReport, RosterImport, UpstreamApplied,
-};
+use super::worklist::{self, UpstreamApplied};
 use super::{SqliteCentral, registry};
 use crate::error::CentralError;
-use crate::worklist::AssignError;
+use crate::worklist::{AssignError, AssignMode, AssignmentLine, CoverageReport, RosterImport};
 
 impl SqliteCentral {
     /// Loads a roster extract in one transaction (`central roster import`).
