@@ -459,35 +459,16 @@ impl Client {
         self.post_json(REGISTER_PATH, request).await
     }
 
-    /// `POST /v1/worklist`: one page of this device's worklist, and the
-    /// size of the response body (for the download's figures).
-    /// Asks for a zstd-compressed answer; the size is of the body as it
-    /// came over the wire.
+    /// `POST /v1/worklist`: one page of this device's worklist, asked for
+    /// zstd-compressed, and the size of the answer's body as it came over
+    /// the wire (for the download's figures).
     pub async fn worklist(
         &self,
         request: &doorstep_wire::worklist::WorklistRequest,
     ) -> Result<(doorstep_wire::worklist::WorklistPage, u64), SendError> {
-        let path = doorstep_wire::worklist::WORKLIST_PATH;
-        let body = serde_json::to_vec(request).map_err(|e| SendError::Unexpected {
-            server: self.base.clone(),
-            status: 0,
-            detail: e.to_string(),
-        })?;
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT_ENCODING, "zstd")
-            .header(
-                CLIENT_HEADER,
-                concat!("doorstep/", env!("CARGO_PKG_VERSION")),
-            );
         let resp = self
-            .sign(req, path, &body)
-            .body(body)
-            .send()
-            .await
-            .map_err(|source| self.network(source))?;
+            .post_signed(doorstep_wire::worklist::WORKLIST_PATH, request, true)
+            .await?;
         let zstd = resp
             .headers()
             .get(reqwest::header::CONTENT_ENCODING)
@@ -513,21 +494,24 @@ impl Client {
         path: &str,
         body: &T,
     ) -> Result<R, SendError> {
-        self.post_json_sized(path, body).await.map(|(r, _)| r)
+        let resp = self.post_signed(path, body, false).await?;
+        self.answer_sized(resp).await.map(|(r, _)| r)
     }
 
-    /// [`Client::post_json`], also giving the size of the answer's body.
-    async fn post_json_sized<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+    /// `POST path` with `body` as JSON, signed when the client has an
+    /// identity; `zstd`: the answer may come compressed.
+    async fn post_signed<T: serde::Serialize>(
         &self,
         path: &str,
         body: &T,
-    ) -> Result<(R, u64), SendError> {
+        zstd: bool,
+    ) -> Result<reqwest::Response, SendError> {
         let body = serde_json::to_vec(body).map_err(|e| SendError::Unexpected {
             server: self.base.clone(),
             status: 0,
             detail: e.to_string(),
         })?;
-        let req = self
+        let mut req = self
             .http
             .post(format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -535,13 +519,14 @@ impl Client {
                 CLIENT_HEADER,
                 concat!("doorstep/", env!("CARGO_PKG_VERSION")),
             );
-        let resp = self
-            .sign(req, path, &body)
+        if zstd {
+            req = req.header(reqwest::header::ACCEPT_ENCODING, "zstd");
+        }
+        self.sign(req, path, &body)
             .body(body)
             .send()
             .await
-            .map_err(|source| self.network(source))?;
-        self.answer_sized(resp).await
+            .map_err(|source| self.network(source))
     }
 
     /// A JSON answer of type `T`, or the problem the server answered.
