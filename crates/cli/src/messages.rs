@@ -49,6 +49,12 @@ pub fn store_error_vi(err: &StoreError) -> Option<String> {
         StoreError::Passphrase(doorstep_crypto::CryptoError::WeakPassphrase { min }) => {
             format!("mật khẩu quá ngắn: cần ít nhất {min} ký tự")
         }
+        StoreError::WorklistUndecryptable { person_id, .. } => format!(
+            "mục {person_id} của danh sách cần tiếp cận trong kho không giải mã được: hãy chạy `doorstep field check` và đồng bộ lại để tải lại danh sách"
+        ),
+        StoreError::WorklistPage(detail) => format!(
+            "trang danh sách cần tiếp cận từ máy chủ không được áp dụng ({detail}); không có gì bị thay đổi, lần đồng bộ sau sẽ tải lại"
+        ),
         _ => return None,
     })
 }
