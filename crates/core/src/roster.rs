@@ -388,18 +388,7 @@ pub fn parse_roster(
     units: &Units,
     today: NaiveDate,
 ) -> Result<Vec<Resident>, Vec<RosterError>> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            return Err(vec![RosterError::NotUtf8 { line }]);
-        }
-    };
-    // Excel writes "CSV UTF-8" with a byte order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::text::csv_text(bytes).map_err(|line| vec![RosterError::NotUtf8 { line }])?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -196,3 +196,16 @@ mod tests {
         assert_eq!(fold_key("Đặng Đức"), "dang duc");
     }
 }
+
+/// The text of a CSV file as people export it: UTF-8, with the byte
+/// order mark Excel's "CSV UTF-8" writes removed. A file that is not
+/// UTF-8 gives the line (from 1) of its first bad byte.
+pub(crate) fn csv_text(bytes: &[u8]) -> Result<&str, usize> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Ok(t.strip_prefix('\u{feff}').unwrap_or(t)),
+        Err(e) => Err(1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()),
+    }
+}
