@@ -162,13 +162,7 @@ pub fn progress(args: ReportProgressArgs, lang: Lang) -> anyhow::Result<Outcome>
         }
         Err(e) => return Err(e.into()),
     };
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .map_err(|e| UserError(format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = crate::report_cmd::output(args.output.as_deref())?;
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
@@ -179,6 +173,17 @@ pub fn progress(args: ReportProgressArgs, lang: Lang) -> anyhow::Result<Outcome>
     }
     out.flush().context("cannot write the report")?;
     Ok(Outcome::Ok)
+}
+
+/// Where a report goes: the `--output` file, or standard output.
+pub fn output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>, UserError> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| UserError(format!("{}: {e}", path.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    })
 }
 
 fn metric_label(m: Metric, lang: Lang) -> &'static str {

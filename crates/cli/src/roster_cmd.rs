@@ -276,13 +276,7 @@ pub fn coverage(args: ReportCoverageArgs, lang: Lang) -> anyhow::Result<Outcome>
             .into());
         }
     };
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .map_err(|e| UserError(format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = crate::report_cmd::output(args.output.as_deref())?;
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;

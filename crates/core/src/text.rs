@@ -135,6 +135,19 @@ pub fn fold_key(input: &str) -> String {
     out
 }
 
+/// The text of a CSV file as people export it: UTF-8, with the byte
+/// order mark Excel's "CSV UTF-8" writes removed. A file that is not
+/// UTF-8 gives the line (from 1) of its first bad byte.
+pub(crate) fn csv_text(bytes: &[u8]) -> Result<&str, usize> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Ok(t.strip_prefix('\u{feff}').unwrap_or(t)),
+        Err(e) => Err(1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,18 +207,5 @@ mod tests {
         assert_eq!(fold_key("Nguyễn Thị Hoà"), "nguyen thi hoa");
         assert_eq!(fold_key("NGUYỄN  THỊ HÒA"), "nguyen thi hoa");
         assert_eq!(fold_key("Đặng Đức"), "dang duc");
-    }
-}
-
-/// The text of a CSV file as people export it: UTF-8, with the byte
-/// order mark Excel's "CSV UTF-8" writes removed. A file that is not
-/// UTF-8 gives the line (from 1) of its first bad byte.
-pub(crate) fn csv_text(bytes: &[u8]) -> Result<&str, usize> {
-    match std::str::from_utf8(bytes) {
-        Ok(t) => Ok(t.strip_prefix('\u{feff}').unwrap_or(t)),
-        Err(e) => Err(1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()),
     }
 }
