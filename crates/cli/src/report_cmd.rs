@@ -146,22 +146,9 @@ pub fn progress(args: ReportProgressArgs, lang: Lang) -> anyhow::Result<Outcome>
         }
     }
     let client = crate::sync_cmd::client(&server, Duration::from_secs(60), &args.tls, lang)?;
-    let report = match runtime()?.block_on(client.progress_report(&query)) {
-        Ok(r) => r,
-        // What the server refuses in the query is the user's to fix.
-        Err(SendError::Problem {
-            status: 400 | 404,
-            problem,
-            ..
-        }) => {
-            return Err(UserError(format!(
-                "{server}: {}",
-                problem.detail.unwrap_or(problem.title)
-            ))
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = runtime()?
+        .block_on(client.progress_report(&query))
+        .map_err(|e| report_error(&server, e))?;
     let mut out = crate::report_cmd::output(args.output.as_deref())?;
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -173,6 +160,23 @@ pub fn progress(args: ReportProgressArgs, lang: Lang) -> anyhow::Result<Outcome>
     }
     out.flush().context("cannot write the report")?;
     Ok(Outcome::Ok)
+}
+
+/// A report the server refused: what it refuses in the query (400, 404)
+/// is the user's to fix (exit 2); anything else is not.
+pub fn report_error(server: &str, e: SendError) -> anyhow::Error {
+    match e {
+        SendError::Problem {
+            status: 400 | 404,
+            problem,
+            ..
+        } => UserError(format!(
+            "{server}: {}",
+            problem.detail.unwrap_or(problem.title)
+        ))
+        .into(),
+        e => e.into(),
+    }
 }
 
 /// Where a report goes: the `--output` file, or standard output.

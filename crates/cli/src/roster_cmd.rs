@@ -12,7 +12,6 @@ use doorstep_central::worklist::AssignError;
 use doorstep_central::{CentralStore, SqliteCentral};
 use doorstep_core::roster::parse_roster;
 use doorstep_core::worklist::{CoverageRow, Reason};
-use doorstep_sync::client::SendError;
 
 use crate::central_store::{Central, runtime};
 use crate::cli::CentralDataDir;
@@ -227,21 +226,9 @@ pub fn coverage(args: ReportCoverageArgs, lang: Lang) -> anyhow::Result<Outcome>
             }
             let client =
                 crate::sync_cmd::client(&server, Duration::from_secs(60), &args.tls, lang)?;
-            match runtime()?.block_on(client.coverage_report(&query)) {
-                Ok(r) => r,
-                Err(SendError::Problem {
-                    status: 400 | 404,
-                    problem,
-                    ..
-                }) => {
-                    return Err(UserError(format!(
-                        "{server}: {}",
-                        problem.detail.unwrap_or(problem.title)
-                    ))
-                    .into());
-                }
-                Err(e) => return Err(e.into()),
-            }
+            runtime()?
+                .block_on(client.coverage_report(&query))
+                .map_err(|e| crate::report_cmd::report_error(&server, e))?
         }
         (None, Some(dir)) => {
             let rt = runtime()?;
