@@ -111,7 +111,14 @@ impl Proc {
         ])
     }
 
+    /// `field serve`, unlocked by the officer.
     fn field_serve(data_dir: &Path, server: &str) -> Proc {
+        let serve = Proc::field_serve_locked(data_dir, server);
+        unlock(&serve);
+        serve
+    }
+
+    fn field_serve_locked(data_dir: &Path, server: &str) -> Proc {
         Proc::start(args![
             "field",
             "serve",
@@ -172,11 +179,39 @@ impl Drop for Proc {
     }
 }
 
+thread_local! {
+    /// The session token of this test's `field serve` (each test runs on
+    /// its own thread): every API call carries it.
+    static SESSION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 fn http() -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = SESSION.with(|s| s.borrow().clone()) {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
     Client::builder()
         .timeout(Duration::from_secs(60))
+        .default_headers(headers)
         .build()
         .unwrap()
+}
+
+/// Opens a session with the officer's passphrase (the server starts
+/// locked); later calls on this thread carry it.
+fn unlock(serve: &Proc) {
+    let resp = Client::new()
+        .post(format!("{}/api/unlock", serve.url))
+        .json(&json!({"passphrase": doorstep_tests::TEST_PASSPHRASE}))
+        .send()
+        .unwrap();
+    let (code, _, doc) = parts(resp);
+    assert_eq!(code, 200, "{doc}");
+    let token = doc["token"].as_str().unwrap().to_owned();
+    SESSION.with(|s| *s.borrow_mut() = Some(token));
 }
 
 /// Status and JSON body of a response.
@@ -489,4 +524,134 @@ fn records_wait_while_central_is_down_and_go_once_it_is_up() {
     assert_eq!(cs["outcomes"]["duplicate"], 0, "{cs}");
     drop(serve);
     drop(central);
+}
+
+#[test]
+fn the_api_is_locked_until_the_passphrase_and_locks_again_when_idle() {
+    let store = Store::new();
+    // Nothing listens on port 9: sync is irrelevant here.
+    let serve = Proc::start(args![
+        "field",
+        "serve",
+        "--data-dir",
+        &store.dir,
+        "--server",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+        "--lock-after",
+        "5"
+    ]);
+    let api = |path: &str| format!("{}{path}", serve.url);
+    let plain = Client::new();
+
+    // Locked at start: the page and the session state are open, data is not.
+    let (code, ctype, p) = parts(plain.get(api("/api/records")).send().unwrap());
+    assert_eq!(code, 401);
+    is_problem(&ctype, &p, 401, "session.required");
+    let (_, _, st) = parts(plain.get(api("/api/session")).send().unwrap());
+    assert_eq!(st["unlocked"], false, "{st}");
+    assert_eq!(st["session"], false, "{st}");
+    assert_eq!(st["passphrase_set"], true, "{st}");
+    let page = plain.get(api("/")).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(page.text().unwrap().contains("/app/main.js"));
+    let script = plain.get(api("/app/main.js")).send().unwrap();
+    assert_eq!(script.status().as_u16(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // A wrong passphrase opens nothing.
+    let (code, ctype, p) = parts(
+        plain
+            .post(api("/api/unlock"))
+            .json(&json!({"passphrase": "not the passphrase"}))
+            .send()
+            .unwrap(),
+    );
+    is_problem(&ctype, &p, 401, "passphrase.wrong");
+    assert_eq!(code, 401);
+
+    // The right one gives a session: a cookie for the app, a token for scripts.
+    let resp = plain
+        .post(api("/api/unlock"))
+        .json(&json!({"passphrase": doorstep_tests::TEST_PASSPHRASE}))
+        .send()
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (code, _, doc) = parts(resp);
+    assert_eq!(code, 200, "{doc}");
+    assert_eq!(doc["lock_after_seconds"], 5);
+    let token = doc["token"].as_str().unwrap().to_owned();
+    let session_cookie = cookie.split(';').next().unwrap().to_owned();
+    let (code, _, list) = parts(
+        plain
+            .get(api("/api/records"))
+            .header("cookie", &session_cookie)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 200, "{list}");
+    let bearer = format!("Bearer {token}");
+    let (_, _, st) = parts(
+        plain
+            .get(api("/api/session"))
+            .header("authorization", &bearer)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st["unlocked"], true, "{st}");
+    assert_eq!(st["session"], true, "{st}");
+
+    // Background polling is not activity: the store locks by itself.
+    let start = Instant::now();
+    loop {
+        let (code, _, _) = parts(
+            plain
+                .get(api("/api/status"))
+                .header("authorization", &bearer)
+                .header("x-doorstep-background", "1")
+                .send()
+                .unwrap(),
+        );
+        if code == 401 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still unlocked after {:?} without activity",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "locked too early"
+    );
+    let (_, _, st) = parts(plain.get(api("/api/session")).send().unwrap());
+    assert_eq!(st["unlocked"], false, "{st}");
+
+    // Unlock again, then lock by hand: the old token is gone too.
+    unlock(&serve);
+    let (code, _, _) = get(&api("/api/records"));
+    assert_eq!(code, 200);
+    let locked = http().post(api("/api/lock")).send().unwrap();
+    assert_eq!(locked.status().as_u16(), 204);
+    let (code, ctype, p) = get(&api("/api/records"));
+    assert_eq!(code, 401);
+    is_problem(&ctype, &p, 401, "session.required");
 }

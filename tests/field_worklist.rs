@@ -385,10 +385,23 @@ fn field_serve_brings_the_worklist_down_in_the_background() {
         .unwrap()
         .to_owned();
 
+    // The worklist is stored encrypted: it comes down once the officer
+    // has unlocked the app (the loop is woken by the unlock).
+    let unlocked: Value = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/unlock"))
+        .json(&serde_json::json!({"passphrase": doorstep_tests::TEST_PASSPHRASE}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = unlocked["token"].as_str().unwrap().to_owned();
     // Nothing is queued: the loop still brings the worklist down.
     let start = std::time::Instant::now();
     let status = loop {
-        let doc: Value = reqwest::blocking::get(format!("{url}/api/status"))
+        let doc: Value = reqwest::blocking::Client::new()
+            .get(format!("{url}/api/status"))
+            .bearer_auth(&token)
+            .send()
             .unwrap()
             .json()
             .unwrap();

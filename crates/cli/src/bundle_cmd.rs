@@ -26,14 +26,20 @@ const EXPORT_PAGE: u64 = 1_000;
 /// SQLite page cache while exporting, in KiB.
 const EXPORT_PAGE_CACHE_KIB: u32 = 4 * 1024;
 
-pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let out = &args.out;
-    if out.symlink_metadata().is_ok() {
-        return Err(exists_error(out, lang).into());
-    }
-    let mut store = FieldStore::open(&args.dir.data_dir)?;
-    crate::passphrase::unlock_if_needed(&mut store, lang)?;
-    store.limit_page_cache(EXPORT_PAGE_CACHE_KIB)?;
+/// A bundle of the whole outbox, made and not yet written anywhere.
+#[derive(Debug)]
+pub struct BuiltBundle {
+    pub bytes: Vec<u8>,
+    pub count: usize,
+    pub seq_from: u64,
+    pub seq_to: u64,
+    pub sha256: String,
+    exported: Vec<(Uuid, doorstep_core::ContentHash)>,
+}
+
+/// Packs every record of the outbox into a bundle (`None`: the queue is
+/// empty). The store must be unlocked when records need sealing.
+pub fn build_bundle(store: &mut FieldStore) -> anyhow::Result<Option<BuiltBundle>> {
     let device = store.device().clone();
     let mut writer = BundleWriter::new(device.device_id, &device.device_name, &device.unit_code)?;
     let mut after_seq = 0;
@@ -58,6 +64,42 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
     });
     let count = writer.len();
     if count == 0 {
+        return Ok(None);
+    }
+    let bytes = writer.finish(&format_utc_millis(&Utc::now()), journal)?;
+    let sha256 = bundle::file_sha256(&bytes);
+    Ok(Some(BuiltBundle {
+        bytes,
+        count,
+        seq_from,
+        seq_to,
+        sha256,
+        exported,
+    }))
+}
+
+/// Notes in the laptop's journal what left it, in which file: once the
+/// bundle's bytes are written (or handed to the browser).
+pub fn journal_bundle(store: &mut FieldStore, built: &BuiltBundle) -> anyhow::Result<()> {
+    store.journal_exported(
+        &built.sha256,
+        built.count as u64,
+        &built.exported,
+        Utc::now(),
+    )?;
+    Ok(())
+}
+
+pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let out = &args.out;
+    if out.symlink_metadata().is_ok() {
+        return Err(exists_error(out, lang).into());
+    }
+    let mut store = FieldStore::open(&args.dir.data_dir)?;
+    crate::passphrase::unlock_if_needed(&mut store, lang)?;
+    store.limit_page_cache(EXPORT_PAGE_CACHE_KIB)?;
+    let device = store.device().clone();
+    let Some(built) = build_bundle(&mut store)? else {
         if args.json {
             println!(
                 "{}",
@@ -73,14 +115,18 @@ pub fn export(args: ExportArgs, lang: Lang) -> anyhow::Result<Outcome> {
             );
         }
         return Ok(Outcome::Ok);
-    }
-    let bytes = writer.finish(&format_utc_millis(&Utc::now()), journal)?;
-    write_new(out, &bytes, lang)?;
-    let sha256 = bundle::file_sha256(&bytes);
-    // The journal says what left the laptop, and in which file.
-    let mut store = store;
-    store.journal_exported(&sha256, count as u64, &exported, Utc::now())?;
+    };
+    write_new(out, &built.bytes, lang)?;
+    journal_bundle(&mut store, &built)?;
     drop(store);
+    let BuiltBundle {
+        bytes,
+        count,
+        seq_from,
+        seq_to,
+        sha256,
+        ..
+    } = built;
     if args.json {
         println!(
             "{}",

@@ -676,16 +676,22 @@ pub enum FieldCommand {
     /// The local sync log: every sync session, batch and failure, newest last.
     SyncLog(SyncLogArgs),
 
-    /// Serve the local HTTP API for the enrollment front end, and sync in the background.
+    /// Serve the officer app and the local HTTP API on this laptop, and sync in the background.
     ///
-    /// JSON endpoints (see docs/LOCAL-API.md): `POST /api/records` validates and stores
-    /// records exactly like `field enroll`, `GET /api/records`, `GET /api/status`,
-    /// `POST /api/sync`, `GET /api/sync-log`, `GET /healthz`. Listens on 127.0.0.1 only
-    /// unless told otherwise (the API has no login and serves citizens' personal data); port
-    /// 0 picks a free port and the first line on standard output is `listening on
-    /// http://ADDR`. Every --sync-interval seconds, and shortly after records are stored, a
-    /// background loop checks whether --server answers and, when records are queued, syncs
-    /// them; while the server is unreachable it waits longer between checks (up to
+    /// Open http://127.0.0.1:8760/ in a browser: the officer app (Vietnamese, with an
+    /// English switch; see docs/OFFICER-APP.md) works with no network at all: its files are
+    /// inside this program. It starts locked: the officer unlocks it with the passphrase,
+    /// and it locks again after --lock-after seconds without use (or with the lock button).
+    /// JSON endpoints (see docs/LOCAL-API.md): `POST /api/unlock` opens a session, then
+    /// `POST /api/records` validates and stores records exactly like `field enroll`,
+    /// `GET /api/records`, `GET /api/status`, `POST /api/sync`, `GET /api/worklist`,
+    /// `POST /api/visits`, `GET /api/summary` and more. Listens on 127.0.0.1 only unless
+    /// told otherwise (to let a tablet on the laptop's own hotspot in, --listen on the
+    /// hotspot's address); port 0 picks a free port and the first line on standard output
+    /// is `listening on http://ADDR`. Every --sync-interval seconds, and shortly after
+    /// records are stored, a background loop checks whether --server answers and, when
+    /// records are queued, syncs them (no session needed: what sync sends stays readable
+    /// while locked); while the server is unreachable it waits longer between checks (up to
     /// --max-backoff). A failed sync never stops the API: it shows in `/api/status` and in
     /// `field sync-log`. Ctrl-C or SIGTERM stops it gracefully.
     Serve(ServeArgs),
@@ -760,6 +766,10 @@ pub struct ServeArgs {
     /// Time limit of one request to the server, in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Lock the store (drop the key from memory) after this many seconds without use.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub lock_after: u64,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
 }

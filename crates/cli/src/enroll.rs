@@ -726,7 +726,7 @@ fn check(admitted: Admitted, settings: &Settings, envelope: &Envelope, buf: Vec<
         Payload::Parsed(value) if enroll_files::names_files(&value) => {
             match enroll_files::validate_with_files(
                 value,
-                &settings.files_dir,
+                enroll_files::ItemSource::Files(&settings.files_dir),
                 &ctx,
                 &settings.protection,
             ) {

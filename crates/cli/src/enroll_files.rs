@@ -23,6 +23,28 @@ use serde_json::{Map, Value, json};
 
 /// Members an input attachment item naming a file may have.
 const FILE_KEYS: &[&str] = &["kind", "file", "media_type"];
+/// Members an input attachment item carrying its bytes may have.
+const DATA_KEYS: &[&str] = &["kind", "data", "media_type"];
+
+/// Where the bytes of attachment items come from.
+#[derive(Debug, Clone, Copy)]
+pub enum ItemSource<'a> {
+    /// Items `{"file": "…"}`, paths relative to this directory (`field enroll`).
+    Files(&'a Path),
+    /// Items `{"data": "<base64>"}` (the local API, which never reads a
+    /// file of the laptop's: an item naming one is refused).
+    Inline,
+}
+
+impl ItemSource<'_> {
+    /// The member that names the bytes.
+    fn member(self) -> &'static str {
+        match self {
+            ItemSource::Files(_) => "file",
+            ItemSource::Inline => "data",
+        }
+    }
+}
 
 /// The cheap test made on a line of NDJSON before it is parsed: only a
 /// line that may name a file leaves the text fast path.
@@ -35,19 +57,25 @@ pub fn names_files(record: &Value) -> bool {
     file_items(record).next().is_some()
 }
 
+/// True when some item of the record's `attachments` names a file or
+/// carries its bytes.
+pub fn has_item_sources(record: &Value) -> bool {
+    attachment_items(record).any(|(_, o)| o.contains_key("file") || o.contains_key("data"))
+}
+
 /// The attachment items naming a file, with their index in `attachments`.
 fn file_items(record: &Value) -> impl Iterator<Item = (usize, &Map<String, Value>)> {
+    attachment_items(record).filter(|(_, o)| o.contains_key("file"))
+}
+
+fn attachment_items(record: &Value) -> impl Iterator<Item = (usize, &Map<String, Value>)> {
     record
         .get("attachments")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
-        .filter_map(|(i, item)| {
-            item.as_object()
-                .filter(|o| o.contains_key("file"))
-                .map(|o| (i, o))
-        })
+        .filter_map(|(i, item)| item.as_object().map(|o| (i, o)))
 }
 
 /// Bytes the files a record names will take once read, as the file system
@@ -97,7 +125,7 @@ struct ItemRead {
 /// stand-in is left out.
 pub fn validate_with_files(
     mut record: Value,
-    base: &Path,
+    source: ItemSource<'_>,
     ctx: &ValidationContext<'_>,
     protection: &Protection,
 ) -> Result<WithFiles, Rejected> {
@@ -109,11 +137,14 @@ pub fn validate_with_files(
         return plain(&record, ctx);
     };
     for (i, item) in items.iter_mut().enumerate() {
-        let Some(obj) = item.as_object().filter(|o| o.contains_key("file")) else {
+        let Some(obj) = item
+            .as_object()
+            .filter(|o| o.contains_key("file") || o.contains_key("data"))
+        else {
             continue;
         };
         let path = format!("$.attachments[{i}]");
-        let read = read_item(obj, &path, base, protection).map_err(Rejected::Failed)?;
+        let read = read_item(obj, &path, source, protection).map_err(Rejected::Failed)?;
         let given = obj.get("media_type").cloned();
         let media_type = match (&given, read.sniffed) {
             // A media type the file does not have was reported; the core
@@ -185,58 +216,99 @@ fn stand_in_media_type(item: &Map<String, Value>) -> &'static str {
         .map_or("image/png", |m| m.as_str())
 }
 
-/// Checks one file item's members, reads its file, recognises its type and
-/// prepares its bytes. `Err` only when preparing fails.
+/// Checks one item's members, reads its file (or decodes its bytes),
+/// recognises its type and prepares its bytes. `Err` only when preparing
+/// fails.
 fn read_item(
     item: &Map<String, Value>,
     path: &str,
-    base: &Path,
+    source: ItemSource<'_>,
     protection: &Protection,
 ) -> Result<ItemRead, StoreError> {
+    let member = source.member();
+    let other = if member == "file" { "data" } else { "file" };
+    let refused = |problems: Vec<Violation>| {
+        Ok(ItemRead {
+            sniffed: None,
+            result: Err(problems),
+        })
+    };
+    if item.contains_key(other) && !item.contains_key(member) {
+        let (en, vi) = match source {
+            ItemSource::Files(_) => (
+                "attachment bytes are given by `file` here, not `data`",
+                "ở đây tệp đính kèm được chỉ bằng `file`, không phải `data`",
+            ),
+            ItemSource::Inline => (
+                "the local API never reads a file of the laptop's: send the bytes as `data` (base64)",
+                "API cục bộ không đọc tệp trên máy: hãy gửi nội dung ảnh trong `data` (base64)",
+            ),
+        };
+        return refused(vec![Violation::new(
+            format!("{path}.{other}"),
+            "attachment.source",
+            en,
+            vi,
+        )]);
+    }
+    let allowed = match source {
+        ItemSource::Files(_) => FILE_KEYS,
+        ItemSource::Inline => DATA_KEYS,
+    };
     let mut problems = Vec::new();
-    for key in item.keys().filter(|k| !FILE_KEYS.contains(&k.as_str())) {
+    for key in item.keys().filter(|k| !allowed.contains(&k.as_str())) {
         problems.push(Violation::new(
             format!("{path}.{key}"),
             "field.unknown",
             format!(
-                "unknown field `{key}` in an item naming a file (allowed: {})",
-                FILE_KEYS.join(", ")
+                "unknown field `{key}` in an item carrying its bytes (allowed: {})",
+                allowed.join(", ")
             ),
             format!(
-                "trường `{key}` không hợp lệ khi đính kèm bằng tệp (cho phép: {})",
-                FILE_KEYS.join(", ")
+                "trường `{key}` không hợp lệ khi đính kèm (cho phép: {})",
+                allowed.join(", ")
             ),
         ));
     }
-    let file_path = format!("{path}.file");
-    let file = match item.get("file") {
+    let source_path = format!("{path}.{member}");
+    let text = match item.get(member) {
         Some(Value::String(s)) => s.as_str(),
-        Some(other) => {
-            let (en, vi) = type_names(other);
+        Some(found) => {
+            let (en, vi) = type_names(found);
+            let (what_en, what_vi) = match source {
+                ItemSource::Files(_) => ("the file's path", "đường dẫn tệp"),
+                ItemSource::Inline => ("the bytes in base64", "nội dung dạng base64"),
+            };
             problems.push(Violation::new(
-                file_path,
+                source_path,
                 "type.string",
-                format!("must be a string (the file's path), found {en}"),
-                format!("phải là chuỗi ký tự (đường dẫn tệp), nhận được {vi}"),
+                format!("must be a string ({what_en}), found {en}"),
+                format!("phải là chuỗi ký tự ({what_vi}), nhận được {vi}"),
             ));
-            return Ok(ItemRead {
-                sniffed: None,
-                result: Err(problems),
-            });
+            return refused(problems);
         }
         None => "",
     };
-    let resolved = base.join(file);
-    let bytes = match read_file(&resolved) {
-        Ok(bytes) => bytes,
-        Err(problem) => {
-            problems.push(problem.violation(&file_path, file, &resolved));
-            return Ok(ItemRead {
-                sniffed: None,
-                result: Err(problems),
-            });
+    let (bytes, file) = match source {
+        ItemSource::Files(base) => {
+            let resolved = base.join(text);
+            match read_file(&resolved) {
+                Ok(bytes) => (bytes, text.to_owned()),
+                Err(problem) => {
+                    problems.push(problem.violation(&source_path, text, &resolved));
+                    return refused(problems);
+                }
+            }
         }
+        ItemSource::Inline => match decode_data(text) {
+            Ok(bytes) => (bytes, format!("{path}.data")),
+            Err(problem) => {
+                problems.push(problem.violation(&source_path));
+                return refused(problems);
+            }
+        },
     };
+    let file_path = source_path;
     let Some(sniffed) = MediaType::sniff(&bytes) else {
         problems.push(Violation::new(
             file_path,
@@ -334,6 +406,62 @@ impl FileProblem {
                 ),
             ),
         }
+    }
+}
+
+/// Why inline attachment bytes could not be taken.
+#[derive(Debug)]
+enum DataProblem {
+    NotBase64(String),
+    Empty,
+    TooLarge(u64),
+}
+
+impl DataProblem {
+    fn violation(&self, path: &str) -> Violation {
+        match self {
+            DataProblem::NotBase64(e) => Violation::new(
+                path,
+                "attachment.data_invalid",
+                format!("the attachment's bytes are not valid base64: {e}"),
+                format!("nội dung tệp đính kèm không phải base64 hợp lệ: {e}"),
+            ),
+            DataProblem::Empty => Violation::new(
+                path,
+                "attachment.size",
+                "the attachment is empty",
+                "tệp đính kèm rỗng",
+            ),
+            DataProblem::TooLarge(n) => Violation::new(
+                path,
+                "attachment.size",
+                format!("the attachment is {n} bytes: at most {MAX_ATTACHMENT_BYTES} (4 MiB)"),
+                format!("tệp đính kèm có {n} byte: tối đa {MAX_ATTACHMENT_BYTES} byte (4 MiB)"),
+            ),
+        }
+    }
+}
+
+/// Inline bytes: standard base64 (a `data:` URL's prefix is accepted, as
+/// a browser's file reader gives it); too large is refused from the
+/// text's length, before decoding.
+fn decode_data(text: &str) -> Result<Vec<u8>, DataProblem> {
+    let b64 = match text.strip_prefix("data:") {
+        Some(url) => url.split_once(',').map_or(url, |(_, data)| data),
+        None => text,
+    };
+    let b64 = b64.trim();
+    let decoded_len = (b64.len() as u64 / 4).saturating_mul(3);
+    if decoded_len > MAX_ATTACHMENT_BYTES + 3 {
+        return Err(DataProblem::TooLarge(decoded_len));
+    }
+    let bytes = data_encoding::BASE64
+        .decode(b64.as_bytes())
+        .map_err(|e| DataProblem::NotBase64(e.to_string()))?;
+    match bytes.len() as u64 {
+        0 => Err(DataProblem::Empty),
+        n if n > MAX_ATTACHMENT_BYTES => Err(DataProblem::TooLarge(n)),
+        _ => Ok(bytes),
     }
 }
 
@@ -512,7 +640,7 @@ mod tests {
         let ctx = ValidationContext::new(store.units(), chrono::Utc::now())
             .with_biometrics(store.biometrics());
         let protection = store.protection("test").unwrap();
-        match validate_with_files(record, dir, &ctx, &protection) {
+        match validate_with_files(record, ItemSource::Files(dir), &ctx, &protection) {
             Ok(with) => Ok((
                 with.body
                     .attachments
@@ -524,6 +652,58 @@ mod tests {
             Err(Rejected::Invalid(v)) => Err(v.into_iter().map(|v| (v.path, v.code)).collect()),
             Err(Rejected::Failed(e)) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn inline_bytes_are_taken_and_files_refused_through_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir.path().join("store"));
+        let ctx = ValidationContext::new(store.units(), chrono::Utc::now());
+        let protection = store.protection("test").unwrap();
+        let check = |attachments: Value| match validate_with_files(
+            record(attachments),
+            ItemSource::Inline,
+            &ctx,
+            &protection,
+        ) {
+            Ok(with) => Ok((with.body.attachments[0].size, with.blobs.len())),
+            Err(Rejected::Invalid(v)) => {
+                Err(v.into_iter().map(|v| (v.path, v.code)).collect::<Codes>())
+            }
+            Err(Rejected::Failed(e)) => panic!("{e}"),
+        };
+        let b64 = data_encoding::BASE64.encode(JPEG);
+        assert_eq!(
+            check(json!([{"kind": "face", "data": b64}])),
+            Ok((JPEG.len() as u64, 1))
+        );
+        // As a browser's file reader gives it.
+        let url = format!("data:image/jpeg;base64,{b64}");
+        assert_eq!(
+            check(json!([{"kind": "face", "data": url}])),
+            Ok((JPEG.len() as u64, 1))
+        );
+        let path = || "$.attachments[0].data".to_owned();
+        assert_eq!(
+            check(json!([{"kind": "face", "data": "not base64!"}])),
+            Err(vec![(path(), "attachment.data_invalid")])
+        );
+        assert_eq!(
+            check(json!([{"kind": "face", "data": ""}])),
+            Err(vec![(path(), "attachment.size")])
+        );
+        assert_eq!(
+            check(json!([{"kind": "face", "data": data_encoding::BASE64.encode(b"plain text")}])),
+            Err(vec![(path(), "attachment.file_type_unknown")])
+        );
+        // The local API never reads the laptop's files.
+        assert_eq!(
+            check(json!([{"kind": "face", "file": "/etc/passwd"}])),
+            Err(vec![(
+                "$.attachments[0].file".to_owned(),
+                "attachment.source"
+            )])
+        );
     }
 
     const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF face photo";

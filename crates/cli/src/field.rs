@@ -191,6 +191,7 @@ pub fn list(args: ListArgs, lang: Lang) -> anyhow::Result<Outcome> {
         }),
         kind: args.kind.clone(),
         limit: args.limit,
+        record_id: None,
     };
     crate::passphrase::unlock(&mut store, lang)?;
     let records = store.list(&filter)?;

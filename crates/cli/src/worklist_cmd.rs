@@ -220,7 +220,7 @@ pub fn list(args: WorklistArgs, lang: Lang) -> anyhow::Result<Outcome> {
 
 /// The person's needs that neither central nor this laptop's records
 /// (refused ones aside) meet yet.
-fn needs_left(p: &WorklistPerson, here: &[LocalVisit]) -> Vec<Need> {
+pub(crate) fn needs_left(p: &WorklistPerson, here: &[LocalVisit]) -> Vec<Need> {
     let met_here: Vec<Need> = here
         .iter()
         .filter(|v| v.status != RecordStatus::Rejected)
@@ -236,7 +236,7 @@ fn needs_left(p: &WorklistPerson, here: &[LocalVisit]) -> Vec<Need> {
 /// Whether this laptop's outcomes settle the person: an `enrolled`
 /// outcome, or a latest outcome other than not_home and cannot_travel
 /// (the rules central derives a person's state by).
-fn settled_here(here: &[LocalVisit]) -> bool {
+pub(crate) fn settled_here(here: &[LocalVisit]) -> bool {
     let outcomes: Vec<(OutcomeKind, &LocalVisit)> = here
         .iter()
         .filter(|v| v.status != RecordStatus::Rejected)
@@ -351,7 +351,7 @@ pub fn visit(args: VisitArgs, lang: Lang) -> anyhow::Result<Outcome> {
         (OutcomeKind::Enrolled, None) => Some(own_enrollment(&store, &personal_id, lang)?),
         (_, given) => given,
     };
-    let value = visit_record(&args, &person, record_id);
+    let value = visit_record(&args.input(), &person, record_id);
     let units = store.units_shared();
     let mut results = crate::serve::enroll_values(&mut store, &units, vec![value])?;
     let result = results.pop().unwrap_or_else(|| {
@@ -411,51 +411,91 @@ pub fn visit(args: VisitArgs, lang: Lang) -> anyhow::Result<Outcome> {
 /// The newest enrollment record this laptop holds for the person (not
 /// refused by central): what an `enrolled` outcome stands for.
 fn own_enrollment(store: &FieldStore, personal_id: &str, lang: Lang) -> anyhow::Result<Uuid> {
+    newest_enrollment(store, personal_id)?.ok_or_else(|| {
+        UserError(format!(
+            "--outcome enrolled: {}",
+            lang.pick(
+                &format!(
+                    "máy này chưa có hồ sơ thu nhận nào (cấp căn cước, đăng ký hay kích hoạt định danh điện tử) của {personal_id}: hãy nhập hồ sơ trước (`doorstep field enroll`), hoặc chỉ rõ hồ sơ bằng --record"
+                ),
+                &format!(
+                    "this laptop holds no enrollment record (id_card_application, eid_registration, eid_activation) for {personal_id}: enroll it first (`doorstep field enroll`), or name the record with --record"
+                ),
+            )
+        ))
+        .into()
+    })
+}
+
+/// The newest enrollment record (card, e-ID registration or activation)
+/// this laptop holds for the person, not refused by central.
+pub(crate) fn newest_enrollment(
+    store: &FieldStore,
+    personal_id: &str,
+) -> Result<Option<Uuid>, doorstep_store::StoreError> {
     let visits = store.local_visits()?;
-    visits
-        .get(personal_id)
-        .and_then(|vs| {
-            vs.iter()
-                .filter(|v| v.status != RecordStatus::Rejected)
-                .filter(|v| RecordKind::parse(&v.kind).is_some_and(|k| ENROLLMENTS.contains(&k)))
-                .max_by_key(|v| v.device_seq)
-        })
-        .map(|v| v.record_id)
-        .ok_or_else(|| {
-            UserError(format!(
-                "--outcome enrolled: {}",
-                lang.pick(
-                    &format!(
-                        "máy này chưa có hồ sơ thu nhận nào (cấp căn cước, đăng ký hay kích hoạt định danh điện tử) của {personal_id}: hãy nhập hồ sơ trước (`doorstep field enroll`), hoặc chỉ rõ hồ sơ bằng --record"
-                    ),
-                    &format!(
-                        "this laptop holds no enrollment record (id_card_application, eid_registration, eid_activation) for {personal_id}: enroll it first (`doorstep field enroll`), or name the record with --record"
-                    ),
-                )
-            ))
-            .into()
-        })
+    Ok(visits.get(personal_id).and_then(|vs| {
+        vs.iter()
+            .filter(|v| v.status != RecordStatus::Rejected)
+            .filter(|v| RecordKind::parse(&v.kind).is_some_and(|k| ENROLLMENTS.contains(&k)))
+            .max_by_key(|v| v.device_seq)
+            .map(|v| v.record_id)
+    }))
+}
+
+/// What a visit outcome says besides the person (from the flags of
+/// `field visit` or the body of `POST /api/visits`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VisitInput<'a> {
+    pub outcome: OutcomeKind,
+    pub officer: &'a str,
+    pub place: &'a str,
+    pub reason: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub at: Option<&'a str>,
+}
+
+impl VisitArgs {
+    fn input(&self) -> VisitInput<'_> {
+        VisitInput {
+            outcome: self.outcome,
+            officer: &self.officer,
+            place: &self.place,
+            reason: self.reason.as_deref(),
+            unit: self.unit.as_deref(),
+            detail: self.detail.as_deref(),
+            note: self.note.as_deref(),
+            at: self.at.as_deref(),
+        }
+    }
 }
 
 /// The `visit_outcome` record, its citizen taken from the worklist entry.
-fn visit_record(args: &VisitArgs, person: &WorklistPerson, record_id: Option<Uuid>) -> Value {
+pub(crate) fn visit_record(
+    input: &VisitInput<'_>,
+    person: &WorklistPerson,
+    record_id: Option<Uuid>,
+) -> Value {
     let mut address = Map::new();
     address.insert("unit_code".into(), json!(person.unit_code));
     if let Some(detail) = &person.address_detail {
         address.insert("detail".into(), json!(detail));
     }
-    let at = args.at.clone().unwrap_or_else(now_in_vietnam);
-    let mut visit = json!({"place": args.place, "unit_code": person.worklist_unit, "at": at});
-    if let Some(reason) = &args.reason {
+    let at = input.at.map_or_else(now_in_vietnam, str::to_owned);
+    let mut visit = json!({"place": input.place, "unit_code": person.worklist_unit, "at": at});
+    if let Some(reason) = input.reason {
         visit["reason"] = json!(reason);
     }
     let mut outcome = Map::new();
-    outcome.insert("result".into(), json!(args.outcome));
+    outcome.insert("result".into(), json!(input.outcome));
+    let record_id = record_id.map(|r| r.to_string());
     let optional = [
-        ("unit_code", args.unit.clone()),
-        ("detail", args.detail.clone()),
-        ("note", args.note.clone()),
-        ("record_id", record_id.map(|r| r.to_string())),
+        ("unit_code", input.unit),
+        ("detail", input.detail),
+        ("note", input.note),
+        ("record_id", record_id.as_deref()),
     ];
     for (key, value) in optional {
         if let Some(v) = value {
@@ -472,13 +512,13 @@ fn visit_record(args: &VisitArgs, person: &WorklistPerson, record_id: Option<Uui
             "permanent_address": address,
         },
         "visit": visit,
-        "officer_id": args.officer,
+        "officer_id": input.officer,
         "outcome": outcome,
     })
 }
 
 /// Now, as the officer's clock reads it in Vietnam (UTC+7), whole seconds.
-fn now_in_vietnam() -> String {
+pub(crate) fn now_in_vietnam() -> String {
     match FixedOffset::east_opt(7 * 3600) {
         Some(vn) => Utc::now()
             .with_timezone(&vn)

@@ -7,6 +7,7 @@
 
 pub mod campaign;
 pub mod canonical;
+pub mod labels;
 pub mod merkle;
 pub mod personal_id;
 pub mod progress;
@@ -14,6 +15,7 @@ pub mod recheck;
 pub mod record;
 pub mod roster;
 pub mod text;
+pub mod unit_search;
 pub mod units;
 pub mod validate;
 pub mod violation;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use doorstep_core::canonical::{
     self, ContentHash, ENVELOPE_PREFIX, Envelope, encode_body, encode_body_into, format_utc_millis,
 };
-use doorstep_core::record::{BiometricPolicy, RecordBody, RecordKind};
+use doorstep_core::record::{BiometricPolicy, Record, RecordBody, RecordKind};
 use doorstep_core::units::Units;
 use doorstep_core::violation::Violation;
 use ed25519_dalek::SigningKey;
@@ -319,6 +319,10 @@ pub struct RecordSummary {
     pub full_name: Option<String>,
     pub personal_id: Option<String>,
     pub visit_unit: Option<String>,
+    /// `home`, `hospital`, …; `None` once purged.
+    pub visit_place: Option<String>,
+    /// The visit's time as the officer gave it (RFC 3339); `None` once purged.
+    pub visit_at: Option<String>,
     /// When the citizen data was purged after central confirmed it.
     pub purged_at: Option<String>,
     pub supersedes: Option<Uuid>,
@@ -339,6 +343,8 @@ pub struct ListFilter {
     pub kind: Option<String>,
     /// Newest `limit` records when set (still shown in sequence order).
     pub limit: Option<u64>,
+    /// Only this record.
+    pub record_id: Option<Uuid>,
 }
 
 /// Counts for `field status`.
@@ -803,6 +809,32 @@ impl FieldStore {
 
     /// Records in sequence order, optionally filtered.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>, StoreError> {
+        Ok(self
+            .list_records(filter)?
+            .into_iter()
+            .map(|(summary, _)| summary)
+            .collect())
+    }
+
+    /// One record: its summary and, unless purged, the record itself
+    /// (decrypted: the store must be unlocked).
+    pub fn record(
+        &self,
+        record_id: Uuid,
+    ) -> Result<Option<(RecordSummary, Option<Record>)>, StoreError> {
+        let filter = ListFilter {
+            record_id: Some(record_id),
+            ..ListFilter::default()
+        };
+        Ok(self.list_records(&filter)?.pop())
+    }
+
+    /// Records in sequence order with their decoded records (`None` once
+    /// purged).
+    fn list_records(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<Vec<(RecordSummary, Option<Record>)>, StoreError> {
         let err = self.err();
         let mut sql = String::from(
             "SELECT r.device_seq, r.record_id, r.kind, r.status, r.status_at, r.enrolled_at, r.content_hash, r.canonical,
@@ -819,6 +851,10 @@ impl FieldStore {
         if let Some(kind) = &filter.kind {
             args.push(kind.clone());
             sql.push_str(&format!(" AND r.kind = ?{}", args.len()));
+        }
+        if let Some(id) = filter.record_id {
+            args.push(id.to_string());
+            sql.push_str(&format!(" AND r.record_id = ?{}", args.len()));
         }
         sql.push_str(" ORDER BY r.device_seq DESC");
         if let Some(limit) = filter.limit {
@@ -877,7 +913,7 @@ impl FieldStore {
                         .map_err(|source| StoreError::BadRecord { seq, source })
                 })
                 .transpose()?;
-            out.push(RecordSummary {
+            let summary = RecordSummary {
                 device_seq: u64::try_from(seq).unwrap_or(0),
                 record_id: parse_uuid(&id)?,
                 kind,
@@ -889,7 +925,16 @@ impl FieldStore {
                 content_hash: content_hash.to_hex(),
                 full_name: record.as_ref().map(|r| r.body.citizen.full_name.clone()),
                 personal_id: record.as_ref().map(|r| r.body.citizen.personal_id.clone()),
-                visit_unit: record.map(|r| r.body.visit.unit_code),
+                visit_unit: record.as_ref().map(|r| r.body.visit.unit_code.clone()),
+                visit_place: record
+                    .as_ref()
+                    .map(|r| r.body.visit.place.as_str().to_owned()),
+                visit_at: record.as_ref().map(|r| {
+                    r.body
+                        .visit
+                        .at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+                }),
                 purged_at,
                 supersedes: sup.as_deref().map(parse_uuid).transpose()?,
                 superseded_by: sup_by.as_deref().map(parse_uuid).transpose()?,
@@ -899,7 +944,8 @@ impl FieldStore {
                 reject_reason_vi,
                 attempts: u64::try_from(attempts).unwrap_or(0),
                 last_error,
-            });
+            };
+            out.push((summary, record));
         }
         out.reverse();
         Ok(out)

@@ -1,6 +1,7 @@
 //! One HTTP exchange with an ingest node: post a batch, get its receipt.
 //! Classifies failures into "retry later" and "will never work".
 
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -295,6 +296,13 @@ impl Client {
 
     /// `GET /healthz`: is the server there, and who is it?
     pub async fn health(&self) -> Result<Health, SendError> {
+        self.health_and_clock().await.map(|(health, _)| health)
+    }
+
+    /// `GET /healthz`, with the server's clock as its `Date` header gave it
+    /// (whole seconds; `None` when the header is missing or malformed): how
+    /// far the laptop's clock is off is what signed requests depend on.
+    pub async fn health_and_clock(&self) -> Result<(Health, Option<DateTime<Utc>>), SendError> {
         let resp = self
             .http
             .get(format!("{}{HEALTH_PATH}", self.base))
@@ -302,12 +310,19 @@ impl Client {
             .await
             .map_err(|source| self.network(source))?;
         let status = resp.status().as_u16();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&Utc));
         let body = resp.bytes().await.map_err(|source| self.network(source))?;
-        serde_json::from_slice(&body).map_err(|e| SendError::Unexpected {
+        let health = serde_json::from_slice(&body).map_err(|e| SendError::Unexpected {
             server: self.base.clone(),
             status,
             detail: e.to_string(),
-        })
+        })?;
+        Ok((health, date))
     }
 
     /// Posts one encoded batch (`body`, zstd-compressed when `zstd`).

@@ -244,6 +244,26 @@ impl FieldStore {
         self.protection.is_some()
     }
 
+    /// Drops the store's key from this process: citizen data is unreadable
+    /// again until the next [`FieldStore::unlock`].
+    pub fn lock(&mut self) {
+        self.protection = None;
+    }
+
+    /// Takes the open keys of another connection to the same store (one
+    /// passphrase check serves both); with `other` locked, locks this one.
+    pub fn adopt_keys(&mut self, other: &FieldStore) -> Result<(), StoreError> {
+        if other.path != self.path {
+            return Err(StoreError::Inconsistent(format!(
+                "keys of {} offered to {}",
+                other.path.display(),
+                self.path.display()
+            )));
+        }
+        self.protection = other.protection.clone();
+        Ok(())
+    }
+
     /// Opens the store's key with the officer's passphrase. A store that
     /// has none yet (made before encryption at rest) takes this one, and
     /// its plaintext records are encrypted now, in one transaction.

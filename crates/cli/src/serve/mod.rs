@@ -1,6 +1,6 @@
-//! `doorstep field serve`: the laptop's local HTTP API for the enrollment
-//! front end, and a background loop that syncs the outbox whenever central
-//! is reachable.
+//! `doorstep field serve`: the officer app and the laptop's local HTTP API,
+//! and a background loop that syncs the outbox whenever central is
+//! reachable.
 //!
 //! Two connections to the same store file (SQLite WAL lets them work side
 //! by side): one for the API, behind a mutex and used only on blocking
@@ -28,9 +28,7 @@ use doorstep_central::http::ProblemResponse;
 use doorstep_core::canonical::format_utc_millis;
 use doorstep_core::violation::Violation;
 use doorstep_core::{Units, ValidationContext, validate};
-use doorstep_store::{
-    EnrollOutcome, FieldStore, ListFilter, PreparedBody, RecordStatus, StatusReport, StoreError,
-};
+use doorstep_store::{EnrollOutcome, FieldStore, PreparedBody, StatusReport, StoreError};
 use doorstep_sync::{
     Client, PullError, PullReport, RetryPolicy, SyncOptions, SyncReport, pull_worklist, sync_outbox,
 };
@@ -42,6 +40,15 @@ use uuid::Uuid;
 use crate::cli::ServeArgs;
 use crate::lang::{Lang, Pick};
 use crate::{Outcome, UserError};
+
+mod form_api;
+mod records_api;
+mod session;
+mod summary;
+mod webapp;
+mod worklist_api;
+
+use session::Sessions;
 
 /// Largest request body accepted by `POST /api/records`.
 const MAX_BODY_BYTES: usize = 32 << 20;
@@ -58,15 +65,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let server = crate::sync_cmd::check_server_url(&args.server, lang)?;
-    let mut api_store = FieldStore::open(&args.dir.data_dir)?;
+    let api_store = FieldStore::open(&args.dir.data_dir)?;
     api_store.verify()?;
-    let mut sync_store = FieldStore::open(&args.dir.data_dir)?;
-    // Asked once, at start: the API stores (encrypts) records and the
-    // background sync may need to seal older ones.
-    let passphrase = crate::passphrase::read(lang, !api_store.has_passphrase()?)?;
-    api_store.unlock(&passphrase, chrono::Utc::now())?;
-    sync_store.unlock(&passphrase, chrono::Utc::now())?;
-    drop(passphrase);
+    let sync_store = FieldStore::open(&args.dir.data_dir)?;
+    // No passphrase at start: the officer unlocks in the app (a session),
+    // and what sync sends stays readable while locked.
     let client = crate::sync_cmd::client(
         &server,
         Duration::from_secs(args.timeout.max(1)),
@@ -100,8 +103,10 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
     let app = Arc::new(App {
         units: api_store.units_shared(),
         device_id: api_store.device().device_id,
+        device_unit: api_store.device().unit_code.clone(),
         store: Mutex::new(api_store),
         syncer: Arc::clone(&syncer),
+        sessions: Sessions::new(Duration::from_secs(args.lock_after)),
     });
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -122,10 +127,10 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
             eprintln!(
                 "{}",
                 lang.pick(
-                    "cảnh báo: API cục bộ không có đăng nhập và trả về dữ liệu cá nhân của công dân; \
-                     chỉ nên nghe trên 127.0.0.1",
-                    "warning: the local API has no login and serves citizens' personal data; \
-                     keep it on 127.0.0.1"
+                    "cảnh báo: máy khác trong mạng này mở được trang đăng nhập (dữ liệu vẫn cần mật khẩu, \
+                     nhưng kết nối không mã hóa); chỉ nghe trên địa chỉ điểm phát Wi-Fi của chính máy này",
+                    "warning: other machines on this network can reach the unlock page (data still needs \
+                     the passphrase, but the connection is not encrypted); listen only on this laptop's own hotspot address"
                 )
             );
         }
@@ -143,6 +148,15 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
             let _ = stop_tx.send(true);
         });
         let sync_task = tokio::spawn(sync_loop(Arc::clone(&syncer), stop_rx.clone()));
+        tokio::spawn(session::idle_lock_loop(Arc::clone(&app), stop_rx.clone()));
+        eprintln!(
+            "{} http://{addr}/ ({})",
+            lang.pick("ứng dụng cho cán bộ:", "officer app:"),
+            lang.pick(
+                &format!("khóa sau {} giây không dùng", args.lock_after),
+                &format!("locks after {} s without use", args.lock_after)
+            )
+        );
 
         let app = router(app, addr);
         let mut graceful = stop_rx.clone();
@@ -183,7 +197,10 @@ struct App {
     store: Mutex<FieldStore>,
     units: Arc<Units>,
     device_id: Uuid,
+    /// The unit the laptop is provisioned for (searches start there).
+    device_unit: String,
     syncer: Arc<Syncer>,
+    sessions: Sessions,
 }
 
 impl App {
@@ -245,6 +262,53 @@ struct SyncState {
     /// Why the last worklist download stopped, if it did (it never counts
     /// against a push that went through, except for a revoked laptop).
     worklist_error: Option<String>,
+    /// Where the run in progress is (`None` between runs).
+    progress: Option<SyncProgress>,
+    /// How far central's clock (its `Date` at the last check) is ahead
+    /// of the laptop's, in seconds; negative when behind.
+    clock_skew_seconds: Option<i64>,
+    /// The skew is past [`summary::CLOCK_WARNING_SECONDS`].
+    clock_warning: bool,
+    /// The warning in the server's words, by language.
+    clock_message: Option<ClockMessage>,
+}
+
+/// A sync run in progress, as `GET /api/status` shows it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct SyncProgress {
+    /// `sending` the outbox, then downloading the `worklist`.
+    phase: &'static str,
+    outbox: u64,
+    sent: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct ClockMessage {
+    vi: String,
+    en: String,
+}
+
+/// Progress callbacks of a run, into the shared state.
+struct StateProgress<'a>(&'a Syncer);
+
+impl doorstep_sync::Progress for StateProgress<'_> {
+    fn start(&mut self, outbox: u64) {
+        self.0.update(|s| {
+            s.progress = Some(SyncProgress {
+                phase: "sending",
+                outbox,
+                sent: 0,
+            });
+        });
+    }
+
+    fn sent(&mut self, records: u64) {
+        self.0.update(|s| {
+            if let Some(p) = &mut s.progress {
+                p.sent = p.sent.saturating_add(records);
+            }
+        });
+    }
 }
 
 impl Syncer {
@@ -276,7 +340,13 @@ impl Syncer {
             s.running = true;
             s.last_attempt_at = Some(now_text());
         });
-        let result = sync_outbox(&mut store, &self.client, &self.opts, &mut ()).await;
+        let result = sync_outbox(
+            &mut store,
+            &self.client,
+            &self.opts,
+            &mut StateProgress(self),
+        )
+        .await;
         // Retention: confirmed records' citizen data goes after its period.
         let result = match result {
             Ok(report) => tokio::task::block_in_place(|| store.purge_confirmed(chrono::Utc::now()))
@@ -285,11 +355,21 @@ impl Syncer {
         };
         // The worklist comes down in the same run, once the records went up.
         let revoked = match &result {
-            Ok(report) if report.error.is_none() => !self.pull_worklist(&mut store).await,
+            Ok(report) if report.error.is_none() => {
+                self.update(|s| {
+                    if let Some(p) = &mut s.progress {
+                        p.phase = "worklist";
+                    }
+                });
+                !self.pull_worklist(&mut store).await
+            }
             _ => false,
         };
         drop(store);
-        self.update(|s| s.running = false);
+        self.update(|s| {
+            s.running = false;
+            s.progress = None;
+        });
         match &result {
             Ok(report) => match &report.error {
                 None => self.update(|s| {
@@ -341,10 +421,22 @@ impl Syncer {
     /// queued, syncs. True when everything went well.
     async fn check_and_sync(&self) -> bool {
         self.update(|s| s.last_check_at = Some(now_text()));
-        match self.client.health().await {
-            Ok(health) => self.update(|s| {
+        match self.client.health_and_clock().await {
+            Ok((health, date)) => self.update(|s| {
                 s.central_reachable = Some(true);
                 s.central_node_id = Some(health.node_id);
+                // The header has whole seconds: a second of rounding.
+                s.clock_skew_seconds = date.map(|d| (d - Utc::now()).num_seconds());
+                s.clock_warning = s
+                    .clock_skew_seconds
+                    .is_some_and(|k| k.abs() > summary::CLOCK_WARNING_SECONDS);
+                s.clock_message =
+                    s.clock_skew_seconds
+                        .filter(|_| s.clock_warning)
+                        .map(|k| ClockMessage {
+                            vi: summary::clock_message(k, Lang::Vi),
+                            en: summary::clock_message(k, Lang::En),
+                        });
             }),
             Err(e) => {
                 self.update(|s| s.central_reachable = Some(false));
@@ -437,14 +529,33 @@ fn now_text() -> String {
 
 fn router(app: Arc<App>, addr: SocketAddr) -> Router {
     Router::new()
-        .route("/api/records", post(post_records).get(get_records))
+        .route("/", get(webapp::index))
+        .route("/app/{file}", get(webapp::app_file))
+        .route("/api/session", get(session::session))
+        .route("/api/unlock", post(session::unlock))
+        .route("/api/lock", post(session::lock))
+        .route("/api/form", get(form_api::form))
+        .route("/api/units", get(form_api::units))
+        .route("/api/validate", post(form_api::validate))
+        .route("/api/records", post(post_records).get(records_api::list))
+        .route("/api/records/{id}", get(records_api::one))
+        .route("/api/attachments/{sha256}", get(records_api::attachment))
+        .route("/api/worklist", get(worklist_api::worklist))
+        .route("/api/visits", post(worklist_api::visit))
+        .route("/api/summary", get(summary::summary))
         .route("/api/status", get(get_status))
         .route("/api/sync", post(post_sync))
         .route("/api/sync-log", get(get_sync_log))
+        .route("/api/bundle", post(post_bundle))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            session::require_session,
+        ))
         .with_state(app)
+        .layer(middleware::from_fn(webapp::security_headers))
         .layer(middleware::from_fn_with_state(addr, check_host))
 }
 
@@ -642,13 +753,16 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
+/// Violations as the API answers them, in the request's language.
+fn violations_json(vs: &[Violation], lang: Lang) -> Vec<Value> {
+    vs.iter()
+        .map(|v| json!({"path": v.path, "code": v.code, "message": v.message_in(lang)}))
+        .collect()
+}
+
 /// One record's outcome in a `POST /api/records` answer.
 fn outcome_json(index: usize, result: Result<EnrollOutcome, Vec<Violation>>, lang: Lang) -> Value {
-    let violations = |vs: &[Violation]| -> Vec<Value> {
-        vs.iter()
-            .map(|v| json!({"path": v.path, "code": v.code, "message": v.message_in(lang)}))
-            .collect()
-    };
+    let violations = |vs: &[Violation]| violations_json(vs, lang);
     match result {
         Ok(EnrollOutcome::Stored {
             record_id,
@@ -672,11 +786,9 @@ fn outcome_json(index: usize, result: Result<EnrollOutcome, Vec<Violation>>, lan
     }
 }
 
-async fn post_records(
-    State(app): State<Arc<App>>,
-    ReqLang(lang): ReqLang,
-    req: Request,
-) -> Result<Response, ProblemResponse> {
+/// The records of a JSON request (`Content-Type: application/json`, one
+/// object or an array).
+async fn read_json_records(req: Request, lang: Lang) -> Result<Vec<Value>, ProblemResponse> {
     let (parts, body) = req.into_parts();
     let json_type = parts
         .headers
@@ -694,7 +806,15 @@ async fn post_records(
             None,
         ));
     }
-    let values = read_records(body, lang).await?;
+    read_records(body, lang).await
+}
+
+async fn post_records(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+    req: Request,
+) -> Result<Response, ProblemResponse> {
+    let values = read_json_records(req, lang).await?;
     let units = Arc::clone(&app.units);
     let results = app
         .with_store(lang, move |store| enroll_values(store, &units, values))
@@ -738,25 +858,22 @@ pub(crate) fn enroll_values(
     units: &Units,
     values: Vec<Value>,
 ) -> Result<Vec<Result<EnrollOutcome, Vec<Violation>>>, StoreError> {
-    // The laptop's biometric policy applies here too; images come by
-    // `field enroll` (this path takes records in reference form).
-    let ctx = ValidationContext::new(units, Utc::now()).with_biometrics(store.biometrics());
+    let now = Utc::now();
     let mut bodies = Vec::new();
     let mut invalid: Vec<Option<Vec<Violation>>> = Vec::with_capacity(values.len());
-    for value in &values {
-        match validate(value, &ctx) {
+    for value in values {
+        match prepare_value(store, units, value, now)? {
             Ok(body) => {
-                bodies.push(PreparedBody::new(body));
+                bodies.push(body);
                 invalid.push(None);
             }
             Err(vs) => invalid.push(Some(vs)),
         }
     }
-    drop(values);
     let mut outcomes = if bodies.is_empty() {
         Vec::new()
     } else {
-        store.enroll(&bodies, Utc::now())?
+        store.enroll(&bodies, now)?
     }
     .into_iter();
     Ok(invalid
@@ -773,6 +890,33 @@ pub(crate) fn enroll_values(
             }),
         })
         .collect())
+}
+
+/// One record checked by the core rules (with the laptop's biometric
+/// policy) and made ready for the store, its inline attachments decoded,
+/// encrypted and sealed; or every rule it breaks. `Err` only when the
+/// store fails (no key for attachments: the store is locked).
+pub(crate) fn prepare_value(
+    store: &FieldStore,
+    units: &Units,
+    value: Value,
+    now: chrono::DateTime<Utc>,
+) -> Result<Result<PreparedBody, Vec<Violation>>, StoreError> {
+    let ctx = ValidationContext::new(units, now).with_biometrics(store.biometrics());
+    if !crate::enroll_files::has_item_sources(&value) {
+        return Ok(validate(&value, &ctx).map(PreparedBody::new));
+    }
+    let protection = store.protection("storing attachments")?;
+    match crate::enroll_files::validate_with_files(
+        value,
+        crate::enroll_files::ItemSource::Inline,
+        &ctx,
+        &protection,
+    ) {
+        Ok(with) => Ok(Ok(PreparedBody::new(with.body).with_blobs(with.blobs))),
+        Err(crate::enroll_files::Rejected::Invalid(vs)) => Ok(Err(vs)),
+        Err(crate::enroll_files::Rejected::Failed(e)) => Err(e),
+    }
 }
 
 /// The body of `POST /api/records`: one record object or an array of them.
@@ -843,13 +987,6 @@ async fn read_records(body: Body, lang: Lang) -> Result<Vec<Value>, ProblemRespo
     Ok(values)
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListQuery {
-    status: Option<String>,
-    kind: Option<String>,
-    limit: Option<String>,
-}
-
 fn parse_limit(raw: Option<&str>, lang: Lang) -> Result<Option<u64>, ProblemResponse> {
     raw.map(|l| {
         l.trim()
@@ -857,33 +994,6 @@ fn parse_limit(raw: Option<&str>, lang: Lang) -> Result<Option<u64>, ProblemResp
             .map_err(|_| bad_query(lang, format!("limit `{l}`: expected a whole number")))
     })
     .transpose()
-}
-
-async fn get_records(
-    State(app): State<Arc<App>>,
-    ReqLang(lang): ReqLang,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response, ProblemResponse> {
-    let Query(q) = query.map_err(|e| bad_query(lang, e.body_text()))?;
-    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(RecordStatus::parse(s).ok_or_else(|| {
-            bad_query(
-                lang,
-                format!("status `{s}`: expected pending, held, confirmed or rejected"),
-            )
-        })?),
-    };
-    let filter = ListFilter {
-        status,
-        kind: q
-            .kind
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty()),
-        limit: parse_limit(q.limit.as_deref(), lang)?,
-    };
-    let records = app.with_store(lang, move |s| s.list(&filter)).await?;
-    Ok(axum::Json(records).into_response())
 }
 
 /// `field status --json`'s document (counts as objects).
@@ -925,6 +1035,62 @@ async fn post_sync(
         .map_err(|e| internal(lang, e.to_string()))?
         .map_err(|e| store_problem(&e, lang))?;
     Ok(axum::Json(report).into_response())
+}
+
+/// Exports the outbox as a bundle file download (204: nothing queued).
+async fn post_bundle(
+    State(app): State<Arc<App>>,
+    ReqLang(lang): ReqLang,
+) -> Result<Response, ProblemResponse> {
+    let app2 = Arc::clone(&app);
+    let built = tokio::task::spawn_blocking(move || {
+        let mut store = app2.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let built = crate::bundle_cmd::build_bundle(&mut store)?;
+        if let Some(b) = &built {
+            crate::bundle_cmd::journal_bundle(&mut store, b)?;
+        }
+        Ok::<_, anyhow::Error>((built, store.device().clone()))
+    })
+    .await
+    .map_err(|e| internal(lang, e.to_string()))?
+    .map_err(|e| match e.downcast::<StoreError>() {
+        Ok(e) => store_problem(&e, lang),
+        Err(e) => internal(lang, format!("{e:#}")),
+    })?;
+    let (Some(built), device) = built else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    // `doorstep-<device name>-<date>.dsbundle`, ASCII only for every browser.
+    let name: String = doorstep_core::text::fold_key(&device.device_name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let file = format!(
+        "doorstep-{}-{}-seq{}-{}.dsbundle",
+        name.trim_matches('-'),
+        summary::vietnam_today(Utc::now()),
+        built.seq_from,
+        built.seq_to
+    );
+    let disposition = format!("attachment; filename=\"{file}\"");
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        built.bytes,
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    for (k, v) in [
+        ("x-doorstep-records", built.count.to_string()),
+        ("x-doorstep-sha256", built.sha256.clone()),
+    ] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    Ok(resp)
 }
 
 #[derive(Debug, serde::Deserialize)]
