@@ -782,6 +782,7 @@ impl FieldStore {
                         &path,
                         i64::try_from(seq).unwrap_or(i64::MAX),
                         &blob_names,
+                        &prepared.attachments,
                         &prepared.blobs,
                         at,
                     )?;

@@ -136,3 +136,68 @@ fn blobs_are_stored_once_encrypted_and_queued_until_central_holds_them() {
         );
     }
 }
+
+#[test]
+fn a_correction_naming_the_photo_of_a_rejected_record_uploads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = init(tmp.path());
+    let face = b"\xff\xd8\xff\xe0 a face photo taken once".repeat(100);
+    let blob = store
+        .protection("test")
+        .unwrap()
+        .prepare_blob(&face, MediaType::Jpeg)
+        .unwrap();
+    let out = store
+        .enroll(
+            &[PreparedBody::new(body("Nguyễn Thị Lan", &face)).with_blobs(vec![blob.clone()])],
+            now(),
+        )
+        .unwrap();
+    let EnrollOutcome::Stored { record_id, .. } = out[0] else {
+        panic!("{out:?}")
+    };
+    // Central refuses it; once settled, the photo's hash is forgotten.
+    let ev = SyncEvent::new(Uuid::now_v7(), SyncEventKind::BatchSent, "test");
+    store
+        .apply_receipt(
+            None,
+            &[(
+                record_id,
+                Ack::Rejected {
+                    code: "record.out_of_scope".into(),
+                    reason: "outside".into(),
+                    reason_vi: "ngoài địa bàn".into(),
+                },
+            )],
+            &ev,
+            now(),
+        )
+        .unwrap();
+    store.forget_settled_blob_hashes().unwrap();
+
+    // The correction names the same photo, by reference only.
+    let mut fixed = body("Nguyễn Thị Lan", &face);
+    fixed.supersedes = Some(record_id);
+    let out = store.enroll(&[PreparedBody::new(fixed)], now()).unwrap();
+    let EnrollOutcome::Stored {
+        record_id: correction,
+        ..
+    } = out[0]
+    else {
+        panic!("{out:?}")
+    };
+    let ack = Ack::Incomplete {
+        by: "central".into(),
+    };
+    store
+        .apply_receipt(None, &[(correction, ack)], &ev, now())
+        .unwrap();
+    let queue = store.blobs_to_send("central").unwrap();
+    assert_eq!(
+        queue.len(),
+        1,
+        "the photo must be uploaded for the correction"
+    );
+    assert_eq!(queue[0].sha256, hex::encode(Sha256::digest(&face)));
+    assert_eq!(store.blob_object(&queue[0].name).unwrap(), face);
+}

@@ -115,11 +115,13 @@ pub(crate) fn first_missing(
 
 /// Stores the blobs of one record inside the enroll transaction: each blob
 /// once (by name), then the record's references in attachment order.
+/// `shas` are the attachments' plaintext hashes, in the order of `names`.
 pub(crate) fn store_record_blobs(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     seq: i64,
     names: &[[u8; 32]],
+    shas: &[[u8; 32]],
     given: &[PreparedBlob],
     at: &str,
 ) -> Result<(), StoreError> {
@@ -151,6 +153,21 @@ pub(crate) fn store_record_blobs(
                 .map_err(err)?;
         }
         link.execute(params![seq, position as i64, &name[..]])
+            .map_err(err)?;
+    }
+    // A blob stored earlier for a record now settled (a rejected record
+    // being corrected with the same photo) had its plaintext hash
+    // forgotten: this record needs it uploaded, so the hash comes back.
+    // One delivered to central stays as it is: central holds it whole.
+    let mut remember = tx
+        .prepare_cached(
+            "UPDATE blobs SET sha256 = ?2
+             WHERE name = ?1 AND sha256 IS NULL AND delivered_to IS NULL AND stored IS NOT NULL",
+        )
+        .map_err(err)?;
+    for (name, sha) in names.iter().zip(shas) {
+        remember
+            .execute(params![&name[..], &sha[..]])
             .map_err(err)?;
     }
     Ok(())
