@@ -11,14 +11,16 @@
 //! Without chromium and chromedriver the test says `skipped: …` and passes,
 //! unless `DOORSTEP_REQUIRE_BROWSER=1` (scripts/test.sh sets it).
 
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use doorstep_tests::{Server, TempDir, args, cli, free_port, read_ndjson, temp_dir};
-use fantoccini::{Client, ClientBuilder, Locator};
+use browser::{Driver, PAGE_WAIT, browser_or_skip, click, connect, screenshot, wait_for};
+use doorstep_tests::{Server, TempDir, args, cli, read_ndjson, temp_dir};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 /// One province, two districts, three communes.
@@ -45,9 +47,6 @@ thi-diem-2024,74,eid_registration,500,2024-01-01,2024-03-31
 const CAMPAIGN: &str = "kich-hoat-2023";
 const AS_OF: &str = "2023-09-27";
 
-/// Any wait for the page: generous for a loaded 2-core machine, but bounded.
-const PAGE_WAIT: Duration = Duration::from_secs(20);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lang {
     Vi,
@@ -55,125 +54,6 @@ enum Lang {
 }
 
 // --- the browser --------------------------------------------------------
-
-/// `name` on the PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Chromium and chromedriver, or why not.
-fn find_browser() -> Result<(PathBuf, PathBuf), String> {
-    let browser = std::env::var_os("DOORSTEP_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| {
-            ["chromium", "chromium-browser", "google-chrome"]
-                .iter()
-                .find_map(|n| which(n))
-        });
-    let driver = std::env::var_os("DOORSTEP_CHROMEDRIVER")
-        .map(PathBuf::from)
-        .or_else(|| which("chromedriver"));
-    match (browser, driver) {
-        (Some(b), Some(d)) => Ok((b, d)),
-        (None, None) => Err("neither chromium nor chromedriver is on the PATH".into()),
-        (None, Some(_)) => Err("chromium is not on the PATH".into()),
-        (Some(_), None) => Err("chromedriver is not on the PATH".into()),
-    }
-}
-
-/// chromedriver on a loopback port, in its own process group so that the
-/// browsers it starts go with it.
-struct Driver {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Driver {
-    fn start(exe: &Path, dir: &Path) -> Driver {
-        let port = free_port();
-        let log = dir.join("chromedriver.log");
-        let mut child = Command::new(exe)
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "chromedriver exited ({status}):\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(
-                start.elapsed() < PAGE_WAIT,
-                "chromedriver did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port, log }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group: chromedriver and the Chromium processes it started.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn connect(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
-    let args = [
-        "--headless=new".to_owned(),
-        "--no-sandbox".to_owned(),
-        "--disable-gpu".to_owned(),
-        "--window-size=1366,900".to_owned(),
-        "--disable-dev-shm-usage".to_owned(),
-        format!("--user-data-dir={}", profile.display()),
-        // Nothing but loopback: no update checks, no Google services.
-        "--disable-background-networking".to_owned(),
-        "--disable-component-update".to_owned(),
-        "--disable-sync".to_owned(),
-        "--no-first-run".to_owned(),
-        "--no-default-browser-check".to_owned(),
-        "--proxy-server=http://127.0.0.1:9".to_owned(),
-        "--proxy-bypass-list=127.0.0.1".to_owned(),
-        "--lang=vi".to_owned(),
-    ];
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {"binary": chromium, "args": args},
-    });
-    let Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let url = format!("http://127.0.0.1:{}", driver.port);
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let session = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&url)
-        .await;
-    match session {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "no WebDriver session: {e}\n{}",
-            std::fs::read_to_string(&driver.log).unwrap_or_default()
-        ),
-    }
-}
 
 /// Waits until the page finished a load of `scope` ("" for the top).
 async fn wait_ready(c: &Client, scope: &str) {
@@ -190,15 +70,6 @@ async fn wait_ready(c: &Client, scope: &str) {
     }
 }
 
-async fn wait_for(c: &Client, css: &str) {
-    c.wait()
-        .at_most(PAGE_WAIT)
-        .every(Duration::from_millis(50))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
-}
-
 async fn page_banner(c: &Client) -> Option<String> {
     let v = c
         .execute(
@@ -208,15 +79,6 @@ async fn page_banner(c: &Client) -> Option<String> {
         .await
         .ok()?;
     v.as_str().map(str::to_owned)
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
 /// What the page shows, read from the DOM in one round trip.
@@ -269,31 +131,6 @@ async fn read_page(c: &Client) -> Value {
     c.execute(SCRIPT, vec![])
         .await
         .unwrap_or_else(|e| panic!("cannot read the page: {e}"))
-}
-
-async fn screenshot(c: &Client, name: &str) -> PathBuf {
-    let png = c.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    let path = artifacts_dir().join(name);
-    std::fs::write(&path, png).expect("write the screenshot");
-    println!("screenshot: {}", path.display());
-    path
-}
-
-/// `<target>/test-artifacts/`, next to the profile directory this test
-/// runs from (so a `--target-dir` is honoured).
-fn artifacts_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let target = exe
-        .ancestors()
-        .find(|d| d.join("CACHEDIR.TAG").exists())
-        .map_or_else(
-            || doorstep_tests::workspace_root().join("target"),
-            Path::to_path_buf,
-        );
-    let dir = target.join("test-artifacts");
-    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
-    dir
 }
 
 // --- what the page should say -------------------------------------------
@@ -756,17 +593,8 @@ fn unit<'a>(report: &'a Value, code: &str) -> &'a Value {
 
 #[test]
 fn the_dashboard_shows_what_the_reports_api_answers() {
-    let (chromium, chromedriver) = match find_browser() {
-        Ok(found) => found,
-        Err(why) => {
-            let msg = format!("dashboard browser test (chromium/chromedriver not found: {why})");
-            assert!(
-                std::env::var("DOORSTEP_REQUIRE_BROWSER").as_deref() != Ok("1"),
-                "DOORSTEP_REQUIRE_BROWSER=1 but {msg}"
-            );
-            println!("skipped: {msg}");
-            return;
-        }
+    let Some((chromium, chromedriver)) = browser_or_skip("dashboard browser test") else {
+        return;
     };
 
     let tmp = temp_dir();

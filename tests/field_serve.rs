@@ -655,3 +655,186 @@ fn the_api_is_locked_until_the_passphrase_and_locks_again_when_idle() {
     assert_eq!(code, 401);
     is_problem(&ctype, &p, 401, "session.required");
 }
+
+#[test]
+fn the_officer_app_endpoints_answer_from_the_core_and_the_store() {
+    let tmp = temp_dir();
+    let central = Proc::central(&tmp.path().join("central"), "127.0.0.1:0");
+    let store = Store::new();
+    // A card application first (it may carry a face photo), then two others.
+    let generated = store.records(30, 5);
+    let card = generated
+        .iter()
+        .position(|r| r["kind"] == "id_card_application")
+        .expect("a card application among 30 generated records");
+    let mut records = vec![generated[card].clone()];
+    records.extend(
+        generated
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != card)
+            .map(|(_, r)| r.clone())
+            .take(2),
+    );
+    let serve = Proc::field_serve(&store.dir, &central.url);
+    let api = |path: &str| format!("{}{path}", serve.url);
+
+    // The form's lists come from the core, with both languages.
+    let (code, _, form) = get(&api("/api/form"));
+    assert_eq!(code, 200, "{form}");
+    let kinds: Vec<&str> = form["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "id_card_application",
+            "eid_registration",
+            "eid_activation",
+            "driver_license_link",
+            "info_correction"
+        ]
+    );
+    assert_eq!(form["places"].as_array().unwrap().len(), 7);
+    assert_eq!(form["device_unit"], "74");
+    assert!(
+        form["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["value"] == "living_elsewhere" && o["needs_unit"] == true)
+    );
+
+    // Units without accents; the laptop's own province first.
+    let (_, _, units) = get(&api("/api/units?q=phu%20cuong&limit=3"));
+    assert_eq!(units[0]["code"], "25747", "{units}");
+    assert_eq!(
+        units[0]["path"],
+        "Phường Phú Cường, Thành phố Thủ Dầu Một, Tỉnh Bình Dương"
+    );
+    let (_, _, same) = get(&api("/api/units?q=PH%C3%9A%20C%C6%AF%E1%BB%9CNG&limit=3"));
+    assert_eq!(same, units);
+
+    // Validation through the core, stored nowhere.
+    let bad = with_wrong_year(&records[0]);
+    let (code, _, v) = post_json(&api("/api/validate?lang=en"), &bad);
+    assert_eq!(code, 200);
+    assert_eq!(v["valid"], false, "{v}");
+    assert_eq!(v["violations"][0]["path"], "$.citizen.personal_id", "{v}");
+    let (_, _, v) = post_json(&api("/api/validate"), &records[0]);
+    assert_eq!(v["valid"], true, "{v}");
+    let (_, _, list) = get(&api("/api/records"));
+    assert!(
+        list.as_array().unwrap().is_empty(),
+        "validate stored: {list}"
+    );
+
+    // A face photo sent inline is stored encrypted and read back whole.
+    let photo = b"\xff\xd8\xff\xe0\x00\x10JFIF a face photo from the camera".to_vec();
+    let mut with_face = records[0].clone();
+    with_face["attachments"] = json!([{"kind": "face",
+        "data": format!("data:image/jpeg;base64,{}", b64(&photo))}]);
+    let (code, _, doc) = post_json(&api("/api/records"), &with_face);
+    assert_eq!(code, 200, "{doc}");
+    let id = doc["results"][0]["record_id"].as_str().unwrap().to_owned();
+    let (code, _, one) = get(&api(&format!("/api/records/{id}")));
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(one["record"]["citizen"], records[0]["citizen"], "{one}");
+    let sha = one["record"]["attachments"][0]["sha256"].as_str().unwrap();
+    let image = http()
+        .get(api(&format!("/api/attachments/{sha}")))
+        .send()
+        .unwrap();
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert_eq!(image.bytes().unwrap().to_vec(), photo);
+    let (code, _, p) = get(&api(&format!("/api/records/{}", uuid_of_nothing())));
+    assert_eq!((code, p["code"].as_str()), (404, Some("record.not_found")));
+
+    // Search by name without accents, or by part of the ID number.
+    let (code, _, doc) = post_json(&api("/api/records"), &json!(records[1..].to_vec()));
+    assert_eq!(code, 200, "{doc}");
+    let name = records[2]["citizen"]["full_name"].as_str().unwrap();
+    let folded = unaccented(name);
+    let (_, _, found) = get(&api(&format!(
+        "/api/records?q={}",
+        folded.replace(' ', "%20")
+    )));
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["full_name"] == name),
+        "{folded}: {found}"
+    );
+    let pid = records[1]["citizen"]["personal_id"].as_str().unwrap();
+    let (_, _, found) = get(&api(&format!("/api/records?q={}", &pid[4..])));
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["personal_id"], pid);
+
+    // The day's summary counts what was enrolled, by the visit's date.
+    let day = records[0]["visit"]["at"].as_str().unwrap()[..10].to_owned();
+    let (code, _, sum) = get(&api(&format!("/api/summary?date={day}")));
+    assert_eq!(code, 200, "{sum}");
+    let same_day = records
+        .iter()
+        .filter(|r| r["visit"]["at"].as_str().unwrap().starts_with(&day))
+        .count();
+    assert_eq!(sum["total"], same_day, "{sum}");
+    let (code, _, p) = get(&api("/api/summary?date=24/11/2026"));
+    assert_eq!((code, p["code"].as_str()), (400, Some("query.invalid")));
+
+    // A bundle for the USB stick, as a download.
+    let bundle = http().post(api("/api/bundle")).send().unwrap();
+    assert_eq!(bundle.status().as_u16(), 200);
+    let disposition = bundle.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"doorstep-"),
+        "{disposition}"
+    );
+    let queued = bundle.headers()["x-doorstep-records"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(queued, "3");
+    assert!(bundle.bytes().unwrap().starts_with(b"DSBUNDL1"));
+
+    // Central's clock as the last check saw it: this machine's own.
+    let st = wait_for_status(&serve, "a check of central", |st| {
+        st["sync"]["clock_skew_seconds"].is_i64()
+    });
+    assert!(
+        st["sync"]["clock_skew_seconds"].as_i64().unwrap().abs() <= 2,
+        "{st}"
+    );
+    assert_eq!(st["sync"]["clock_warning"], false, "{st}");
+}
+
+/// Standard base64, as a browser's file reader writes it.
+fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64.encode(bytes)
+}
+
+/// A UUID no record has.
+fn uuid_of_nothing() -> &'static str {
+    "01900000-0000-7000-8000-000000000000"
+}
+
+/// The name as typed on a keyboard without Vietnamese input.
+fn unaccented(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c => c,
+        })
+        .collect()
+}

@@ -420,5 +420,89 @@ fn field_serve_brings_the_worklist_down_in_the_background() {
         status["worklist"]["checkpoint"]["rev"].as_u64().is_some(),
         "{status}"
     );
+
+    // The app's worklist: filters, then one tap per visit outcome.
+    let http = reqwest::blocking::Client::new();
+    let worklist = |query: &str| -> Value {
+        http.get(format!("{url}/api/worklist{query}"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let all = worklist("");
+    assert_eq!(all["people"].as_array().unwrap().len(), 1, "{all}");
+    let person = &all["people"][0];
+    assert_eq!(person["personal_id"], "074185004321", "{all}");
+    assert_eq!(person["hamlet"], "Tổ 1", "{all}");
+    assert_eq!(all["hamlets"], serde_json::json!(["Tổ 1"]), "{all}");
+    assert_eq!(
+        worklist("?q=le%20hoa")["people"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(worklist("?q=4321")["people"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        worklist("?need=card")["people"].as_array().unwrap().len(),
+        1
+    );
+    assert!(
+        worklist("?need=eid_activation")["people"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        worklist("?hamlet=to%202")["people"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let bad = http
+        .get(format!("{url}/api/worklist?need=passport"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+
+    let visit = |body: Value| -> (u16, Value) {
+        let resp = http
+            .post(format!("{url}/api/visits"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.json().unwrap())
+    };
+    let (code, doc) = visit(serde_json::json!({
+        "personal_id": "074185004321", "outcome": "not_home", "officer_id": "CA-74-0012"}));
+    assert_eq!(code, 200, "{doc}");
+    assert_eq!(doc["results"][0]["status"], "stored", "{doc}");
+    // Not at home does not settle the person: still listed, with the visit.
+    let after = worklist("");
+    assert_eq!(
+        after["people"][0]["visits"][0]["outcome"], "not_home",
+        "{after}"
+    );
+    assert_eq!(after["people"][0]["reached_here"], false, "{after}");
+    // `living_elsewhere` needs the unit: refused beside that field.
+    let (code, doc) = visit(serde_json::json!({
+        "personal_id": "074185004321", "outcome": "living_elsewhere", "officer_id": "CA-74-0012"}));
+    assert_eq!(code, 422, "{doc}");
+    assert_eq!(
+        doc["results"][0]["violations"][0]["path"], "$.outcome.unit_code",
+        "{doc}"
+    );
+    let (code, doc) = visit(serde_json::json!({
+        "personal_id": "074185004321", "outcome": "deceased", "officer_id": "CA-74-0012"}));
+    assert_eq!(code, 200, "{doc}");
+    // A final outcome settles the person here.
+    assert!(worklist("")["people"].as_array().unwrap().is_empty());
+    let reached = worklist("?include_reached=true");
+    assert_eq!(reached["people"][0]["reached_here"], true, "{reached}");
+    let (code, doc) = visit(serde_json::json!({
+        "personal_id": "001099000001", "outcome": "not_home", "officer_id": "CA-74-0012"}));
+    assert_eq!(code, 404, "{doc}");
+    assert_eq!(doc["code"], "worklist.not_found", "{doc}");
     drop(serve);
 }
