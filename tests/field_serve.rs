@@ -6,14 +6,10 @@
 //! working and `/api/status` shows why nothing is sent, and once central is
 //! up the queue drains without anyone asking.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use doorstep_tests::{Store, args, doorstep, run, temp_dir, units_csv};
+use doorstep_tests::{Listening, Store, args, doorstep, run, temp_dir, units_csv};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
@@ -21,162 +17,61 @@ use serde_json::{Value, json};
 const VIETNAMESE: &[char] = &[
     'ă', 'â', 'đ', 'ê', 'ô', 'ơ', 'ư', 'ố', 'ệ', 'ợ', 'ữ', 'ị', 'ạ',
 ];
-/// How long a server may take to print its address.
-const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the background loop may take to deliver the queue.
 const SYNC_DEADLINE: Duration = Duration::from_secs(20);
 
-/// A running doorstep server process, killed when dropped (a failing test
-/// never leaks it). Its standard error is kept for assertion messages.
-struct Proc {
-    child: Option<Child>,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-    what: String,
+/// A running doorstep server process (see `doorstep_tests::Listening`).
+type Proc = Listening;
+
+/// `doorstep ARGS…`, started and listening.
+fn start(args: Vec<std::ffi::OsString>) -> Proc {
+    let what = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Listening::spawn(doorstep().args(&args), &what)
 }
 
-impl Proc {
-    fn start(args: Vec<std::ffi::OsString>) -> Proc {
-        let what = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut child = doorstep()
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `doorstep {what}`: {e}"));
-        let stdout = child.stdout.take().expect("stdout piped");
-        let mut err_pipe = child.stderr.take().expect("stderr piped");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let mut proc = Proc {
-            child: Some(child),
-            url: String::new(),
-            stderr,
-            what,
-        };
-        let line = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
-            proc.kill();
-            panic!(
-                "`doorstep {}` did not print its address; stderr:\n{}",
-                proc.what,
-                proc.stderr()
-            )
-        });
-        proc.url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .trim()
-            .to_owned();
-        proc
-    }
-
-    fn central(data_dir: &Path, listen: &str) -> Proc {
-        Proc::start(args![
-            "--lang",
-            "en",
-            "central",
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--listen",
-            listen,
-            "--units",
-            units_csv(),
-            // The laptops here are made with a plain `field init`.
-            "--allow-unregistered"
-        ])
-    }
-
-    /// `field serve`, unlocked by the officer.
-    fn field_serve(data_dir: &Path, server: &str) -> Proc {
-        let serve = Proc::field_serve_locked(data_dir, server);
-        unlock(&serve);
-        serve
-    }
-
-    fn field_serve_locked(data_dir: &Path, server: &str) -> Proc {
-        Proc::start(args![
-            "field",
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--server",
-            server,
-            "--listen",
-            "127.0.0.1:0",
-            "--sync-interval",
-            "1",
-            "--max-backoff",
-            "2"
-        ])
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn port(&self) -> u16 {
-        self.url.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("process running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("`doorstep {}` did not stop on SIGTERM", self.what);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+fn central(data_dir: &Path, listen: &str) -> Proc {
+    start(args![
+        "--lang",
+        "en",
+        "central",
+        "serve",
+        "--data-dir",
+        data_dir,
+        "--listen",
+        listen,
+        "--units",
+        units_csv(),
+        // The laptops here are made with a plain `field init`.
+        "--allow-unregistered"
+    ])
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// `field serve`, unlocked by the officer.
+fn field_serve(data_dir: &Path, server: &str) -> Proc {
+    let serve = field_serve_locked(data_dir, server);
+    unlock(&serve);
+    serve
+}
+
+fn field_serve_locked(data_dir: &Path, server: &str) -> Proc {
+    start(args![
+        "field",
+        "serve",
+        "--data-dir",
+        data_dir,
+        "--server",
+        server,
+        "--listen",
+        "127.0.0.1:0",
+        "--sync-interval",
+        "1",
+        "--max-backoff",
+        "2"
+    ])
 }
 
 thread_local! {
@@ -297,10 +192,10 @@ fn is_problem(ctype: &str, body: &Value, status: u16, code: &str) {
 fn posted_records_are_validated_stored_and_synced_in_the_background() {
     let tmp = temp_dir();
     let central_dir = tmp.path().join("central");
-    let central = Proc::central(&central_dir, "127.0.0.1:0");
+    let central = central(&central_dir, "127.0.0.1:0");
     let store = Store::new();
     let records = store.records(20, 11);
-    let serve = Proc::field_serve(&store.dir, &central.url);
+    let serve = field_serve(&store.dir, &central.url);
     let api = |path: &str| format!("{}{path}", serve.url);
 
     let (code, _, health) = get(&api("/healthz"));
@@ -475,7 +370,7 @@ fn records_wait_while_central_is_down_and_go_once_it_is_up() {
         .unwrap()
         .port();
     let central_url = format!("http://127.0.0.1:{port}");
-    let serve = Proc::field_serve(&store.dir, &central_url);
+    let serve = field_serve(&store.dir, &central_url);
     let api = |path: &str| format!("{}{path}", serve.url);
 
     let (code, _, doc) = post_json(&api("/api/records"), &Value::Array(records.clone()));
@@ -510,7 +405,7 @@ fn records_wait_while_central_is_down_and_go_once_it_is_up() {
     assert_eq!(pending.as_array().unwrap().len(), 10);
 
     // Central comes up: the background loop delivers, once.
-    let central = Proc::central(&central_dir, &format!("127.0.0.1:{port}"));
+    let central = central(&central_dir, &format!("127.0.0.1:{port}"));
     assert_eq!(central.url, central_url);
     let st = wait_for_status(&serve, "the queue to drain after central came up", |st| {
         st["outbox"] == 0 && st["sync"]["last_success_at"].is_string()
@@ -530,7 +425,7 @@ fn records_wait_while_central_is_down_and_go_once_it_is_up() {
 fn the_api_is_locked_until_the_passphrase_and_locks_again_when_idle() {
     let store = Store::new();
     // Nothing listens on port 9: sync is irrelevant here.
-    let serve = Proc::start(args![
+    let serve = start(args![
         "field",
         "serve",
         "--data-dir",
@@ -659,7 +554,7 @@ fn the_api_is_locked_until_the_passphrase_and_locks_again_when_idle() {
 #[test]
 fn the_officer_app_endpoints_answer_from_the_core_and_the_store() {
     let tmp = temp_dir();
-    let central = Proc::central(&tmp.path().join("central"), "127.0.0.1:0");
+    let central = central(&tmp.path().join("central"), "127.0.0.1:0");
     let store = Store::new();
     // A card application first (it may carry a face photo), then two others.
     let generated = store.records(30, 5);
@@ -676,7 +571,7 @@ fn the_officer_app_endpoints_answer_from_the_core_and_the_store() {
             .map(|(_, r)| r.clone())
             .take(2),
     );
-    let serve = Proc::field_serve(&store.dir, &central.url);
+    let serve = field_serve(&store.dir, &central.url);
     let api = |path: &str| format!("{}{path}", serve.url);
 
     // The form's lists come from the core, with both languages.

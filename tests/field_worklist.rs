@@ -7,7 +7,10 @@
 
 use std::path::Path;
 
-use doorstep_tests::{Server, Store, args, cli, init_laptop, provision_token, run, temp_dir};
+use doorstep_tests::{
+    Server, Store, args, assign_units, cli, import_roster, init_laptop, provision_token, run,
+    temp_dir,
+};
 use serde_json::Value;
 
 #[test]
@@ -150,31 +153,11 @@ fn a_roster_comes_down_to_the_assigned_laptop_and_visits_go_up() {
         Some((&central.url, &provision_token(&central_dir, "field", None))),
     );
 
-    let roster = tmp.path().join("roster.csv");
-    std::fs::write(&roster, ROSTER).unwrap();
-    cli(args![
-        "central",
-        "roster",
-        "import",
-        "--data-dir",
-        &central_dir,
-        &roster
-    ])
-    .assert_success();
+    import_roster(&central_dir, ROSTER);
     // Before any assignment the laptop gets no one.
     let first = sync(&laptop, &central.url);
     assert_eq!(first["worklist"]["people"], 0, "{first}");
-    cli(args![
-        "central",
-        "assign",
-        "--data-dir",
-        &central_dir,
-        "--device",
-        &device,
-        "--units",
-        "25972"
-    ])
-    .assert_success();
+    assign_units(&central_dir, &device, "25972");
 
     // Only the assigned unit's people come down.
     let synced = sync(&laptop, &central.url);
@@ -310,20 +293,8 @@ fn a_roster_comes_down_to_the_assigned_laptop_and_visits_go_up() {
     assert_eq!(doc["worklist"]["pending"], Value::Null);
 }
 
-/// A `field serve` process, killed when dropped (a failing test never
-/// leaks it).
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn field_serve_brings_the_worklist_down_in_the_background() {
-    use std::io::BufRead;
     let tmp = temp_dir();
     let central_dir = tmp.path().join("central");
     let central = Server::central_secure(&central_dir, 0);
@@ -332,31 +303,11 @@ fn field_serve_brings_the_worklist_down_in_the_background() {
         &laptop,
         Some((&central.url, &provision_token(&central_dir, "field", None))),
     );
-    let roster = tmp.path().join("roster.csv");
-    std::fs::write(&roster, ROSTER).unwrap();
-    cli(args![
-        "central",
-        "roster",
-        "import",
-        "--data-dir",
-        &central_dir,
-        &roster
-    ])
-    .assert_success();
-    cli(args![
-        "central",
-        "assign",
-        "--data-dir",
-        &central_dir,
-        "--device",
-        &device,
-        "--units",
-        "25975"
-    ])
-    .assert_success();
+    import_roster(&central_dir, ROSTER);
+    assign_units(&central_dir, &device, "25975");
 
-    let mut child = doorstep_tests::doorstep()
-        .args(args![
+    let serve = doorstep_tests::Listening::spawn(
+        doorstep_tests::doorstep().args(args![
             "field",
             "serve",
             "--data-dir",
@@ -367,23 +318,10 @@ fn field_serve_brings_the_worklist_down_in_the_background() {
             "127.0.0.1:0",
             "--sync-interval",
             "1"
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serve = Serve(child);
-    let mut first = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+        ]),
+        "field serve",
+    );
+    let url = serve.url.clone();
 
     // The worklist is stored encrypted: it comes down once the officer
     // has unlocked the app (the loop is woken by the unlock).

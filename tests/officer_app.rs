@@ -28,14 +28,14 @@
 mod browser;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use browser::{Driver, Options, PAGE_WAIT, browser_or_skip, click, connect_with, screenshot};
-use doorstep_tests::{Server, TEST_PASSPHRASE, TempDir, args, cli, doorstep, run, temp_dir};
+use doorstep_tests::{
+    Listening, Server, TEST_PASSPHRASE, TempDir, args, assign_units, cli, doorstep, import_roster,
+    run, temp_dir,
+};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
@@ -80,106 +80,32 @@ const VIETNAMESE: &[char] = &[
 // --- the processes ----------------------------------------------------------
 
 /// `doorstep field serve`, started locked (no passphrase in its
-/// environment), killed when dropped. Its standard error is kept for
-/// assertion messages.
-struct FieldServe {
-    child: Option<Child>,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
+/// environment), killed when dropped.
+type FieldServe = Listening;
 
-impl FieldServe {
-    fn start(data_dir: &Path, central: &str, lock_after: Option<u64>) -> FieldServe {
-        let mut a = args![
-            "field",
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--server",
-            central,
-            "--listen",
-            "127.0.0.1:0",
-            "--sync-interval",
-            "2",
-            "--max-backoff",
-            "4"
-        ];
-        if let Some(s) = lock_after {
-            a.extend(args!["--lock-after", s.to_string()]);
-        }
-        let mut child = doorstep()
-            // Started as an officer starts it: no passphrase given.
-            .env_remove("DOORSTEP_PASSPHRASE")
-            .args(&a)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start doorstep field serve");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let mut err_pipe = child.stderr.take().expect("stderr piped");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let mut serve = FieldServe {
-            child: Some(child),
-            url: String::new(),
-            stderr,
-        };
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-            serve.kill();
-            panic!(
-                "`doorstep field serve` did not print its address; stderr:\n{}",
-                serve.stderr()
-            );
-        };
-        serve.url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line of field serve: {line:?}"))
-            .trim()
-            .to_owned();
-        serve
+fn start_field_serve(data_dir: &Path, central: &str, lock_after: Option<u64>) -> FieldServe {
+    let mut a = args![
+        "field",
+        "serve",
+        "--data-dir",
+        data_dir,
+        "--server",
+        central,
+        "--listen",
+        "127.0.0.1:0",
+        "--sync-interval",
+        "2",
+        "--max-backoff",
+        "4"
+    ];
+    if let Some(s) = lock_after {
+        a.extend(args!["--lock-after", s.to_string()]);
     }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// `127.0.0.1:PORT`.
-    fn host(&self) -> &str {
-        self.url.strip_prefix("http://").unwrap()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for FieldServe {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    Listening::spawn(
+        // Started as an officer starts it: no passphrase given.
+        doorstep().env_remove("DOORSTEP_PASSPHRASE").args(&a),
+        "field serve",
+    )
 }
 
 /// Everything the browser part needs, kept alive until the end.
@@ -240,28 +166,8 @@ fn world() -> World {
     init.assert_success();
     let device = init.json()["device_id"].as_str().unwrap().to_owned();
 
-    let roster = tmp.path().join("roster.csv");
-    std::fs::write(&roster, ROSTER_CSV).unwrap();
-    cli(args![
-        "central",
-        "roster",
-        "import",
-        "--data-dir",
-        &central_dir,
-        &roster
-    ])
-    .assert_success();
-    cli(args![
-        "central",
-        "assign",
-        "--data-dir",
-        &central_dir,
-        "--device",
-        &device,
-        "--units",
-        OWN_UNIT
-    ])
-    .assert_success();
+    import_roster(&central_dir, ROSTER_CSV);
+    assign_units(&central_dir, &device, OWN_UNIT);
 
     let face = face_png();
     let face_png = tmp.path().join("chan-dung.png");
@@ -269,7 +175,7 @@ fn world() -> World {
 
     let help = run(args!["field", "serve", "--help"]);
     let lock_after = help.stdout.contains("--lock-after").then_some(900);
-    let serve = FieldServe::start(&laptop, &central.url, lock_after);
+    let serve = start_field_serve(&laptop, &central.url, lock_after);
     println!(
         "central {}, laptop {device} for {OWN_UNIT}, field serve {} (--lock-after: {})",
         central.url,

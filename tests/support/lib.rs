@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+pub mod listening;
 pub mod pg;
 pub mod proxy;
 pub mod server;
+pub use listening::Listening;
 pub use server::{Server, free_port};
 
 /// File name of the store inside a data directory (as in doorstep-store).
@@ -648,4 +650,35 @@ pub fn init_laptop(dir: &Path, server: Option<(&str, &str)>) -> String {
         .as_str()
         .expect("the device ID in the answer")
         .to_owned()
+}
+
+/// `central roster import` of the roster `csv` (written into a file next to
+/// `central_dir`).
+pub fn import_roster(central_dir: &Path, csv: &str) {
+    let file = central_dir.with_extension("roster.csv");
+    std::fs::write(&file, csv).expect("write the roster file");
+    cli(args![
+        "central",
+        "roster",
+        "import",
+        "--data-dir",
+        central_dir,
+        &file
+    ])
+    .assert_success();
+}
+
+/// `central assign --device DEVICE --units UNITS`.
+pub fn assign_units(central_dir: &Path, device: &str, units: &str) {
+    cli(args![
+        "central",
+        "assign",
+        "--data-dir",
+        central_dir,
+        "--device",
+        device,
+        "--units",
+        units
+    ])
+    .assert_success();
 }
