@@ -30,54 +30,101 @@ pub fn unit_path(units: &Units, code: &str) -> Option<String> {
     Some(names.join(", "))
 }
 
-/// Units matching every word of `query` (accent- and case-insensitive,
-/// against the full path) or whose code starts with it. Ordered: units
-/// within `home` first, communes before districts before provinces, a
-/// name starting with the query first, then by path. An empty query lists
-/// the communes within `home`.
+/// The units with their full names, folded for searching once (a list has
+/// about 11,000 units; typing searches it at every key).
+#[derive(Debug, Clone, Default)]
+pub struct UnitIndex {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    code: String,
+    path: String,
+    folded_path: String,
+    folded_name: String,
+}
+
+impl UnitIndex {
+    pub fn new(units: &Units) -> UnitIndex {
+        let entries = units
+            .iter()
+            .map(|unit| {
+                let path = unit_path(units, &unit.code).unwrap_or_else(|| unit.name.clone());
+                Entry {
+                    code: unit.code.clone(),
+                    folded_path: fold_key(&path),
+                    folded_name: fold_key(&unit.name),
+                    path,
+                }
+            })
+            .collect();
+        UnitIndex { entries }
+    }
+
+    /// Units matching every word of `query` (accent- and case-insensitive,
+    /// against the full path) or whose code starts with it. Ordered: units
+    /// within `home` first, communes before districts before provinces, a
+    /// name starting with the query first, then by path. An empty query
+    /// lists the communes within `home`.
+    pub fn search<'a>(
+        &self,
+        units: &'a Units,
+        query: &str,
+        home: Option<&str>,
+        limit: usize,
+    ) -> Vec<UnitMatch<'a>> {
+        let key = fold_key(query);
+        let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+        let within = |u: &Unit| home.is_some_and(|h| units.is_within(&u.code, h));
+        let mut found: Vec<(bool, u8, bool, &str, &Unit)> = Vec::new();
+        for entry in &self.entries {
+            let Some(unit) = units.get(&entry.code) else {
+                continue;
+            };
+            let matches = if words.is_empty() {
+                within(unit) && unit.level == UnitLevel::Commune
+            } else if words.len() == 1 && unit.code.starts_with(words[0]) {
+                true
+            } else {
+                words.iter().all(|w| entry.folded_path.contains(w))
+            };
+            if !matches {
+                continue;
+            }
+            let level = match unit.level {
+                UnitLevel::Commune => 0,
+                UnitLevel::District => 1,
+                UnitLevel::Province => 2,
+            };
+            let starts = !key.is_empty() && name_starts_with(&entry.folded_name, &key);
+            found.push((!within(unit), level, !starts, &entry.path, unit));
+        }
+        found.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        found
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, _, path, unit)| UnitMatch {
+                unit,
+                path: path.to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// [`UnitIndex::search`] without keeping the index (one search).
 pub fn search_units<'a>(
     units: &'a Units,
     query: &str,
     home: Option<&str>,
     limit: usize,
 ) -> Vec<UnitMatch<'a>> {
-    let key = fold_key(query);
-    let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
-    let within = |u: &Unit| home.is_some_and(|h| units.is_within(&u.code, h));
-    let mut found: Vec<(bool, u8, bool, String, &Unit)> = Vec::new();
-    for unit in units.iter() {
-        let path = unit_path(units, &unit.code).unwrap_or_else(|| unit.name.clone());
-        let matches = if words.is_empty() {
-            within(unit) && unit.level == UnitLevel::Commune
-        } else if words.len() == 1 && unit.code.starts_with(words[0]) {
-            true
-        } else {
-            let folded = fold_key(&path);
-            words.iter().all(|w| folded.contains(w))
-        };
-        if !matches {
-            continue;
-        }
-        let level = match unit.level {
-            UnitLevel::Commune => 0,
-            UnitLevel::District => 1,
-            UnitLevel::Province => 2,
-        };
-        let starts = !key.is_empty() && name_starts_with(&unit.name, &key);
-        found.push((!within(unit), level, !starts, path, unit));
-    }
-    found.sort_by(|a, b| (a.0, a.1, a.2, &a.3).cmp(&(b.0, b.1, b.2, &b.3)));
-    found
-        .into_iter()
-        .take(limit)
-        .map(|(_, _, _, path, unit)| UnitMatch { unit, path })
-        .collect()
+    UnitIndex::new(units).search(units, query, home, limit)
 }
 
-/// Whether the name without its kind word ("Phường", "Xã", "Thành phố"…)
-/// or the whole name starts with the folded query.
-fn name_starts_with(name: &str, folded_query: &str) -> bool {
-    let folded = fold_key(name);
+/// Whether the folded name without its kind word ("phuong", "xa", "thanh
+/// pho"…) or the whole name starts with the folded query.
+fn name_starts_with(folded: &str, folded_query: &str) -> bool {
     if folded.starts_with(folded_query) {
         return true;
     }

@@ -10,7 +10,6 @@ use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use doorstep_core::labels;
-use doorstep_core::unit_search::search_units;
 use serde_json::{Value, json};
 
 use super::{App, ProblemResponse, ReqLang, bad_query, internal, parse_limit, store_problem};
@@ -78,23 +77,24 @@ pub async fn units(
         .unwrap_or(UNITS_DEFAULT)
         .clamp(1, UNITS_MAX);
     let home = app.device_unit.clone();
-    let units = Arc::clone(&app.units);
+    let app2 = Arc::clone(&app);
     let text = q.q.unwrap_or_default();
     let found = tokio::task::spawn_blocking(move || {
-        search_units(
-            &units,
-            &text,
-            Some(&home),
-            usize::try_from(limit).unwrap_or(20),
-        )
-        .into_iter()
-        .map(|m| {
-            json!({
-                "code": m.unit.code, "name": m.unit.name, "level": m.unit.level.as_str(),
-                "parent_code": m.unit.parent_code, "path": m.path,
+        app2.unit_index
+            .search(
+                &app2.units,
+                &text,
+                Some(&home),
+                usize::try_from(limit).unwrap_or(20),
+            )
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "code": m.unit.code, "name": m.unit.name, "level": m.unit.level.as_str(),
+                    "parent_code": m.unit.parent_code, "path": m.path,
+                })
             })
-        })
-        .collect::<Vec<Value>>()
+            .collect::<Vec<Value>>()
     })
     .await
     .map_err(|e| internal(lang, e.to_string()))?;

@@ -101,6 +101,7 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<Outcome> {
         max_backoff: Duration::from_secs(args.max_backoff).max(interval),
     });
     let app = Arc::new(App {
+        unit_index: doorstep_core::unit_search::UnitIndex::new(api_store.units()),
         units: api_store.units_shared(),
         device_id: api_store.device().device_id,
         device_unit: api_store.device().unit_code.clone(),
@@ -196,6 +197,8 @@ struct App {
     /// The API's own connection; used only inside `spawn_blocking`.
     store: Mutex<FieldStore>,
     units: Arc<Units>,
+    /// The units' full names folded for the unit picker, made once.
+    unit_index: doorstep_core::unit_search::UnitIndex,
     device_id: Uuid,
     /// The unit the laptop is provisioned for (searches start there).
     device_unit: String,
