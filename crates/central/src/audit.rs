@@ -287,10 +287,22 @@ impl Auditor {
     }
 
     /// 4. Held records, any order: each one's bytes hash to its content
-    ///    hash, and it is the record the log says was accepted.
-    pub fn record(&mut self, id: &str, hash: &[u8], canonical: &[u8]) {
+    ///    hash, and it is the record the log says was accepted. A station
+    ///    holds a record sealed to central as its sealed envelope
+    ///    (`sealed`): the hash is inside the box, so it checks that the
+    ///    envelope is the row's record; central checks the hash on opening.
+    pub fn record(&mut self, id: &str, hash: &[u8], canonical: &[u8], sealed: bool) {
         let location = format!("record {id}");
-        if Sha256::digest(canonical).as_slice() != hash {
+        if sealed {
+            let envelope = serde_json::from_slice::<doorstep_wire::SealedRecord>(canonical);
+            if !envelope.is_ok_and(|e| e.record_id.to_string() == id) {
+                self.report.problem(
+                    "record.altered",
+                    location.clone(),
+                    "the stored sealed record is not this record's envelope".into(),
+                );
+            }
+        } else if Sha256::digest(canonical).as_slice() != hash {
             self.report.problem(
                 "record.altered",
                 location.clone(),
@@ -343,4 +355,53 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Problem codes, but the missing log key (no log in these tests).
+    fn codes(report: &AuditReport) -> Vec<&'static str> {
+        report
+            .problems
+            .iter()
+            .map(|p| p.code)
+            .filter(|c| *c != "key.missing")
+            .collect()
+    }
+
+    #[test]
+    fn a_station_checks_a_sealed_record_by_its_envelope() {
+        let id = Uuid::now_v7();
+        let envelope = serde_json::json!({
+            "record_id": id, "device_id": Uuid::now_v7(), "device_seq": 1,
+            "kind": "eid_activation", "enrolled_at": "2026-11-24T01:00:00.000Z",
+            "to": "00", "from": "00", "nonce": "00", "box": "AA=="
+        });
+        let bytes = serde_json::to_vec(&envelope).unwrap();
+        let hash = [7u8; 32];
+        // Its own envelope: only the log check speaks (no log here).
+        let mut audit = Auditor::new(None, Uuid::now_v7());
+        audit.record(&id.to_string(), &hash, &bytes, true);
+        assert_eq!(codes(&audit.finish()), ["record.not_in_log"]);
+        // Another record's envelope, or not one at all: altered.
+        for wrong in [bytes.clone(), b"garbage".to_vec()] {
+            let mut audit = Auditor::new(None, Uuid::now_v7());
+            let other = if wrong == bytes { Uuid::now_v7() } else { id };
+            audit.record(&other.to_string(), &hash, &wrong, true);
+            assert_eq!(
+                codes(&audit.finish()),
+                ["record.altered", "record.not_in_log"]
+            );
+        }
+        // A plain record is still checked by its hash.
+        let mut audit = Auditor::new(None, Uuid::now_v7());
+        audit.record(&id.to_string(), &hash, &bytes, false);
+        assert_eq!(
+            codes(&audit.finish()),
+            ["record.altered", "record.not_in_log"]
+        );
+    }
 }

@@ -135,7 +135,13 @@ pub(crate) async fn verify_on(
     pin_mut!(rows);
     let mut seen = 0u64;
     while let Some(row) = rows.try_next().await.map_err(CentralError::pg)? {
-        audit.record(row.get(0), row.get::<_, &[u8]>(1), row.get::<_, &[u8]>(2));
+        // Central opens every sealed record: its rows hold the plaintext.
+        audit.record(
+            row.get(0),
+            row.get::<_, &[u8]>(1),
+            row.get::<_, &[u8]>(2),
+            false,
+        );
         seen += 1;
         if seen.is_multiple_of(4096) {
             progress(AuditStage::Records, seen, total);

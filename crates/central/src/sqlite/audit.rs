@@ -127,12 +127,13 @@ pub fn verify(
 
     let total = count("SELECT COUNT(*) FROM records")?;
     let mut stmt = conn
-        .prepare("SELECT record_id, content_hash, canonical FROM records")
+        .prepare("SELECT record_id, content_hash, canonical, sealed FROM records")
         .map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
     let mut seen: u64 = 0;
     while let Some(row) = rows.next().map_err(err)? {
-        audit.record(&text(row, 0), &bytes(row, 1), &bytes(row, 2));
+        let sealed = row.get::<_, Option<bool>>(3).map_err(err)?.unwrap_or(false);
+        audit.record(&text(row, 0), &bytes(row, 1), &bytes(row, 2), sealed);
         seen += 1;
         if seen.is_multiple_of(4096) {
             progress(AuditStage::Records, seen, total);
