@@ -339,6 +339,18 @@ fn whose(record: &BatchRecord, device: Uuid, seq: u64, sender: &Sender<'_>) -> O
             Vec::new(),
         ));
     }
+    if seq > MAX_DEVICE_SEQ {
+        return Some(refused(
+            record,
+            None,
+            "record.bad_sequence",
+            format!(
+                "device_seq {seq} is above {MAX_DEVICE_SEQ} (2^53 - 1), the largest a record may carry"
+            ),
+            format!("số thứ tự của thiết bị {seq} vượt quá {MAX_DEVICE_SEQ} (2^53 - 1)"),
+            Vec::new(),
+        ));
+    }
     None
 }
 
@@ -649,7 +661,12 @@ fn lacks_biometrics(
     ))
 }
 
-/// A refusal, with the IDs read from the bytes when they decode.
+/// The largest `device_seq` a record may carry (canonical-v1.md: integers
+/// stay within 2^53 - 1, which every JSON reader holds exactly).
+pub const MAX_DEVICE_SEQ: u64 = (1 << 53) - 1;
+
+/// A refusal, with the IDs read from the bytes when they decode (a
+/// `device_seq` beyond [`MAX_DEVICE_SEQ`] is not repeated in the answer).
 fn refused(
     record: &BatchRecord,
     seen: Option<bool>,
@@ -669,12 +686,13 @@ fn refused(
         ),
         (None, None) => (Vec::new(), None),
     };
+    let device_seq = ids.map(|i| i.2).filter(|&seq| seq <= MAX_DEVICE_SEQ);
     Refused {
         content_hash: record.content_hash.clone(),
         record_id: ids.map(|i| i.0),
         device_id: ids.map(|i| i.1),
-        device_seq: ids.map(|i| i.2),
-        seq_seen: seen.unwrap_or(false) && ids.is_some(),
+        device_seq,
+        seq_seen: seen.unwrap_or(false) && device_seq.is_some(),
         code: code.to_owned(),
         reason,
         reason_vi,

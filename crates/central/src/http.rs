@@ -258,6 +258,22 @@ async fn custody<S: CentralStore>(
             )),
         ));
     }
+    // The shape of sync-v1.md 3.4: a content hash is 64 lower-case hex
+    // digits. Anything else is a malformed query, not a record "unknown".
+    if let Some(i) = query
+        .records
+        .iter()
+        .position(|k| !is_sha256_hex(&k.content_hash))
+    {
+        return Err(ProblemResponse::new(
+            StatusCode::BAD_REQUEST,
+            "custody.malformed",
+            "The body is not a v1 custody query",
+            Some(format!(
+                "records[{i}].content_hash is not a SHA-256 (64 lower-case hex digits)"
+            )),
+        ));
+    }
     let records = state
         .store
         .custody(query.records)
@@ -373,6 +389,11 @@ async fn ingest<S: CentralStore>(
         records: applied.lines,
         log: Some(applied.log),
     })
+}
+
+/// 64 lower-case hex digits.
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 pub(crate) fn unavailable(e: &CentralError) -> ProblemResponse {
