@@ -135,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
     drop(body);
     round_trip(&batch);
     let mut batch = batch;
-    if flags & 0xc0 == 0xc0 && !batch.records.is_empty() && fnv1a(raw) % 16 == 0 {
+    if flags & 0xc0 == 0xc0 && !batch.records.is_empty() && fnv1a(raw).is_multiple_of(16) {
         let copies: Vec<String> = batch
             .records
             .iter()

@@ -237,8 +237,8 @@ fn batch_and_bundle_seeds(vectors: &Path, seeds: &mut Seeds) -> Result<(), Error
         &batches[2].1,
     );
     // The target repeats the records only for a body whose FNV-1a is a
-    // multiple of 16: pad with trailing spaces until it is.
-    let parallel = pad_to_fnv_multiple(&b01, 16)?;
+    // multiple of 16: give it a short whitespace tail that makes it one.
+    let parallel = pad_to_fnv_multiple(b01, 16)?;
     seeds.with_byte(
         target,
         "sync-batch-01-two-records.parallel",
@@ -284,7 +284,6 @@ fn batch_and_bundle_seeds(vectors: &Path, seeds: &mut Seeds) -> Result<(), Error
     Ok(())
 }
 
-/// FNV-1a of `bytes` (as `batch_decode.rs` computes it).
 /// `bytes` followed by the first JSON whitespace (in breadth-first order
 /// over space, tab, newline, carriage return; at most four) that makes its
 /// FNV-1a a multiple of `m`. Appending spaces alone can never get there:
@@ -298,7 +297,7 @@ fn pad_to_fnv_multiple(bytes: &[u8], m: u64) -> Result<Vec<u8>, Error> {
         for tail in &tails {
             let mut candidate = bytes.to_vec();
             candidate.extend_from_slice(tail);
-            if fnv1a(&candidate) % m == 0 {
+            if fnv1a(&candidate).is_multiple_of(m) {
                 return Ok(candidate);
             }
             for w in WS {
@@ -312,6 +311,7 @@ fn pad_to_fnv_multiple(bytes: &[u8], m: u64) -> Result<Vec<u8>, Error> {
     Err(format!("no whitespace tail of up to 4 bytes makes the FNV-1a a multiple of {m}").into())
 }
 
+/// FNV-1a of `bytes` (as `batch_decode.rs` computes it).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
