@@ -45,18 +45,9 @@ impl Fault {
         Fault::ErrorAfter,
     ];
 
-    /// The faults drawn for each request (refusing is drawn per connection).
-    pub const PER_REQUEST: &'static [Fault] = &[
-        Fault::DropRequest,
-        Fault::ResetMidRequest,
-        Fault::ResetMidResponse,
-        Fault::TruncateRequest,
-        Fault::TruncateResponse,
-        Fault::Delay,
-        Fault::Duplicate,
-        Fault::ErrorBefore,
-        Fault::ErrorAfter,
-    ];
+    /// The faults drawn for each request: all but `Refuse` (first in
+    /// [`Fault::ALL`]), which is drawn per connection.
+    pub const PER_REQUEST: &'static [Fault] = Fault::ALL.split_at(1).1;
 
     pub fn as_str(self) -> &'static str {
         match self {
