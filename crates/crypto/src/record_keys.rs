@@ -3,14 +3,18 @@
 //! capture enrolled twice" needs no plaintext hash a thief could test
 //! guesses against).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use crate::{CryptoError, random};
+use crate::{CryptoError, nonce};
 
 /// Format byte in front of every record ciphertext.
 const FORMAT_V1: u8 = 1;
+/// The format byte and the nonce, in front of the ciphertext.
+const HEADER: usize = 1 + 24;
+/// Poly1305 tag, after the ciphertext.
+const TAG: usize = 16;
 
 /// The record cipher and index key of one unlocked store.
 #[derive(Clone)]
@@ -45,23 +49,19 @@ impl RecordKeys {
     /// a ciphertext moved to another row does not decrypt):
     /// format byte, 24-byte random nonce, ciphertext and tag.
     pub fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let nonce = random::<24>()?;
-        let ct = self
+        let nonce = nonce::<24>()?;
+        // Written once, encrypted where it lies: no second buffer.
+        let mut out = Vec::with_capacity(HEADER + plaintext.len() + TAG);
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
             .cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut out[HEADER..])
             .map_err(|_| CryptoError::Malformed {
                 what: "record to encrypt",
             })?;
-        let mut out = Vec::with_capacity(1 + 24 + ct.len());
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use crypto_box::aead::Aead;
 use crypto_box::{ChaChaBox, PublicKey, SecretKey};
 
-use crate::{CryptoError, random};
+use crate::{CryptoError, nonce, random};
 
 /// Opened sessions central keeps (one Diffie-Hellman each) before it
 /// starts over.
@@ -127,7 +127,7 @@ impl Sealer {
 
     /// Seals `plaintext`.
     pub fn seal(&self, plaintext: &[u8]) -> Result<SealedBox, CryptoError> {
-        let nonce = random::<24>()?;
+        let nonce = nonce::<24>()?;
         let ciphertext =
             self.cipher
                 .encrypt(&nonce.into(), plaintext)

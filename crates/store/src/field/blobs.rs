@@ -93,6 +93,10 @@ pub(crate) fn first_missing(
     names: &[[u8; 32]],
     given: &[PreparedBlob],
 ) -> Result<Option<usize>, StoreError> {
+    // Most records name no attachment: no statement-cache look-up for them.
+    if names.is_empty() {
+        return Ok(None);
+    }
     let err = |e| StoreError::sqlite(path, e);
     let mut exists = tx
         .prepare_cached("SELECT 1 FROM blobs WHERE name = ?1 AND stored IS NOT NULL")
