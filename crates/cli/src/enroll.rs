@@ -45,9 +45,9 @@ use crate::{Outcome, UserError};
 /// Records handed to a validator thread at a time.
 const CHUNK: usize = 256;
 /// Most records committed in one transaction. 5,000 rather than 10,000:
-/// the same commits-per-second cost, a third less memory in flight (peak
-/// RSS ≈ 105 MB against ≈ 138 MB for 100,000 records) and a faster bulk
-/// enroll on this project's 2-core VM (docs/PERFORMANCE.md).
+/// a bulk enroll is no slower (docs/PERFORMANCE.md) and holds a quarter
+/// less memory in flight (peak RSS ≈ 104 MB against ≈ 138 MB for 100,000
+/// records); larger transactions were slower.
 const MAX_BATCH: usize = 5_000;
 /// Longest a record waits for others to share its transaction. An officer
 /// enrolling one record waits this much at most; a bulk file gets few,
