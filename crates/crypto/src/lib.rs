@@ -37,7 +37,8 @@ std::thread_local! {
 /// fetched 4 KiB at a time per thread, so a bulk enroll makes one system
 /// call per ~170 records instead of one per record (≈ 0.4 µs each).
 /// Every byte is handed out once and erased from the pool as it is; only
-/// nonces, which are public, come from here.
+/// nonces, which are public, come from here. (A pool copied into a forked
+/// child could repeat nonces; Doorstep starts processes only by `exec`.)
 pub(crate) fn nonce<const N: usize>() -> Result<[u8; N], CryptoError> {
     const { assert!(N <= NONCE_POOL) };
     NONCES.with(|pool| {
