@@ -843,7 +843,7 @@ async fn send_batch(
             LineOutcome::Duplicate => result.counts.duplicate += 1,
             LineOutcome::Conflict => result.counts.conflict += 1,
             LineOutcome::Invalid => result.counts.invalid += 1,
-            LineOutcome::Unknown => result.counts.unknown += 1,
+            LineOutcome::Unknown(_) => result.counts.unknown += 1,
         }
         if line.outcome.is_refused() {
             let code = line

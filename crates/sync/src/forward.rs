@@ -259,7 +259,7 @@ fn check_forward_receipt(
                 reason: line.reason.clone().unwrap_or_default(),
                 reason_vi: line.reason_vi.clone().unwrap_or_default(),
             },
-            Outcome::Unknown => continue,
+            Outcome::Unknown(_) => continue,
         };
         acks.push((item.record_id, ack));
     }

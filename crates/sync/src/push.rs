@@ -588,7 +588,7 @@ async fn send_batch(
     report.unknown += receipt
         .records
         .iter()
-        .filter(|r| r.outcome == Outcome::Unknown)
+        .filter(|r| matches!(r.outcome, Outcome::Unknown(_)))
         .count() as u64;
     report.confirmed += counts.confirmed;
     report.held += counts.held;
@@ -723,7 +723,7 @@ fn check_receipt(
                 reason: line.reason.clone().unwrap_or_default(),
                 reason_vi: line.reason_vi.clone().unwrap_or_default(),
             },
-            Outcome::Unknown => continue,
+            Outcome::Unknown(_) => continue,
         };
         acks.push((item.record_id, ack));
     }

@@ -119,8 +119,7 @@ pub struct BatchRecord {
 }
 
 /// What became of one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Stored now for the first time.
     Accepted,
@@ -132,9 +131,76 @@ pub enum Outcome {
     /// Refused by the validation rules or the canonical form checks.
     Invalid,
     /// A value this build does not know (sent by a newer node): the record
-    /// is not acknowledged and stays queued.
-    #[serde(other)]
-    Unknown,
+    /// is not acknowledged and stays queued. The value is kept as received,
+    /// so a log entry rebuilt from the receipt says what the node's says.
+    Unknown(OutcomeName),
+}
+
+/// The name of an outcome this build does not know, kept verbatim. At most
+/// [`OutcomeName::MAX`] bytes, so [`Outcome`] stays a small `Copy` value; a
+/// longer one makes the receipt malformed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeName {
+    len: u8,
+    bytes: [u8; OutcomeName::MAX],
+}
+
+impl OutcomeName {
+    /// Longest outcome name kept.
+    pub const MAX: usize = 32;
+
+    pub fn new(name: &str) -> Option<OutcomeName> {
+        let len = u8::try_from(name.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= Self::MAX)?;
+        let mut bytes = [0u8; Self::MAX];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Some(OutcomeName { len, bytes })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Copied whole from a `&str` in `new`: always UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for OutcomeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Outcome;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "an outcome name of at most {} bytes", OutcomeName::MAX)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Outcome, E> {
+                Ok(match v {
+                    "accepted" => Outcome::Accepted,
+                    "duplicate" => Outcome::Duplicate,
+                    "conflict" => Outcome::Conflict,
+                    "invalid" => Outcome::Invalid,
+                    other => Outcome::Unknown(OutcomeName::new(other).ok_or_else(|| {
+                        E::custom(format!(
+                            "outcome {other:?} is longer than {} bytes",
+                            OutcomeName::MAX
+                        ))
+                    })?),
+                })
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 impl Outcome {
@@ -148,13 +214,14 @@ impl Outcome {
         matches!(self, Outcome::Conflict | Outcome::Invalid)
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The outcome as written on the wire (an unknown one as received).
+    pub fn as_str(&self) -> &str {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Duplicate => "duplicate",
             Outcome::Conflict => "conflict",
             Outcome::Invalid => "invalid",
-            Outcome::Unknown => "unknown",
+            Outcome::Unknown(name) => name.as_str(),
         }
     }
 }
@@ -218,7 +285,7 @@ impl OutcomeCounts {
             Outcome::Duplicate => self.duplicate += 1,
             Outcome::Conflict => self.conflict += 1,
             Outcome::Invalid => self.invalid += 1,
-            Outcome::Unknown => {}
+            Outcome::Unknown(_) => {}
         }
     }
 
@@ -398,8 +465,31 @@ mod tests {
     #[test]
     fn unknown_outcome_is_not_an_acknowledgement() {
         let o: Outcome = serde_json::from_str("\"held_somewhere_new\"").unwrap();
-        assert_eq!(o, Outcome::Unknown);
+        assert!(matches!(o, Outcome::Unknown(_)));
         assert!(!o.is_acknowledged());
         assert!(!o.is_refused());
+    }
+
+    #[test]
+    fn outcomes_re_encode_as_received() {
+        for text in [
+            "\"accepted\"",
+            "\"duplicate\"",
+            "\"conflict\"",
+            "\"invalid\"",
+            "\"quarantined\"",
+            "\"unknown\"",
+            "\"Ưu_tiên\"",
+            "\"\"",
+        ] {
+            let o: Outcome = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&o).unwrap(), text);
+        }
+        let longest = format!("\"{}\"", "x".repeat(OutcomeName::MAX));
+        let o: Outcome = serde_json::from_str(&longest).unwrap();
+        assert_eq!(serde_json::to_string(&o).unwrap(), longest);
+        let too_long = format!("\"{}\"", "x".repeat(OutcomeName::MAX + 1));
+        assert!(serde_json::from_str::<Outcome>(&too_long).is_err());
+        assert!(serde_json::from_str::<Outcome>("7").is_err());
     }
 }
