@@ -366,14 +366,14 @@ fn main() {
         raw_rate
     );
     println!(
-        "| `doorstep field enroll FILE` (whole process: unlock (Argon2id), parse, validate, canonicalise, hash, encrypt, store, print IDs; median of {runs}: {}) | {:.2} s | {:.0} | **{:.2}** |",
+        "| `doorstep field enroll FILE` (whole process: unlock (Argon2id), parse, validate, canonicalise, hash, encrypt, store, print IDs; median of {runs}: {}) | {:.2} s | {:.0} | **{:.3}** |",
         secs(&enroll_times),
         enroll_time.as_secs_f64(),
         enroll_rate,
         enroll_rate / raw_rate
     );
     println!(
-        "| `doorstep field enroll FILE`, provisioned laptop (every record also signed and sealed to central; median of {runs}: {}) | {:.2} s | {:.0} | **{:.2}** |",
+        "| `doorstep field enroll FILE`, provisioned laptop (every record also signed and sealed to central; median of {runs}: {}) | {:.2} s | {:.0} | **{:.3}** |",
         secs(&signed_times),
         signed_time.as_secs_f64(),
         rate(n, signed_time),
@@ -390,6 +390,13 @@ fn main() {
         store_time.as_secs_f64(),
         rate(n, store_time),
         rate(n, store_time) / raw_rate
+    );
+    println!();
+    // Issue 2's target, judged on the exact quotient (0.33 in the table may be below 1/3).
+    let ratio = enroll_rate / raw_rate;
+    println!(
+        "Target (bulk enroll at least 1/3 of the raw insert rate): {} ({ratio:.3}).",
+        if ratio * 3.0 >= 1.0 { "met" } else { "not met" }
     );
     println!();
     println!(
